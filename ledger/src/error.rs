@@ -1,0 +1,60 @@
+//! The ledger's error type: one variant per thing a caller can act on.
+
+use std::path::PathBuf;
+
+use crate::checkpoint::CheckpointError;
+use crate::merkle::TreeError;
+use crate::note::NoteError;
+use crate::record::RecordError;
+
+/// Everything the ledger can fail with. Each message is one line that names the problem.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no ledger at {0}: run `relic init --origin NAME` first")]
+    NotFound(PathBuf),
+    #[error("a ledger already exists at {0}")]
+    Exists(PathBuf),
+    #[error("the ledger at {0} is in use by another relic process")]
+    Locked(PathBuf),
+    #[error("invalid origin {0:?}: it must be non-empty, at most 255 bytes, without spaces, '+' or control characters")]
+    Origin(String),
+    #[error("this store belongs to origin {found:?}, not {expected:?}")]
+    WrongOrigin { found: String, expected: String },
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+    #[error("storage: {0}")]
+    Storage(#[from] sled::Error),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("unknown kind {0:?}; `relic kinds` lists the kinds the log accepts")]
+    UnknownKind(String),
+    #[error("kind {0:?} is written by the ledger itself and cannot be appended")]
+    ReservedKind(String),
+    #[error("kind {kind:?} is written at schema version {expected}, not {found}")]
+    SchemaVersion { kind: String, expected: u16, found: u16 },
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error("signing key: {0}")]
+    Key(String),
+    #[error(transparent)]
+    Note(#[from] NoteError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    #[error("{0}")]
+    OutOfRange(String),
+    #[error("this ledger is opened read-only")]
+    ReadOnly,
+    #[error("the ledger stopped accepting appends after a storage failure ({0}); reopen it")]
+    Poisoned(String),
+    #[error("the ledger was closed")]
+    Closed,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.into();
+    move |source| Error::Io { path, source }
+}

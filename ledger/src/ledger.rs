@@ -1,0 +1,534 @@
+//! The ledger: appends with group commit, reads, checkpoints and proofs over one store.
+//!
+//! Appends flow through two threads. The *sequencer* drains every request waiting in its queue, gives
+//! each record its sequence number, time and predecessor link, signs it, computes its tree hashes and
+//! packs them all with the new head into one sled batch. The *writer* applies that batch atomically,
+//! flushes it to disk (one fsync for the whole group) and only then acknowledges every request in it.
+//! While the writer waits on the disk, the sequencer signs the next group, so both cores work.
+//!
+//! If a write fails, the ledger is poisoned: later appends fail until it is reopened, because the
+//! sequencer's in-memory state may run ahead of what reached the disk.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+
+use tokio::sync::oneshot;
+
+use crate::checkpoint::{Checkpoint, InclusionBundle};
+use crate::error::{Error, Result};
+use crate::kind;
+use crate::keys;
+use crate::merkle::{self, Frontier, Hash};
+use crate::note::{self, SignerKey, VerifierKey};
+use crate::record::{canonical_payload, genesis_link, link_of, Actor, Draft, Record};
+use crate::store::{self, Head, KeyEntry, Store};
+
+/// Most requests packed into one group commit.
+const MAX_GROUP: usize = 4096;
+/// Requests that may wait for the sequencer before `submit` blocks.
+const QUEUE: usize = 65_536;
+
+/// What an acknowledged append returns: the record is durably on disk at this position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Receipt {
+    pub seq: u64,
+    pub time_us: i64,
+}
+
+/// A checkpoint and its signed note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    pub checkpoint: Checkpoint,
+    pub note: String,
+}
+
+type Reply = oneshot::Sender<Result<Receipt>>;
+
+enum Request {
+    Append(Draft, Reply),
+    Rotate(Box<SignerKey>, Actor, Reply),
+}
+
+struct Group {
+    batch: sled::Batch,
+    replies: Vec<(Reply, Receipt)>,
+    size: u64,
+    /// Set when the group rotates the key: the new key list and checkpoint signer.
+    rotation: Option<(Vec<KeyEntry>, Arc<SignerKey>)>,
+}
+
+struct Shared {
+    store: Store,
+    origin: String,
+    /// Records durably on disk; reads never look past it.
+    committed: AtomicU64,
+    poisoned: Mutex<Option<String>>,
+    keys: RwLock<Vec<KeyEntry>>,
+    /// The key that signs checkpoints: the newest one whose introduction is on disk.
+    signer: RwLock<Option<Arc<SignerKey>>>,
+    checkpoint_lock: Mutex<()>,
+}
+
+/// An open ledger. Cheap to share behind an `Arc`; appends may come from any thread or task.
+pub struct Ledger {
+    dir: PathBuf,
+    shared: Arc<Shared>,
+    queue: Option<mpsc::SyncSender<Request>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// Where the sled database of a ledger lives inside its data directory.
+pub fn store_path(dir: &Path) -> PathBuf {
+    dir.join("store")
+}
+
+/// Checks an origin: it names the log in checkpoints and is the signing key's name.
+pub fn check_origin(origin: &str) -> Result<()> {
+    if origin.is_empty() || origin.len() > 255 || origin.chars().any(|c| c.is_whitespace() || c.is_control() || c == '+') {
+        return Err(Error::Origin(origin.to_string()));
+    }
+    Ok(())
+}
+
+fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+impl Ledger {
+    /// Creates a ledger in `dir`: a new signing key (mode 0600) and record 0, `ledger.created`.
+    pub fn init(dir: &Path, origin: &str) -> Result<Self> {
+        check_origin(origin)?;
+        let sp = store_path(dir);
+        if sp.exists() {
+            let s = Store::open(&sp, false)?;
+            if s.get(store::META_FORMAT)?.is_some() {
+                return Err(Error::Exists(dir.to_path_buf()));
+            }
+            // An interrupted init left an empty database behind; start over in it.
+            if s.db.iter().next().is_some() {
+                return Err(Error::Corrupt(format!("{} holds data but no format marker", sp.display())));
+            }
+        }
+        std::fs::create_dir_all(dir).map_err(crate::error::io(dir))?;
+        let key = SignerKey::generate(origin)?;
+        keys::write_key(dir, &key)?;
+        let store = Store::open(&sp, true)?;
+        let vk = key.verifier().clone();
+        let payload = serde_json::to_vec(&serde_json::json!({"origin": origin, "key": vk.to_string()}))
+            .map_err(|e| Error::Key(e.to_string()))?;
+        let rec = sign_record(
+            &key,
+            0,
+            now_us(),
+            genesis_link(origin),
+            Draft {
+                actor: Actor { id: "relic".into(), role: "system".into() },
+                kind: kind::LEDGER_CREATED.into(),
+                subject: origin.into(),
+                payload,
+                schema_version: 1,
+            },
+        );
+        let bytes = rec.to_bytes();
+        let mut frontier = Frontier::new();
+        let mut batch = sled::Batch::default();
+        batch.insert(&store::record_key(0), bytes.as_slice());
+        for (i, h) in frontier.push(merkle::leaf_hash(&bytes)).into_iter().enumerate() {
+            batch.insert(&store::hash_key(i as u64), &h);
+        }
+        let head = Head { size: 1, link: link_of(&bytes), last_time_us: rec.time_us };
+        batch.insert(store::META_HEAD, &head.encode()[..]);
+        batch.insert(store::META_KEYS, store::encode_keys(&[KeyEntry { key: vk, from_seq: 0 }]));
+        batch.insert(store::META_ORIGIN, origin.as_bytes());
+        // The format marker goes last in the same atomic batch: its presence means init completed.
+        batch.insert(store::META_FORMAT, store::FORMAT);
+        store.db.apply_batch(batch)?;
+        store.flush()?;
+        drop(store);
+        Self::open(dir)
+    }
+
+    /// Opens an existing ledger for reading and appending; loads the current signing key.
+    pub fn open(dir: &Path) -> Result<Self> {
+        let mut l = Self::open_read_only(dir)?;
+        let (head, keys) = (l.shared.store.head()?, l.keys());
+        let current = keys.last().ok_or_else(|| Error::Corrupt("the key list is empty".into()))?;
+        let signer = Arc::new(keys::read_key(dir, &current.key.key_id)?);
+        if signer.verifier() != &current.key {
+            return Err(Error::Key("the key file does not match the ledger's current key".into()));
+        }
+        *l.shared.signer.write().unwrap_or_else(|p| p.into_inner()) = Some(signer.clone());
+        let frontier = Frontier::load(head.size, &l.shared.store)?;
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let (gtx, grx) = mpsc::sync_channel::<Group>(1);
+        let seq = Sequencer { head, frontier, signer, keys, origin: l.shared.origin.clone() };
+        let shared = l.shared.clone();
+        l.threads.push(
+            std::thread::Builder::new()
+                .name("relic-sequencer".into())
+                .spawn(move || seq.run(rx, gtx))
+                .map_err(crate::error::io(dir))?,
+        );
+        l.threads.push(
+            std::thread::Builder::new()
+                .name("relic-writer".into())
+                .spawn(move || write_groups(&shared, grx))
+                .map_err(crate::error::io(dir))?,
+        );
+        l.queue = Some(tx);
+        Ok(l)
+    }
+
+    /// Opens an existing ledger for reading only: no key is needed, appends fail with [`Error::ReadOnly`].
+    pub fn open_read_only(dir: &Path) -> Result<Self> {
+        let sp = store_path(dir);
+        if !sp.exists() {
+            return Err(Error::NotFound(dir.to_path_buf()));
+        }
+        let store = Store::open(&sp, false)?;
+        store.check_format()?;
+        let origin = store.origin()?;
+        let head = store.head()?;
+        let keys = store.keys()?;
+        check_head(&store, &head)?;
+        let shared = Arc::new(Shared {
+            store,
+            origin,
+            committed: AtomicU64::new(head.size),
+            poisoned: Mutex::new(None),
+            keys: RwLock::new(keys),
+            signer: RwLock::new(None),
+            checkpoint_lock: Mutex::new(()),
+        });
+        Ok(Self { dir: dir.to_path_buf(), shared, queue: None, threads: Vec::new() })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.shared.origin
+    }
+
+    /// The underlying store (read access for verification and benchmarks).
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    /// Number of records durably in the log.
+    pub fn size(&self) -> u64 {
+        self.shared.committed.load(Ordering::Acquire)
+    }
+
+    /// Every signing key the log has had, oldest first, with the first record each signs.
+    pub fn keys(&self) -> Vec<KeyEntry> {
+        self.shared.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The verifier key of the current signing key.
+    pub fn verifier_key(&self) -> Result<VerifierKey> {
+        self.keys().last().map(|k| k.key.clone()).ok_or_else(|| Error::Corrupt("the key list is empty".into()))
+    }
+
+    /// Checks a draft and queues it; the returned receiver yields once the record is durable.
+    pub fn submit(&self, mut draft: Draft) -> Result<oneshot::Receiver<Result<Receipt>>> {
+        if kind::is_reserved(&draft.kind) {
+            return Err(Error::ReservedKind(draft.kind));
+        }
+        let expected = kind::schema_version(&draft.kind).ok_or_else(|| Error::UnknownKind(draft.kind.clone()))?;
+        if draft.schema_version != expected {
+            return Err(Error::SchemaVersion { kind: draft.kind, expected, found: draft.schema_version });
+        }
+        draft.payload = canonical_payload(&draft.payload)?;
+        draft.check()?;
+        self.enqueue(|reply| Request::Append(draft, reply))
+    }
+
+    fn enqueue(&self, make: impl FnOnce(Reply) -> Request) -> Result<oneshot::Receiver<Result<Receipt>>> {
+        let queue = self.queue.as_ref().ok_or(Error::ReadOnly)?;
+        if let Some(p) = self.shared.poisoned.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Err(Error::Poisoned(p));
+        }
+        let (tx, rx) = oneshot::channel();
+        queue.send(make(tx)).map_err(|_| Error::Closed)?;
+        Ok(rx)
+    }
+
+    /// Appends a record; resolves once it, its tree hashes and the new head are durably on disk.
+    pub async fn append(&self, draft: Draft) -> Result<Receipt> {
+        self.submit(draft)?.await.map_err(|_| Error::Closed)?
+    }
+
+    /// [`Ledger::append`] for callers outside an async runtime.
+    pub fn append_blocking(&self, draft: Draft) -> Result<Receipt> {
+        self.submit(draft)?.blocking_recv().map_err(|_| Error::Closed)?
+    }
+
+    /// Rotates the signing key: writes the new key file (mode 0600), then appends a `key.rotated`
+    /// record signed by the outgoing key. Records after it, and new checkpoints, use the new key.
+    pub fn rotate_key(&self, actor: Actor) -> Result<(Receipt, VerifierKey)> {
+        let new = SignerKey::generate(&self.shared.origin)?;
+        let vk = new.verifier().clone();
+        keys::write_key(&self.dir, &new)?;
+        let rx = self.enqueue(|reply| Request::Rotate(Box::new(new), actor, reply))?;
+        let receipt = rx.blocking_recv().map_err(|_| Error::Closed)??;
+        Ok((receipt, vk))
+    }
+
+    /// The exact bytes of record `seq`.
+    pub fn record_bytes(&self, seq: u64) -> Result<Vec<u8>> {
+        let size = self.size();
+        if seq >= size {
+            return Err(Error::OutOfRange(format!("record {seq} does not exist; the log holds {size} records")));
+        }
+        let b = self.shared.store.record_bytes(seq)?.ok_or_else(|| Error::Corrupt(format!("record {seq} is missing")))?;
+        Ok(b.to_vec())
+    }
+
+    /// Record `seq`, decoded.
+    pub fn record(&self, seq: u64) -> Result<Record> {
+        let b = self.record_bytes(seq)?;
+        Record::decode(&b).map_err(|e| Error::Corrupt(format!("record {seq}: {e}")))
+    }
+
+    /// Records from `from` to the committed end, in order, with their exact bytes.
+    pub fn records(&self, from: u64) -> impl Iterator<Item = Result<(u64, Vec<u8>)>> + '_ {
+        let end = self.size();
+        let mut expected = from;
+        self.shared.store.scan(b'r', from).take_while(move |r| r.as_ref().map_or(true, |(s, _)| *s < end)).map(
+            move |r| {
+                let (s, v) = r?;
+                if s != expected {
+                    return Err(Error::Corrupt(format!("record {expected} is missing")));
+                }
+                expected += 1;
+                Ok((s, v.to_vec()))
+            },
+        )
+    }
+
+    /// The tree head at `size` (O(log n) reads).
+    pub fn root(&self, size: u64) -> Result<Hash> {
+        self.check_size(size)?;
+        Ok(merkle::tree_hash(size, &self.shared.store)?)
+    }
+
+    fn check_size(&self, size: u64) -> Result<()> {
+        let n = self.size();
+        if size > n {
+            return Err(Error::OutOfRange(format!("size {size} is past the end of the log ({n} records)")));
+        }
+        Ok(())
+    }
+
+    /// The signed checkpoint at `size` (default: the current size). Returns the one issued before if
+    /// there is one; otherwise signs a new one, after checking it is consistent with the issued
+    /// checkpoints on either side of it, and stores it.
+    pub fn checkpoint(&self, size: Option<u64>) -> Result<SignedCheckpoint> {
+        let size = size.unwrap_or_else(|| self.size());
+        self.check_size(size)?;
+        let keys: Vec<VerifierKey> = self.keys().into_iter().map(|k| k.key).collect();
+        let _guard = self.shared.checkpoint_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let root = merkle::tree_hash(size, &self.shared.store)?;
+        if let Some(note) = self.shared.store.checkpoint_note(size)? {
+            let (c, _) = Checkpoint::open(&note, &keys)
+                .map_err(|e| Error::Corrupt(format!("stored checkpoint at size {size}: {e}")))?;
+            if c.root != root || c.origin != self.shared.origin {
+                return Err(Error::Corrupt(format!("stored checkpoint at size {size} does not match the tree")));
+            }
+            return Ok(SignedCheckpoint { checkpoint: c, note });
+        }
+        let (below, above) = self.shared.store.checkpoint_neighbours(size)?;
+        for (n, note) in below.into_iter().chain(above) {
+            let (c, _) = Checkpoint::open(&note, &keys)
+                .map_err(|e| Error::Corrupt(format!("stored checkpoint at size {n}: {e}")))?;
+            let (m, big) = if n < size { (n, size) } else { (size, n) };
+            let (old, new) = if n < size { (c.root, root) } else { (root, c.root) };
+            let proof = merkle::prove_consistency(m, big, &self.shared.store)?;
+            merkle::verify_consistency(m, big, &old, &new, &proof).map_err(|_| {
+                Error::Corrupt(format!("refusing to sign size {size}: it is inconsistent with the checkpoint at size {n}"))
+            })?;
+        }
+        let signer = self.shared.signer.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or(Error::ReadOnly)?;
+        let checkpoint = Checkpoint::new(&self.shared.origin, size, root);
+        let note = note::sign(&checkpoint.body(), &signer)?;
+        self.shared.store.db.insert(store::checkpoint_key(size), note.as_bytes())?;
+        self.shared.store.flush()?;
+        Ok(SignedCheckpoint { checkpoint, note })
+    }
+
+    /// A tlog-proof bundle for record `seq` in the tree of `size` (default: current size).
+    pub fn prove_inclusion(&self, seq: u64, size: Option<u64>) -> Result<InclusionBundle> {
+        let cp = self.checkpoint(size)?;
+        let proof = merkle::prove_inclusion(seq, cp.checkpoint.size, &self.shared.store)?;
+        Ok(InclusionBundle { extra: None, index: seq, proof, checkpoint: cp.note })
+    }
+
+    /// The consistency proof from the tree of size `old` to the tree of size `new`.
+    pub fn prove_consistency(&self, old: u64, new: u64) -> Result<Vec<Hash>> {
+        self.check_size(new)?;
+        Ok(merkle::prove_consistency(old, new, &self.shared.store)?)
+    }
+
+    /// Stops accepting appends and waits for every queued one to be written.
+    pub fn close(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.queue = None;
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Checks the head against the records around it: the last record is there, matches the link, and
+/// nothing follows it. A head that disagrees means the store was altered outside relic.
+fn check_head(store: &Store, head: &Head) -> Result<()> {
+    if head.size == 0 {
+        return Err(Error::Corrupt("the head says the log is empty, but record 0 is written at init".into()));
+    }
+    let last = store
+        .record_bytes(head.size - 1)?
+        .ok_or_else(|| Error::Corrupt(format!("the head says {} records, but record {} is missing", head.size, head.size - 1)))?;
+    if link_of(&last) != head.link {
+        return Err(Error::Corrupt(format!("record {} does not match the head's link", head.size - 1)));
+    }
+    if store.record_bytes(head.size)?.is_some() {
+        return Err(Error::Corrupt(format!("record {} exists past the head", head.size)));
+    }
+    Ok(())
+}
+
+pub(crate) fn sign_record(key: &SignerKey, seq: u64, time_us: i64, prev: [u8; 32], d: Draft) -> Record {
+    let mut rec = Record {
+        seq,
+        time_us,
+        schema_version: d.schema_version,
+        key_id: key.key_id(),
+        prev,
+        actor: d.actor,
+        kind: d.kind,
+        subject: d.subject,
+        payload: d.payload,
+        signature: [0u8; 64],
+    };
+    rec.signature = key.sign(&Record::signed_message(&rec.body()));
+    rec
+}
+
+/// The sequencer's state: the head as it will be once every group handed to the writer is on disk.
+struct Sequencer {
+    head: Head,
+    frontier: Frontier,
+    signer: Arc<SignerKey>,
+    keys: Vec<KeyEntry>,
+    origin: String,
+}
+
+impl Sequencer {
+    fn run(mut self, rx: mpsc::Receiver<Request>, writer: mpsc::SyncSender<Group>) {
+        while let Ok(first) = rx.recv() {
+            let mut requests = vec![first];
+            while requests.len() < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(r) => requests.push(r),
+                    Err(_) => break,
+                }
+            }
+            let group = self.build(requests);
+            if writer.send(group).is_err() {
+                return;
+            }
+        }
+    }
+
+    fn append(&mut self, batch: &mut sled::Batch, draft: Draft) -> Receipt {
+        let seq = self.head.size;
+        let time_us = now_us().max(self.head.last_time_us);
+        let rec = sign_record(&self.signer, seq, time_us, self.head.link, draft);
+        let bytes = rec.to_bytes();
+        let first = merkle::stored_hash_index(0, seq);
+        for (i, h) in self.frontier.push(merkle::leaf_hash(&bytes)).into_iter().enumerate() {
+            batch.insert(&store::hash_key(first + i as u64), &h);
+        }
+        self.head = Head { size: seq + 1, link: link_of(&bytes), last_time_us: time_us };
+        batch.insert(&store::record_key(seq), bytes);
+        Receipt { seq, time_us }
+    }
+
+    fn build(&mut self, requests: Vec<Request>) -> Group {
+        let mut batch = sled::Batch::default();
+        let mut replies = Vec::with_capacity(requests.len());
+        let mut rotation = None;
+        for r in requests {
+            match r {
+                Request::Append(draft, reply) => {
+                    let receipt = self.append(&mut batch, draft);
+                    replies.push((reply, receipt));
+                }
+                Request::Rotate(new, actor, reply) => {
+                    let payload = serde_json::json!({
+                        "previous_key": self.signer.verifier().to_string(),
+                        "new_key": new.verifier().to_string(),
+                    });
+                    let draft = Draft {
+                        actor,
+                        kind: kind::KEY_ROTATED.into(),
+                        subject: self.origin.clone(),
+                        payload: serde_json::to_vec(&payload).unwrap_or_default(),
+                        schema_version: 1,
+                    };
+                    let receipt = self.append(&mut batch, draft);
+                    self.keys.push(KeyEntry { key: new.verifier().clone(), from_seq: receipt.seq + 1 });
+                    self.signer = Arc::from(new);
+                    batch.insert(store::META_KEYS, store::encode_keys(&self.keys));
+                    rotation = Some((self.keys.clone(), self.signer.clone()));
+                    replies.push((reply, receipt));
+                }
+            }
+        }
+        batch.insert(store::META_HEAD, &self.head.encode()[..]);
+        Group { batch, replies, size: self.head.size, rotation }
+    }
+}
+
+/// The writer: one atomic batch and one flush per group, then the acknowledgements.
+fn write_groups(shared: &Shared, groups: mpsc::Receiver<Group>) {
+    while let Ok(g) = groups.recv() {
+        let poisoned = shared.poisoned.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let result = match poisoned {
+            Some(p) => Err(p),
+            None => shared.store.db.apply_batch(g.batch).and_then(|_| shared.store.db.flush().map(|_| ())).map_err(|e| e.to_string()),
+        };
+        match result {
+            Ok(()) => {
+                if let Some((keys, signer)) = g.rotation {
+                    *shared.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
+                    *shared.signer.write().unwrap_or_else(|p| p.into_inner()) = Some(signer);
+                }
+                shared.committed.store(g.size, Ordering::Release);
+                for (reply, receipt) in g.replies {
+                    let _ = reply.send(Ok(receipt));
+                }
+            }
+            Err(e) => {
+                *shared.poisoned.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
+                for (reply, _) in g.replies {
+                    let _ = reply.send(Err(Error::Poisoned(e.clone())));
+                }
+            }
+        }
+    }
+}

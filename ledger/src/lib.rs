@@ -1,0 +1,32 @@
+//! relic's ledger: a signed, append-only, verifiable log of release events.
+//!
+//! Each record is signed with Ed25519 and linked to its predecessor by BLAKE3; all records are the
+//! leaves of an RFC 6962 Merkle tree whose heads are published as C2SP signed checkpoints, with
+//! inclusion proofs in the C2SP tlog-proof format. Anyone holding the log's verifier key can check
+//! a record, a proof or the whole log without trusting relic.
+//!
+//! Modules, from pure to stateful:
+//! - [`merkle`]: RFC 6962 tree math over a [`merkle::HashReader`] (no storage, no I/O);
+//! - [`note`]: C2SP signed notes and key text forms;
+//! - [`checkpoint`]: C2SP checkpoint bodies, tlog-proof bundles and the offline checks;
+//! - [`record`]: the record and its exact bytes (`schemas/record-v1.md`);
+//! - [`kind`]: the catalogue of event kinds;
+//! - [`store`]: the sled layout (`schemas/store-v1.md`);
+//! - [`keys`]: private key files (mode 0600);
+//! - [`ledger`]: group-committed appends, reads, checkpoints, proofs, key rotation;
+//! - [`verify`]: the full, streaming, parallel verification of a store.
+
+pub mod checkpoint;
+pub mod error;
+pub mod keys;
+pub mod kind;
+pub mod ledger;
+pub mod merkle;
+pub mod note;
+pub mod record;
+pub mod store;
+pub mod verify;
+
+pub use error::{Error, Result};
+pub use ledger::{Ledger, Receipt, SignedCheckpoint};
+pub use record::{Actor, Draft, Record};

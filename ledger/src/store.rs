@@ -1,0 +1,235 @@
+//! The on-disk layout of a ledger in sled (`schemas/store-v1.md`).
+//!
+//! One sled tree holds everything, under one-byte key prefixes, so that a record, its tree hashes and
+//! the new head go to disk in one atomic batch:
+//!
+//! | key                      | value                                              |
+//! |--------------------------|----------------------------------------------------|
+//! | `r` + seq (u64 BE)       | the record's exact bytes                           |
+//! | `h` + index (u64 BE)     | the 32-byte tree hash at that stored hash index    |
+//! | `c` + size (u64 BE)      | the signed checkpoint note issued at that size     |
+//! | `m` + name               | metadata: `format`, `origin`, `head`, `keys`       |
+//!
+//! What this is not: the rules. Everything read from here is untrusted by [`crate::verify`].
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::merkle::{Hash, HashReader, ReadError};
+use crate::note::VerifierKey;
+
+pub const FORMAT: &[u8] = b"relic-store/v1";
+pub const META_FORMAT: &[u8] = b"mformat";
+pub const META_ORIGIN: &[u8] = b"morigin";
+pub const META_HEAD: &[u8] = b"mhead";
+pub const META_KEYS: &[u8] = b"mkeys";
+
+/// sled's page cache; kept small so that a full verification runs in bounded memory.
+const CACHE_BYTES: u64 = 64 << 20;
+/// How long to wait for another process to release the store before giving up.
+const LOCK_WAIT: Duration = Duration::from_secs(3);
+
+pub fn record_key(seq: u64) -> [u8; 9] {
+    prefixed(b'r', seq)
+}
+pub fn hash_key(index: u64) -> [u8; 9] {
+    prefixed(b'h', index)
+}
+pub fn checkpoint_key(size: u64) -> [u8; 9] {
+    prefixed(b'c', size)
+}
+fn prefixed(p: u8, n: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = p;
+    k[1..].copy_from_slice(&n.to_be_bytes());
+    k
+}
+/// The number in a prefixed key, if it has the right shape.
+pub fn key_number(k: &[u8]) -> Option<u64> {
+    (k.len() == 9).then(|| u64::from_be_bytes(k[1..].try_into().unwrap_or_default()))
+}
+
+/// The head: how many records the log holds, the link its next record must carry, and the time of
+/// its last record (record times never go backwards).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    pub size: u64,
+    pub link: [u8; 32],
+    pub last_time_us: i64,
+}
+
+impl Head {
+    pub fn encode(&self) -> [u8; 48] {
+        let mut b = [0u8; 48];
+        b[..8].copy_from_slice(&self.size.to_be_bytes());
+        b[8..40].copy_from_slice(&self.link);
+        b[40..].copy_from_slice(&self.last_time_us.to_be_bytes());
+        b
+    }
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        if b.len() != 48 {
+            return None;
+        }
+        Some(Self {
+            size: u64::from_be_bytes(b[..8].try_into().ok()?),
+            link: b[8..40].try_into().ok()?,
+            last_time_us: i64::from_be_bytes(b[40..].try_into().ok()?),
+        })
+    }
+}
+
+/// A signing key and the first record it signs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyEntry {
+    pub key: VerifierKey,
+    pub from_seq: u64,
+}
+
+pub fn encode_keys(keys: &[KeyEntry]) -> Vec<u8> {
+    let v: Vec<serde_json::Value> = keys
+        .iter()
+        .map(|k| serde_json::json!({"key": k.key.to_string(), "from_seq": k.from_seq}))
+        .collect();
+    serde_json::to_vec(&v).unwrap_or_default()
+}
+
+fn decode_keys(b: &[u8]) -> Option<Vec<KeyEntry>> {
+    let v: Vec<serde_json::Value> = serde_json::from_slice(b).ok()?;
+    v.iter()
+        .map(|e| {
+            Some(KeyEntry {
+                key: VerifierKey::parse(e.get("key")?.as_str()?).ok()?,
+                from_seq: e.get("from_seq")?.as_u64()?,
+            })
+        })
+        .collect()
+}
+
+/// An open sled database holding one ledger.
+pub struct Store {
+    pub db: sled::Db,
+}
+
+impl Store {
+    /// Opens (creating if `create`) the sled database in `path`.
+    pub fn open(path: &Path, create: bool) -> Result<Self> {
+        if !create && !path.exists() {
+            return Err(Error::NotFound(path.parent().unwrap_or(path).to_path_buf()));
+        }
+        let cfg = sled::Config::new()
+            .path(path)
+            .cache_capacity(CACHE_BYTES)
+            .mode(sled::Mode::HighThroughput)
+            .flush_every_ms(None);
+        let start = Instant::now();
+        loop {
+            match cfg.open() {
+                Ok(db) => return Ok(Self { db }),
+                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock || e.raw_os_error() == Some(11) => {
+                    if start.elapsed() > LOCK_WAIT {
+                        return Err(Error::Locked(path.to_path_buf()));
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(sled::Error::Corruption { at, .. }) => {
+                    return Err(Error::Corrupt(format!("sled reports corruption at {at:?} in {}", path.display())))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    pub fn get(&self, key: &[u8]) -> Result<Option<sled::IVec>> {
+        Ok(self.db.get(key)?)
+    }
+
+    pub fn origin(&self) -> Result<String> {
+        let o = self.get(META_ORIGIN)?.ok_or_else(|| Error::Corrupt("the origin is missing".into()))?;
+        String::from_utf8(o.to_vec()).map_err(|_| Error::Corrupt("the origin is not UTF-8".into()))
+    }
+
+    pub fn head(&self) -> Result<Head> {
+        let h = self.get(META_HEAD)?.ok_or_else(|| Error::Corrupt("the head is missing".into()))?;
+        Head::decode(&h).ok_or_else(|| Error::Corrupt("the head is malformed".into()))
+    }
+
+    pub fn keys(&self) -> Result<Vec<KeyEntry>> {
+        let k = self.get(META_KEYS)?.ok_or_else(|| Error::Corrupt("the key list is missing".into()))?;
+        decode_keys(&k).filter(|k| !k.is_empty()).ok_or_else(|| Error::Corrupt("the key list is malformed".into()))
+    }
+
+    /// Checks the format marker: this directory holds a relic store of a version this code reads.
+    pub fn check_format(&self) -> Result<()> {
+        match self.get(META_FORMAT)? {
+            Some(f) if f.as_ref() == FORMAT => Ok(()),
+            Some(f) => Err(Error::Corrupt(format!("unknown store format {:?}", String::from_utf8_lossy(&f)))),
+            None => Err(Error::Corrupt("no format marker (was `relic init` interrupted?)".into())),
+        }
+    }
+
+    pub fn record_bytes(&self, seq: u64) -> Result<Option<sled::IVec>> {
+        self.get(&record_key(seq))
+    }
+
+    pub fn checkpoint_note(&self, size: u64) -> Result<Option<String>> {
+        match self.get(&checkpoint_key(size))? {
+            None => Ok(None),
+            Some(b) => String::from_utf8(b.to_vec())
+                .map(Some)
+                .map_err(|_| Error::Corrupt(format!("checkpoint at size {size} is not UTF-8"))),
+        }
+    }
+
+    /// Iterates over the values under one prefix, from `from` on, with their numbers.
+    pub fn scan(&self, prefix: u8, from: u64) -> impl Iterator<Item = Result<(u64, sled::IVec)>> {
+        let start = prefixed(prefix, from);
+        self.db.range(start..).take_while(move |kv| kv.as_ref().map_or(true, |(k, _)| k.first() == Some(&prefix))).map(
+            |kv| {
+                let (k, v) = kv?;
+                let n = key_number(&k).ok_or_else(|| Error::Corrupt(format!("malformed key {k:?}")))?;
+                Ok((n, v))
+            },
+        )
+    }
+
+    /// The issued checkpoint with the largest size `<= size`, and the one with the smallest size `>= size`.
+    pub fn checkpoint_neighbours(&self, size: u64) -> Result<(Option<(u64, String)>, Option<(u64, String)>)> {
+        let decode = |kv: Option<sled::Result<(sled::IVec, sled::IVec)>>| -> Result<Option<(u64, String)>> {
+            match kv {
+                Some(kv) => {
+                    let (k, v) = kv?;
+                    if k.first() != Some(&b'c') {
+                        return Ok(None);
+                    }
+                    let n = key_number(&k).ok_or_else(|| Error::Corrupt("malformed checkpoint key".into()))?;
+                    let s = String::from_utf8(v.to_vec()).map_err(|_| Error::Corrupt(format!("checkpoint at size {n} is not UTF-8")))?;
+                    Ok(Some((n, s)))
+                }
+                None => Ok(None),
+            }
+        };
+        let below = decode(self.db.range(checkpoint_key(0)..=checkpoint_key(size)).next_back())?;
+        let above = decode(self.db.range(checkpoint_key(size)..=checkpoint_key(u64::MAX)).next())?;
+        Ok((below, above))
+    }
+
+    /// Durably writes everything applied so far.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+impl HashReader for Store {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, ReadError> {
+        indexes
+            .iter()
+            .map(|&i| {
+                let v = self.db.get(hash_key(i))?.ok_or_else(|| format!("stored hash {i} is missing"))?;
+                let h: Hash = v.as_ref().try_into().map_err(|_| format!("stored hash {i} is not 32 bytes"))?;
+                Ok(h)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,412 @@
+//! Full verification of a store, trusting nothing in it (`schemas/record-v1.md` §Verification).
+//!
+//! One streaming pass over the records, in bounded memory: every record is decoded strictly, its
+//! sequence number, predecessor link, time and signing key are checked in order, its tree hashes are
+//! recomputed and compared with the stored ones, every stored checkpoint is checked against the
+//! recomputed tree head at its size, and an auditor's trusted checkpoint is checked against the head
+//! the log had at that size. Signatures are checked in batches of [`CHUNK`] on worker threads.
+//!
+//! On failure the error names the first bad position: the lowest record sequence number affected,
+//! or the tree hash or checkpoint that does not match records that are themselves fine.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+
+use ed25519_dalek::{Signature, VerifyingKey};
+
+use crate::checkpoint::Checkpoint;
+use crate::kind;
+use crate::merkle::{self, Frontier, Hash};
+use crate::note::{self, key_id_hex, VerifierKey};
+use crate::record::{genesis_link, link_of, Record};
+use crate::store::{KeyEntry, Store};
+
+/// Records whose signatures are checked together in one batch.
+pub const CHUNK: usize = 256;
+
+/// The first thing found wrong, with its position.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("record {seq}: {reason}")]
+    Record { seq: u64, reason: String },
+    #[error("tree hash {index} (level {level}, over records {first}..={last}): {reason}")]
+    TreeHash { index: u64, level: u32, first: u64, last: u64, reason: String },
+    #[error("checkpoint at size {size}: {reason}")]
+    Checkpoint { size: u64, reason: String },
+    #[error("trusted checkpoint: {0}")]
+    Trusted(String),
+    #[error("store: {0}")]
+    Store(String),
+}
+
+/// What a successful verification established.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub origin: String,
+    pub size: u64,
+    pub root: Hash,
+    pub checkpoints: u64,
+    /// The key history as replayed from the log itself.
+    pub keys: Vec<KeyEntry>,
+    /// The trusted checkpoint, now shown to be a prefix of this log.
+    pub trusted: Option<Checkpoint>,
+}
+
+struct Chunk {
+    seqs: Vec<u64>,
+    msgs: Vec<Vec<u8>>,
+    sigs: Vec<Signature>,
+    keys: Vec<VerifyingKey>,
+}
+
+impl Chunk {
+    fn new() -> Self {
+        Self { seqs: Vec::with_capacity(CHUNK), msgs: Vec::with_capacity(CHUNK), sigs: Vec::with_capacity(CHUNK), keys: Vec::with_capacity(CHUNK) }
+    }
+
+    /// The lowest sequence number whose signature fails, if any.
+    fn first_bad(&self) -> Option<u64> {
+        let msgs: Vec<&[u8]> = self.msgs.iter().map(Vec::as_slice).collect();
+        if ed25519_dalek::verify_batch(&msgs, &self.sigs, &self.keys).is_ok() {
+            return None;
+        }
+        (0..self.seqs.len()).find(|&i| self.keys[i].verify_strict(&self.msgs[i], &self.sigs[i]).is_err()).map(|i| self.seqs[i])
+    }
+}
+
+fn store_err(e: impl std::fmt::Display) -> VerifyError {
+    VerifyError::Store(e.to_string())
+}
+
+fn rec_err(seq: u64, reason: impl Into<String>) -> VerifyError {
+    VerifyError::Record { seq, reason: reason.into() }
+}
+
+fn tree_err(index: u64, reason: impl Into<String>) -> VerifyError {
+    let (level, n) = merkle::split_stored_hash_index(index);
+    VerifyError::TreeHash { index, level, first: n << level, last: ((n + 1) << level) - 1, reason: reason.into() }
+}
+
+/// Verifies everything in `store`. `trusted` is a signed checkpoint note an auditor saved earlier;
+/// `progress` is called with the number of records checked so far.
+pub fn verify(store: &Store, trusted: Option<&str>, progress: &mut dyn FnMut(u64)) -> Result<Report, VerifyError> {
+    store.check_format().map_err(store_err)?;
+    let origin = store.origin().map_err(store_err)?;
+    let head = store.head().map_err(store_err)?;
+    let meta_keys = store.keys().map_err(store_err)?;
+    let meta_vks: Vec<VerifierKey> = meta_keys.iter().map(|k| k.key.clone()).collect();
+
+    let trusted_cp = match trusted {
+        None => None,
+        Some(t) => {
+            let (_, sigs) = t.rsplit_once("\n\n").ok_or_else(|| VerifyError::Trusted("not a signed note".into()))?;
+            let body = &t[..t.len() - sigs.len() - 1];
+            let c = Checkpoint::parse_body(body).map_err(|e| VerifyError::Trusted(e.to_string()))?;
+            if c.origin != origin {
+                return Err(VerifyError::Trusted(format!("it is for origin {:?}, this ledger is {:?}", c.origin, origin)));
+            }
+            Some(c)
+        }
+    };
+
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).max(1);
+    let bad_sig = AtomicU64::new(u64::MAX);
+    let (tx, rx) = mpsc::sync_channel::<Chunk>(workers * 2);
+    let rx = std::sync::Mutex::new(rx);
+
+    let outcome = std::thread::scope(|s| {
+        for _ in 0..workers {
+            let (rx, bad_sig) = (&rx, &bad_sig);
+            s.spawn(move || loop {
+                let chunk = match rx.lock().map(|r| r.recv()) {
+                    Ok(Ok(c)) => c,
+                    _ => return,
+                };
+                if bad_sig.load(Ordering::Relaxed) < chunk.seqs[0] {
+                    continue;
+                }
+                if let Some(seq) = chunk.first_bad() {
+                    bad_sig.fetch_min(seq, Ordering::Relaxed);
+                }
+            });
+        }
+        stream(store, &origin, &meta_vks, trusted_cp.as_ref(), tx, &bad_sig, progress)
+    });
+    // Every worker has finished: a bad signature found anywhere is known now.
+    let first_bad_sig = bad_sig.load(Ordering::Relaxed);
+    let sig_error = (first_bad_sig != u64::MAX).then(|| rec_err(first_bad_sig, "signature does not verify"));
+    let mut state = match outcome {
+        Err((pos, e)) => {
+            return Err(match sig_error {
+                Some(se) if first_bad_sig <= pos => se,
+                _ => e,
+            })
+        }
+        Ok(st) => match sig_error {
+            Some(se) => return Err(se),
+            None => st,
+        },
+    };
+
+    // The head must describe exactly the records found.
+    if head.size != state.size || head.link != state.link {
+        return Err(store_err(format!(
+            "the head says {} records, but the records end at {} or their last link differs",
+            head.size, state.size
+        )));
+    }
+    if state.keys != meta_keys {
+        return Err(store_err("the key list in the store's metadata differs from the key history in the log"));
+    }
+    if let Some(c) = &trusted_cp {
+        let t = trusted.unwrap_or_default();
+        let keys: Vec<VerifierKey> = state.keys.iter().map(|k| k.key.clone()).collect();
+        note::open(t, &keys).map_err(|e| VerifyError::Trusted(format!("{e} (checked against every key this log has had)")))?;
+        let root = state.trusted_root.take().ok_or_else(|| {
+            VerifyError::Trusted(format!(
+                "it has size {}, but the log holds only {} records: the log was truncated or replaced",
+                c.size, state.size
+            ))
+        })?;
+        if root != c.root {
+            return Err(VerifyError::Trusted(format!(
+                "the log's tree at size {} has a different root: the log has forked since the checkpoint was saved",
+                c.size
+            )));
+        }
+    }
+    Ok(Report {
+        origin,
+        size: state.size,
+        root: state.frontier.root(),
+        checkpoints: state.checkpoints,
+        keys: state.keys,
+        trusted: trusted_cp,
+    })
+}
+
+struct State {
+    size: u64,
+    link: [u8; 32],
+    frontier: Frontier,
+    checkpoints: u64,
+    keys: Vec<KeyEntry>,
+    trusted_root: Option<Hash>,
+}
+
+type Positioned = (u64, VerifyError);
+
+/// The sequential part of the pass. Errors carry the record position they concern, so that the
+/// caller can compare them with the lowest bad signature the workers found.
+fn stream(
+    store: &Store,
+    origin: &str,
+    meta_vks: &[VerifierKey],
+    trusted: Option<&Checkpoint>,
+    tx: mpsc::SyncSender<Chunk>,
+    bad_sig: &AtomicU64,
+    progress: &mut dyn FnMut(u64),
+) -> Result<State, Positioned> {
+    let mut st = State {
+        size: 0,
+        link: genesis_link(origin),
+        frontier: Frontier::new(),
+        checkpoints: 0,
+        keys: Vec::new(),
+        trusted_root: None,
+    };
+    let mut last_time = i64::MIN;
+    let mut hashes = store.scan(b'h', 0);
+    let mut cps = store.scan(b'c', 0).peekable();
+    let mut chunk = Chunk::new();
+    let check_cps = |st: &mut State, cps: &mut std::iter::Peekable<_>| -> Result<(), Positioned> {
+        check_checkpoints(st, cps, origin, meta_vks)
+    };
+    if trusted.is_some_and(|c| c.size == 0) {
+        st.trusted_root = Some(merkle::empty_root());
+    }
+    check_cps(&mut st, &mut cps)?;
+
+    for item in store.scan(b'r', 0) {
+        let seq = st.size;
+        let (k, bytes) = item.map_err(|e| (seq, store_err(e)))?;
+        if bad_sig.load(Ordering::Relaxed) < seq {
+            break;
+        }
+        if k != seq {
+            return Err((seq, rec_err(seq, format!("is missing (the next record stored is {k})"))));
+        }
+        let rec = Record::decode(&bytes).map_err(|e| (seq, rec_err(seq, format!("malformed: {e}"))))?;
+        if rec.seq != seq {
+            return Err((seq, rec_err(seq, format!("carries sequence number {}", rec.seq))));
+        }
+        if rec.prev != st.link {
+            let what = if seq == 0 { "the genesis link of this origin".to_string() } else { format!("record {}", seq - 1) };
+            return Err((seq, rec_err(seq, format!("predecessor link does not match {what}"))));
+        }
+        if rec.time_us < last_time {
+            return Err((seq, rec_err(seq, "its time is earlier than the previous record's")));
+        }
+        last_time = rec.time_us;
+        let key = signing_key(&mut st, &rec, origin).map_err(|e| (seq, rec_err(seq, e)))?;
+
+        // Tree hashes: recompute this record's and compare with what is stored at those positions.
+        let leaf = merkle::leaf_hash(&bytes);
+        let first = merkle::stored_hash_index(0, seq);
+        for (i, h) in st.frontier.push(leaf).into_iter().enumerate() {
+            let index = first + i as u64;
+            let found = match hashes.next() {
+                Some(Ok((j, v))) if j == index => v,
+                Some(Ok(_)) | None => return Err((seq, tree_err(index, "is missing"))),
+                Some(Err(e)) => return Err((seq, store_err(e))),
+            };
+            if found.as_ref() != h {
+                // A hash that disagrees with the records: if the record itself is bad, name it.
+                if !rec.verify_signature(&key) {
+                    return Err((seq, rec_err(seq, "signature does not verify")));
+                }
+                return Err((seq, tree_err(index, "does not match the records")));
+            }
+        }
+
+        chunk.seqs.push(seq);
+        chunk.msgs.push(Record::signed_message(&bytes[..bytes.len() - 64]));
+        chunk.sigs.push(Signature::from_bytes(&rec.signature));
+        chunk.keys.push(key.key);
+        if rec.kind == kind::KEY_ROTATED {
+            rotate(&mut st, &rec, origin).map_err(|e| (seq, rec_err(seq, e)))?;
+        }
+        st.link = link_of(&bytes);
+        st.size += 1;
+        if trusted.is_some_and(|c| c.size == st.size) {
+            st.trusted_root = Some(st.frontier.root());
+        }
+        check_cps(&mut st, &mut cps)?;
+        if chunk.seqs.len() == CHUNK {
+            let full = std::mem::replace(&mut chunk, Chunk::new());
+            if tx.send(full).is_err() {
+                break;
+            }
+            progress(st.size);
+        }
+    }
+    if !chunk.seqs.is_empty() {
+        let _ = tx.send(chunk);
+    }
+    drop(tx);
+    progress(st.size);
+    let end = st.size;
+    match hashes.next() {
+        Some(Ok((j, _))) => return Err((end, tree_err(j, format!("is stored past the end of the tree of {end} records")))),
+        Some(Err(e)) => return Err((end, store_err(e))),
+        None => {}
+    }
+    if let Some(Ok((size, _))) = cps.next() {
+        return Err((end, VerifyError::Checkpoint { size, reason: format!("is past the end of the log ({end} records)") }));
+    }
+    Ok(st)
+}
+
+/// Checks every stored checkpoint at the current size against the recomputed tree head.
+fn check_checkpoints(
+    st: &mut State,
+    cps: &mut std::iter::Peekable<impl Iterator<Item = crate::error::Result<(u64, sled::IVec)>>>,
+    origin: &str,
+    keys: &[VerifierKey],
+) -> Result<(), Positioned> {
+    let pos = st.size.saturating_sub(1);
+    while let Some(item) = cps.peek() {
+        let size = match item {
+            Ok((size, _)) => *size,
+            Err(e) => return Err((pos, store_err(e))),
+        };
+        if size > st.size {
+            return Ok(());
+        }
+        let note_bytes = match cps.next() {
+            Some(Ok((_, v))) => v,
+            _ => return Ok(()),
+        };
+        let cp_err = |reason: String| (pos, VerifyError::Checkpoint { size, reason });
+        if size < st.size {
+            return Err(cp_err("is stored out of order".into()));
+        }
+        let text = std::str::from_utf8(&note_bytes).map_err(|_| cp_err("is not UTF-8".into()))?;
+        let (c, _) = Checkpoint::open(text, keys).map_err(|e| cp_err(e.to_string()))?;
+        if c.origin != origin {
+            return Err(cp_err(format!("names origin {:?}, not {origin:?}", c.origin)));
+        }
+        if c.size != size {
+            return Err(cp_err(format!("is stored at size {size} but says size {}", c.size)));
+        }
+        if c.root != st.frontier.root() {
+            return Err(cp_err("its root does not match the tree recomputed from the records".into()));
+        }
+        st.checkpoints += 1;
+    }
+    Ok(())
+}
+
+/// The key that must have signed `rec`, from the key history replayed so far.
+fn signing_key(st: &mut State, rec: &Record, origin: &str) -> Result<VerifierKey, String> {
+    if rec.seq == 0 {
+        if rec.kind != kind::LEDGER_CREATED {
+            return Err(format!("record 0 must be {}, found {}", kind::LEDGER_CREATED, rec.kind));
+        }
+        let p = rec.payload_json();
+        if p.get("origin").and_then(|o| o.as_str()) != Some(origin) {
+            return Err("it names another origin than this store's".into());
+        }
+        let key = introduced_key(&p, "key", origin)?;
+        st.keys.push(KeyEntry { key, from_seq: 0 });
+    } else if rec.kind == kind::LEDGER_CREATED {
+        return Err(format!("{} may only be record 0", kind::LEDGER_CREATED));
+    }
+    let current = st.keys.last().map(|k| k.key.clone()).ok_or("no signing key is established")?;
+    if rec.key_id != current.key_id {
+        return Err(format!(
+            "signed by key {}, but key {} holds from record {}",
+            key_id_hex(&rec.key_id),
+            key_id_hex(&current.key_id),
+            st.keys.last().map_or(0, |k| k.from_seq)
+        ));
+    }
+    Ok(current)
+}
+
+fn introduced_key(p: &serde_json::Value, field: &str, origin: &str) -> Result<VerifierKey, String> {
+    let text = p.get(field).and_then(|k| k.as_str()).ok_or_else(|| format!("payload has no {field}"))?;
+    let key = VerifierKey::parse(text).map_err(|e| format!("{field}: {e}"))?;
+    if key.name != origin {
+        return Err(format!("{field} is named {:?}, not the origin", key.name));
+    }
+    if key.key.is_weak() {
+        return Err(format!("{field} is a weak (small-order) key"));
+    }
+    Ok(key)
+}
+
+/// Applies a `key.rotated` record: the key it introduces signs every record after it.
+fn rotate(st: &mut State, rec: &Record, origin: &str) -> Result<(), String> {
+    let p = rec.payload_json();
+    let previous = introduced_key(&p, "previous_key", origin)?;
+    if st.keys.last().map(|k| &k.key) != Some(&previous) {
+        return Err("previous_key is not the key that held before it".into());
+    }
+    let new = introduced_key(&p, "new_key", origin)?;
+    if st.keys.iter().any(|k| k.key.key_id == new.key_id) {
+        return Err("new_key reuses the ID of an earlier key".into());
+    }
+    st.keys.push(KeyEntry { key: new, from_seq: rec.seq + 1 });
+    Ok(())
+}
+
+/// Verifies the store of the ledger in `dir` (no signing key needed).
+pub fn verify_dir(dir: &std::path::Path, trusted: Option<&str>, progress: &mut dyn FnMut(u64)) -> crate::Result<Result<Report, VerifyError>> {
+    let sp = crate::ledger::store_path(dir);
+    if !sp.exists() {
+        return Err(crate::Error::NotFound(dir.to_path_buf()));
+    }
+    let store = Store::open(&sp, false)?;
+    Ok(verify(&store, trusted, progress))
+}
