@@ -1,1 +1,56 @@
+//! The `relic` command line. [`run`] is the whole program; `main.rs` only hands it the process's
+//! arguments and streams, so tests drive exactly what users run.
 
+mod args;
+mod commands;
+mod demo;
+
+use std::io::Write;
+
+use clap::Parser as _;
+
+pub use args::Cli;
+
+/// Everything a command can fail with; each prints as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Ledger(#[from] relic_ledger::Error),
+    #[error("verification failed: {0}")]
+    Verify(#[from] relic_ledger::verify::VerifyError),
+    #[error(transparent)]
+    Checkpoint(#[from] relic_ledger::checkpoint::CheckpointError),
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{0}")]
+    Usage(String),
+}
+
+pub type Result<T> = std::result::Result<T, CliError>;
+
+/// Runs relic with `args` (including the program name). Returns the process exit code:
+/// 0 success, 1 failure (one line on `err`), 2 bad usage.
+pub fn run<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = e.exit_code();
+            let text = e.render().to_string();
+            let _ = if code == 0 { out.write_all(text.as_bytes()) } else { err.write_all(text.as_bytes()) };
+            return code;
+        }
+    };
+    match commands::dispatch(cli, out, err) {
+        Ok(()) => 0,
+        // A reader that stopped reading (`relic log | head`) is not a failure.
+        Err(CliError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            let _ = writeln!(err, "relic: error: {e}");
+            1
+        }
+    }
+}

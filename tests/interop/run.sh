@@ -55,7 +55,8 @@ r() { "$relic" --data "$data" "$@"; }
 r init --origin "$origin" >/dev/null
 r key >"$tmp/vkey"
 
-# seqs[i] is the sequence number relic printed for the i-th record (leaf index i).
+# Record 0 is the ledger's own `ledger.created`; the appended records are 1..nrecords, and the
+# sequence number relic prints is the record's Merkle leaf index.
 seqs=()
 for ((i = 0; i < nrecords; i++)); do
     printf '{"tag_name":"v1.%d","note":"interop record %d"}\n' "$i" "$i" >"$tmp/payload.json"
@@ -72,7 +73,10 @@ for ((i = 0; i < nrecords; i++)); do
         exit 1
     fi
     seqs+=("$out")
+    [[ $out == "$((i + 1))" ]] || { echo "interop: append $i printed $out, expected $((i + 1))" >&2; exit 1; }
 done
+size=$((nrecords + 1))
+nrecords_total=$size
 
 # --- 4. Checks
 passed=0
@@ -113,12 +117,12 @@ tamper_hash_line() {
 # inclusion INDEX SIZE: prove record INDEX in tree SIZE ("latest" = no --size)
 # and check it with Go. Leaves proof/record files behind for negative checks.
 inclusion() {
-    local i=$1 size=$2 seq=${seqs[$1]} want got
+    local i=$1 size=$2 seq=$1 want got
     local p=$tmp/incl.$i.$size rec=$tmp/rec.$i
     r record "$seq" --raw >"$rec" || return 1
     if [[ $size == latest ]]; then
         r prove inclusion "$seq" >"$p" || return 1
-        want="ok inclusion index=$i size=$nrecords"
+        want="ok inclusion index=$i size=$nrecords_total"
     else
         r prove inclusion "$seq" --size "$size" >"$p" || return 1
         want="ok inclusion index=$i size=$size"
@@ -138,16 +142,16 @@ consistency() {
 }
 
 # Inclusion: first/last leaves, power-of-two and ragged tree sizes, full tree.
-for pair in 0:1 0:2 1:2 2:3 0:8 7:8 5:8 8:9 3:13 12:13 0:16 15:16 10:17 16:17 0:20 19:20 11:20 4:latest; do
+for pair in 0:1 0:2 1:2 2:3 0:8 7:8 5:8 8:9 3:13 12:13 0:16 15:16 10:17 16:17 0:20 19:20 11:20 20:21 4:latest; do
     if inclusion "${pair%%:*}" "${pair#*:}"; then pass; else fail "inclusion ${pair/:/ in size }"; fi
 done
 
 # The unsized checkpoint must be for the whole log.
-if cp=$(checkpoint latest) && [[ $(sed -n 2p "$cp") == "$nrecords" ]]; then pass
-else fail "relic checkpoint (no --size) is not for size $nrecords"; fi
+if cp=$(checkpoint latest) && [[ $(sed -n 2p "$cp") == "$size" ]]; then pass
+else fail "relic checkpoint (no --size) is not for size $size"; fi
 
 # Consistency: old == new (empty proof), powers of two, ragged sizes, 1 -> N.
-for pair in 1:1 5:5 20:20 1:2 1:20 2:3 4:8 8:16 16:20 3:7 6:7 7:13 13:20 9:17 19:20; do
+for pair in 1:1 5:5 20:20 21:21 1:2 1:21 20:21 2:3 4:8 8:16 16:20 3:7 6:7 7:13 13:20 9:17 19:20; do
     if consistency "${pair%%:*}" "${pair#*:}"; then pass; else fail "consistency ${pair/:/ -> }"; fi
 done
 

@@ -1,0 +1,149 @@
+//! The command line grammar (clap). Nothing here does any work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "relic", version, about = "A signed, append-only, verifiable ledger of release events")]
+pub struct Cli {
+    /// The ledger's data directory.
+    #[arg(long, global = true, env = "RELIC_DATA", default_value = "./relic-data")]
+    pub data: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a ledger and its signing key.
+    Init {
+        /// The log's name: appears in every checkpoint and names its key (e.g. relic.example.com/releases).
+        #[arg(long)]
+        origin: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the verifier key, or rotate the signing key.
+    Key {
+        /// Print every key the log has had, with the first record each signs.
+        #[arg(long)]
+        all: bool,
+        #[command(subcommand)]
+        action: Option<KeyAction>,
+    },
+    /// Append one record (the low-level entry point).
+    Append {
+        /// Event kind, e.g. release.created (`relic kinds` lists them).
+        #[arg(long)]
+        kind: String,
+        /// What the event is about: `<project>` or `<project>@<tag>` or `internal/<id>`.
+        #[arg(long)]
+        subject: String,
+        /// File holding the JSON object payload, or `-` for standard input.
+        #[arg(long)]
+        payload: String,
+        #[command(flatten)]
+        actor: ActorArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List records.
+    Log {
+        /// First sequence number to show.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Show at most this many records.
+        #[arg(long)]
+        limit: Option<u64>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one record.
+    Record {
+        seq: u64,
+        /// Write exactly the record's bytes (the Merkle leaf) to standard output.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Print the signed checkpoint (the latest, or at a given size).
+    Checkpoint {
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// Produce inclusion or consistency proofs.
+    Prove {
+        #[command(subcommand)]
+        what: ProveWhat,
+    },
+    /// Verify the whole log: signatures, links, sequence, tree hashes and checkpoints.
+    Verify {
+        /// A checkpoint saved earlier: prove the log only grew since.
+        #[arg(long)]
+        trusted: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check an inclusion proof offline, with the verifier key alone.
+    VerifyProof {
+        /// Verifier key (`<name>+<id>+<base64>`) or a file holding one; repeat for rotated keys.
+        #[arg(long, required = true)]
+        key: Vec<String>,
+        /// The tlog-proof file.
+        #[arg(long)]
+        proof: PathBuf,
+        /// The record's exact bytes (as written by `relic record SEQ --raw`).
+        #[arg(long)]
+        record: PathBuf,
+    },
+    /// Check a consistency proof between two checkpoints offline, with the verifier key alone.
+    VerifyConsistency {
+        #[arg(long, required = true)]
+        key: Vec<String>,
+        /// The older signed checkpoint.
+        #[arg(long)]
+        old: PathBuf,
+        /// The newer signed checkpoint.
+        #[arg(long)]
+        new: PathBuf,
+        /// The proof, as printed by `relic prove consistency`.
+        #[arg(long)]
+        proof: PathBuf,
+    },
+    /// List the event kinds the log accepts.
+    Kinds,
+    /// Record a realistic release history into the data directory, then checkpoint and verify it.
+    Demo,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyAction {
+    /// Introduce a new signing key, recorded in the log and signed by the outgoing key.
+    Rotate {
+        #[command(flatten)]
+        actor: ActorArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProveWhat {
+    /// A C2SP tlog-proof that record SEQ is in the tree of the given size.
+    Inclusion {
+        seq: u64,
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// The consistency proof from tree size OLD to tree size NEW, one base64 hash per line.
+    Consistency { old: u64, new: u64 },
+}
+
+#[derive(Debug, Args)]
+pub struct ActorArgs {
+    /// Who acts.
+    #[arg(long, env = "RELIC_ACTOR")]
+    pub actor: String,
+    /// Their role: guest, reporter, developer, maintainer or owner.
+    #[arg(long, env = "RELIC_ROLE")]
+    pub role: String,
+}

@@ -1,0 +1,246 @@
+//! One function per command: parse files, call the ledger, print.
+
+use std::io::{IsTerminal as _, Read as _, Write};
+use std::path::Path;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use relic_ledger::checkpoint::{self, InclusionBundle};
+use relic_ledger::note::{key_id_hex, VerifierKey};
+use relic_ledger::record::{Record, MAX_PAYLOAD};
+use relic_ledger::{kind, verify, Actor, Draft, Ledger};
+use serde_json::json;
+
+use crate::args::{ActorArgs, Cli, Command, KeyAction, ProveWhat};
+use crate::{CliError, Result};
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CliError + '_ {
+    move |source| CliError::Io { path: path.display().to_string(), source }
+}
+
+fn out_err(source: std::io::Error) -> CliError {
+    CliError::Io { path: "<stdout>".into(), source }
+}
+
+pub fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
+    let data = cli.data.as_path();
+    match cli.command {
+        Command::Init { origin, json } => init(data, &origin, json, out, err),
+        Command::Key { all, action: None } => key(data, all, out),
+        Command::Key { action: Some(KeyAction::Rotate { actor }), .. } => rotate(data, actor, out),
+        Command::Append { kind, subject, payload, actor, json } => append(data, kind, subject, &payload, actor, json, out),
+        Command::Log { from, limit, json } => log(data, from, limit, json, out),
+        Command::Record { seq, raw } => record(data, seq, raw, out),
+        Command::Checkpoint { size } => {
+            let l = Ledger::open(data)?;
+            out.write_all(l.checkpoint(size)?.note.as_bytes()).map_err(out_err)
+        }
+        Command::Prove { what: ProveWhat::Inclusion { seq, size } } => {
+            let l = Ledger::open(data)?;
+            out.write_all(l.prove_inclusion(seq, size)?.to_text().as_bytes()).map_err(out_err)
+        }
+        Command::Prove { what: ProveWhat::Consistency { old, new } } => {
+            let l = Ledger::open_read_only(data)?;
+            out.write_all(checkpoint::format_hash_lines(&l.prove_consistency(old, new)?).as_bytes()).map_err(out_err)
+        }
+        Command::Verify { trusted, json } => verify_log(data, trusted.as_deref(), json, out),
+        Command::VerifyProof { key, proof, record } => verify_proof(&key, &proof, &record, out),
+        Command::VerifyConsistency { key, old, new, proof } => verify_consistency(&key, &old, &new, &proof, out),
+        Command::Kinds => {
+            for (k, v) in kind::CATALOGUE {
+                let note = if kind::is_reserved(k) { "  (written by the ledger)" } else { "" };
+                writeln!(out, "{k} v{v}{note}").map_err(out_err)?;
+            }
+            Ok(())
+        }
+        Command::Demo => crate::demo::run(data, out, err),
+    }
+}
+
+fn init(data: &Path, origin: &str, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
+    let l = Ledger::init(data, origin)?;
+    let vk = l.verifier_key()?;
+    if json {
+        writeln!(out, "{}", json!({"origin": origin, "data": data, "verifier_key": vk.to_string()})).map_err(out_err)?;
+    } else {
+        let _ = writeln!(err, "created ledger {origin} in {}; its verifier key:", data.display());
+        writeln!(out, "{vk}").map_err(out_err)?;
+    }
+    Ok(())
+}
+
+fn key(data: &Path, all: bool, out: &mut dyn Write) -> Result<()> {
+    let l = Ledger::open_read_only(data)?;
+    if all {
+        for k in l.keys() {
+            writeln!(out, "{}\tfrom record {}", k.key, k.from_seq).map_err(out_err)?;
+        }
+    } else {
+        writeln!(out, "{}", l.verifier_key()?).map_err(out_err)?;
+    }
+    Ok(())
+}
+
+fn rotate(data: &Path, actor: ActorArgs, out: &mut dyn Write) -> Result<()> {
+    let l = Ledger::open(data)?;
+    let (receipt, vk) = l.rotate_key(Actor { id: actor.actor, role: actor.role })?;
+    writeln!(out, "{vk}").map_err(out_err)?;
+    let _ = receipt;
+    Ok(())
+}
+
+/// Reads a payload from a file or standard input, refusing more than the record limit.
+pub fn read_payload(src: &str) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    let limit = MAX_PAYLOAD as u64 + 1;
+    if src == "-" {
+        std::io::stdin().lock().take(limit).read_to_end(&mut buf).map_err(io_err(Path::new("<stdin>")))?;
+    } else {
+        let p = Path::new(src);
+        std::fs::File::open(p).and_then(|f| f.take(limit).read_to_end(&mut buf)).map_err(io_err(p))?;
+    }
+    Ok(buf)
+}
+
+fn append(data: &Path, kind_name: String, subject: String, payload: &str, actor: ActorArgs, json: bool, out: &mut dyn Write) -> Result<()> {
+    let payload = read_payload(payload)?;
+    // Check the cheap things before opening (and locking) the store.
+    let schema_version = kind::schema_version(&kind_name).ok_or_else(|| relic_ledger::Error::UnknownKind(kind_name.clone()))?;
+    let draft = Draft { actor: Actor { id: actor.actor, role: actor.role }, kind: kind_name, subject, payload, schema_version };
+    let l = Ledger::open(data)?;
+    let r = l.append_blocking(draft)?;
+    if json {
+        writeln!(out, "{}", json!({"seq": r.seq, "time_us": r.time_us})).map_err(out_err)
+    } else {
+        writeln!(out, "{}", r.seq).map_err(out_err)
+    }
+}
+
+/// The JSON form of a record, as `relic log --json` and `relic record` print it.
+pub fn record_json(r: &Record) -> serde_json::Value {
+    json!({
+        "seq": r.seq,
+        "time": r.time_rfc3339(),
+        "actor": {"id": r.actor.id, "role": r.actor.role},
+        "kind": r.kind,
+        "subject": r.subject,
+        "schema_version": r.schema_version,
+        "payload": r.payload_json(),
+        "prev": hex(&r.prev),
+        "key_id": key_id_hex(&r.key_id),
+        "signature": B64.encode(r.signature),
+    })
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn log(data: &Path, from: u64, limit: Option<u64>, json: bool, out: &mut dyn Write) -> Result<()> {
+    let l = Ledger::open_read_only(data)?;
+    for item in l.records(from).take(limit.unwrap_or(u64::MAX) as usize) {
+        let (seq, bytes) = item?;
+        let r = Record::decode(&bytes).map_err(|e| relic_ledger::Error::Corrupt(format!("record {seq}: {e}")))?;
+        if json {
+            writeln!(out, "{}", record_json(&r)).map_err(out_err)?;
+        } else {
+            writeln!(out, "{:>6}  {}  {:<24} {:<22} {}", r.seq, r.time_rfc3339(), format!("{} ({})", r.actor.id, r.actor.role), r.kind, r.subject)
+                .map_err(out_err)?;
+        }
+    }
+    Ok(())
+}
+
+fn record(data: &Path, seq: u64, raw: bool, out: &mut dyn Write) -> Result<()> {
+    let l = Ledger::open_read_only(data)?;
+    if raw {
+        out.write_all(&l.record_bytes(seq)?).map_err(out_err)
+    } else {
+        let r = l.record(seq)?;
+        let text = serde_json::to_string_pretty(&record_json(&r)).map_err(|e| CliError::Usage(e.to_string()))?;
+        writeln!(out, "{text}").map_err(out_err)
+    }
+}
+
+fn verify_log(data: &Path, trusted: Option<&Path>, json: bool, out: &mut dyn Write) -> Result<()> {
+    let trusted_text = match trusted {
+        Some(p) => Some(std::fs::read_to_string(p).map_err(io_err(p))?),
+        None => None,
+    };
+    let total = Ledger::open_read_only(data)?.size();
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(total);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("verifying {bar:40} {pos}/{len} records ({per_sec}, {eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let result = verify::verify_dir(data, trusted_text.as_deref(), &mut |n| bar.set_position(n))?;
+    bar.finish_and_clear();
+    let report = result?;
+    if json {
+        let v = json!({
+            "ok": true,
+            "origin": report.origin,
+            "size": report.size,
+            "root": B64.encode(report.root),
+            "checkpoints": report.checkpoints,
+            "keys": report.keys.iter().map(|k| json!({"key": k.key.to_string(), "from_seq": k.from_seq})).collect::<Vec<_>>(),
+            "trusted_size": report.trusted.as_ref().map(|c| c.size),
+        });
+        writeln!(out, "{v}").map_err(out_err)?;
+    } else {
+        writeln!(
+            out,
+            "ok: {} records, {} checkpoints, {} signing key(s); tree head {} at size {}",
+            report.size,
+            report.checkpoints,
+            report.keys.len(),
+            B64.encode(report.root),
+            report.size
+        )
+        .map_err(out_err)?;
+        if let Some(c) = report.trusted {
+            writeln!(out, "ok: the trusted checkpoint at size {} is a prefix of this log", c.size).map_err(out_err)?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads verifier keys given as text or as files holding them.
+fn parse_keys(keys: &[String]) -> Result<Vec<VerifierKey>> {
+    keys.iter()
+        .map(|k| {
+            let text = if Path::new(k).is_file() {
+                std::fs::read_to_string(k).map_err(io_err(Path::new(k)))?
+            } else {
+                k.clone()
+            };
+            VerifierKey::parse(text.trim()).map_err(|e| CliError::Usage(format!("--key {k}: {e}")))
+        })
+        .collect()
+}
+
+fn read_text(p: &Path) -> Result<String> {
+    std::fs::read_to_string(p).map_err(io_err(p))
+}
+
+fn verify_proof(keys: &[String], proof: &Path, record: &Path, out: &mut dyn Write) -> Result<()> {
+    let keys = parse_keys(keys)?;
+    let bundle = InclusionBundle::parse(&read_text(proof)?)?;
+    let bytes = std::fs::read(record).map_err(io_err(record))?;
+    let c = bundle.verify(&bytes, &keys)?;
+    writeln!(out, "ok: record {} is in {} at tree size {}", bundle.index, c.origin, c.size).map_err(out_err)
+}
+
+fn verify_consistency(keys: &[String], old: &Path, new: &Path, proof: &Path, out: &mut dyn Write) -> Result<()> {
+    let keys = parse_keys(keys)?;
+    let text = read_text(proof)?;
+    let hashes = checkpoint::parse_hash_lines(text.split('\n'))
+        .map_err(|e| CliError::Usage(format!("{}: {e}", proof.display())))?;
+    let (o, n) = checkpoint::verify_consistency_offline(&read_text(old)?, &read_text(new)?, &hashes, &keys)?;
+    writeln!(out, "ok: {} at size {} is a prefix of size {}", n.origin, o.size, n.size).map_err(out_err)
+}
