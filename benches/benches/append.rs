@@ -1,1 +1,192 @@
-fn main() {}
+//! Durable appends of 1 KB events, next to their physical limits measured in the same run.
+//!
+//! `cargo bench -p relic-benches --bench append`
+//!
+//! - `ledger_1_writer`: one caller, `Ledger::append_blocking` in a loop (one group, one fsync each).
+//! - `ledger_64_tasks` / `ledger_64_threads`: 64 writers each appending in a loop and awaiting their
+//!   receipt (tokio tasks on a multi-thread runtime / OS threads); group commit packs them.
+//! - `sled_1_writer_flush_each`: raw sled, the same bytes per record (the record, two 32-byte tree
+//!   hashes, the 48-byte head) in one batch, `flush()` after each: the durable single-writer bound.
+//! - `sled_batch_64_flush_each`: raw sled, 64 records per batch, one `flush()` per batch: the
+//!   storage bound of group commit at 64 writers.
+//! - `fs_write_fdatasync_1k`: a bare `write` + `fdatasync` of one record to a file: the device's bound.
+//! - `ed25519_sign_1k`: `SigningKey::sign` of a real record's signed message (~1.1 KB): each record's
+//!   signature covers its predecessor's link, so signing is sequential; this bounds any writer count.
+//! - `sequencer_cpu_per_record`: everything the sequencer computes per record (encode, sign, SHA-256
+//!   leaf, BLAKE3 link, frontier update), without storage: the CPU bound of one sequencer thread.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use ed25519_dalek::{Signer, SigningKey};
+use relic_benches::{bench_tempdir, draft, payload_json, report_load, sample_record, sled_config, ORIGIN};
+use relic_ledger::merkle::{self, Frontier};
+use relic_ledger::note::SignerKey;
+use relic_ledger::record::{link_of, Record};
+use relic_ledger::store::{hash_key, record_key, META_HEAD};
+use relic_ledger::Ledger;
+
+const PAYLOAD: usize = 1024;
+const WRITERS: u64 = 64;
+
+fn append(c: &mut Criterion) {
+    report_load("append: start");
+    let payload = payload_json(PAYLOAD);
+    let record = sample_record(PAYLOAD);
+    eprintln!("payload {} bytes, record {} bytes", payload.len(), record.len());
+
+    let mut g = c.benchmark_group("append");
+    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(6));
+
+    // --- relic, one writer ---
+    g.throughput(Throughput::Elements(1));
+    {
+        let dir = bench_tempdir();
+        let ledger = Ledger::init(dir.path(), ORIGIN).unwrap();
+        g.bench_function("ledger_1_writer", |b| b.iter(|| ledger.append_blocking(draft(&payload)).unwrap()));
+        ledger.close();
+    }
+
+    // --- relic, 64 concurrent writers (tokio tasks) ---
+    {
+        let dir = bench_tempdir();
+        let ledger = Arc::new(Ledger::init(dir.path(), ORIGIN).unwrap());
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        let payload = Arc::new(payload.clone());
+        g.bench_function("ledger_64_tasks", |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                rt.block_on(async {
+                    let mut set = tokio::task::JoinSet::new();
+                    for w in 0..WRITERS {
+                        let n = iters / WRITERS + u64::from(w < iters % WRITERS);
+                        let (l, p) = (ledger.clone(), payload.clone());
+                        set.spawn(async move {
+                            for _ in 0..n {
+                                l.append(draft(&p)).await.unwrap();
+                            }
+                        });
+                    }
+                    while let Some(r) = set.join_next().await {
+                        r.unwrap();
+                    }
+                });
+                start.elapsed()
+            })
+        });
+        drop(rt);
+        Arc::into_inner(ledger).unwrap().close();
+    }
+
+    // --- relic, 64 concurrent writers (OS threads, append_blocking) ---
+    {
+        let dir = bench_tempdir();
+        let ledger = Ledger::init(dir.path(), ORIGIN).unwrap();
+        g.bench_function("ledger_64_threads", |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                std::thread::scope(|s| {
+                    for w in 0..WRITERS {
+                        let n = iters / WRITERS + u64::from(w < iters % WRITERS);
+                        let (l, p) = (&ledger, &payload);
+                        s.spawn(move || {
+                            for _ in 0..n {
+                                l.append_blocking(draft(p)).unwrap();
+                            }
+                        });
+                    }
+                });
+                start.elapsed()
+            })
+        });
+        ledger.close();
+    }
+
+    // --- raw sled, one writer, flush after each record ---
+    let hash = [0xabu8; 32];
+    let head = [0x11u8; 48];
+    {
+        let dir = bench_tempdir();
+        let db = sled_config(dir.path()).open().unwrap();
+        let mut seq = 0u64;
+        g.bench_function("sled_1_writer_flush_each", |b| {
+            b.iter(|| {
+                let mut batch = sled::Batch::default();
+                batch.insert(&record_key(seq), record.as_slice());
+                batch.insert(&hash_key(2 * seq), &hash);
+                batch.insert(&hash_key(2 * seq + 1), &hash);
+                batch.insert(META_HEAD, &head);
+                db.apply_batch(batch).unwrap();
+                db.flush().unwrap();
+                seq += 1;
+            })
+        });
+    }
+
+    // --- raw sled, batches of 64 records, one flush per batch (group commit's storage work) ---
+    g.throughput(Throughput::Elements(WRITERS));
+    {
+        let dir = bench_tempdir();
+        let db = sled_config(dir.path()).open().unwrap();
+        let mut seq = 0u64;
+        g.bench_function("sled_batch_64_flush_each", |b| {
+            b.iter(|| {
+                let mut batch = sled::Batch::default();
+                for _ in 0..WRITERS {
+                    batch.insert(&record_key(seq), record.as_slice());
+                    batch.insert(&hash_key(2 * seq), &hash);
+                    batch.insert(&hash_key(2 * seq + 1), &hash);
+                    seq += 1;
+                }
+                batch.insert(META_HEAD, &head);
+                db.apply_batch(batch).unwrap();
+                db.flush().unwrap();
+            })
+        });
+    }
+
+    // --- the device: append one record's bytes to a file and fdatasync ---
+    g.throughput(Throughput::Elements(1));
+    {
+        let dir = bench_tempdir();
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(dir.path().join("log")).unwrap();
+        g.bench_function("fs_write_fdatasync_1k", |b| {
+            b.iter(|| {
+                f.write_all(&record).unwrap();
+                f.sync_data().unwrap();
+            })
+        });
+    }
+
+    // --- the signature: the sequential bound ---
+    let msg = Record::signed_message(&record[..record.len() - 64]);
+    let sk = SigningKey::from_bytes(&[7u8; 32]);
+    g.bench_function("ed25519_sign_1k", |b| b.iter(|| sk.sign(black_box(&msg))));
+
+    // --- everything the sequencer computes per record, without storage ---
+    {
+        let key = SignerKey::from_seed(ORIGIN, [7u8; 32]).unwrap();
+        let mut rec = Record::decode(&record).unwrap();
+        let mut frontier = Frontier::new();
+        let mut link = [0u8; 32];
+        g.bench_function("sequencer_cpu_per_record", |b| {
+            b.iter(|| {
+                rec.seq += 1;
+                rec.prev = link;
+                rec.signature = key.sign(&Record::signed_message(&rec.body()));
+                let bytes = rec.to_bytes();
+                let hashes = frontier.push(merkle::leaf_hash(&bytes));
+                link = link_of(&bytes);
+                black_box((hashes, &bytes));
+            })
+        });
+    }
+
+    g.finish();
+    report_load("append: end");
+}
+
+criterion_group!(benches, append);
+criterion_main!(benches);

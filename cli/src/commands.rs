@@ -167,9 +167,8 @@ fn verify_log(data: &Path, trusted: Option<&Path>, json: bool, out: &mut dyn Wri
         Some(p) => Some(std::fs::read_to_string(p).map_err(io_err(p))?),
         None => None,
     };
-    let total = Ledger::open_read_only(data)?.size();
     let bar = if std::io::stderr().is_terminal() {
-        let b = indicatif::ProgressBar::new(total);
+        let b = indicatif::ProgressBar::new(0);
         b.set_style(
             indicatif::ProgressStyle::with_template("verifying {bar:40} {pos}/{len} records ({per_sec}, {eta})")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -178,7 +177,10 @@ fn verify_log(data: &Path, trusted: Option<&Path>, json: bool, out: &mut dyn Wri
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let result = verify::verify_dir(data, trusted_text.as_deref(), &mut |n| bar.set_position(n))?;
+    let result = verify::verify_dir(data, trusted_text.as_deref(), &mut |n, total| {
+        bar.set_length(total.max(n));
+        bar.set_position(n);
+    })?;
     bar.finish_and_clear();
     let report = result?;
     if json {

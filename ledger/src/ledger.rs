@@ -65,6 +65,8 @@ struct Shared {
     origin: String,
     /// Records durably on disk; reads never look past it.
     committed: AtomicU64,
+    /// Group commits written since open (one batch and one flush each).
+    groups: AtomicU64,
     poisoned: Mutex<Option<String>>,
     keys: RwLock<Vec<KeyEntry>>,
     /// The key that signs checkpoints: the newest one whose introduction is on disk.
@@ -198,6 +200,7 @@ impl Ledger {
             store,
             origin,
             committed: AtomicU64::new(head.size),
+            groups: AtomicU64::new(0),
             poisoned: Mutex::new(None),
             keys: RwLock::new(keys),
             signer: RwLock::new(None),
@@ -222,6 +225,11 @@ impl Ledger {
     /// Number of records durably in the log.
     pub fn size(&self) -> u64 {
         self.shared.committed.load(Ordering::Acquire)
+    }
+
+    /// How many group commits (one atomic batch and one flush each) this handle has written.
+    pub fn groups_committed(&self) -> u64 {
+        self.shared.groups.load(Ordering::Relaxed)
     }
 
     /// Every signing key the log has had, oldest first, with the first record each signs.
@@ -519,6 +527,7 @@ fn write_groups(shared: &Shared, groups: mpsc::Receiver<Group>) {
                     *shared.signer.write().unwrap_or_else(|p| p.into_inner()) = Some(signer);
                 }
                 shared.committed.store(g.size, Ordering::Release);
+                shared.groups.fetch_add(1, Ordering::Relaxed);
                 for (reply, receipt) in g.replies {
                     let _ = reply.send(Ok(receipt));
                 }

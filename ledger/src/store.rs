@@ -126,7 +126,10 @@ impl Store {
         loop {
             match cfg.open() {
                 Ok(db) => return Ok(Self { db }),
-                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock || e.raw_os_error() == Some(11) => {
+                // sled reports a held lock as an io error wrapping EWOULDBLOCK.
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("could not acquire lock") =>
+                {
                     if start.elapsed() > LOCK_WAIT {
                         return Err(Error::Locked(path.to_path_buf()));
                     }

@@ -88,8 +88,8 @@ fn tree_err(index: u64, reason: impl Into<String>) -> VerifyError {
 }
 
 /// Verifies everything in `store`. `trusted` is a signed checkpoint note an auditor saved earlier;
-/// `progress` is called with the number of records checked so far.
-pub fn verify(store: &Store, trusted: Option<&str>, progress: &mut dyn FnMut(u64)) -> Result<Report, VerifyError> {
+/// `progress` is called with the number of records checked so far and the number the head claims.
+pub fn verify(store: &Store, trusted: Option<&str>, progress: &mut dyn FnMut(u64, u64)) -> Result<Report, VerifyError> {
     store.check_format().map_err(store_err)?;
     let origin = store.origin().map_err(store_err)?;
     let head = store.head().map_err(store_err)?;
@@ -130,7 +130,7 @@ pub fn verify(store: &Store, trusted: Option<&str>, progress: &mut dyn FnMut(u64
                 }
             });
         }
-        stream(store, &origin, &meta_vks, trusted_cp.as_ref(), tx, &bad_sig, progress)
+        stream(store, &origin, &meta_vks, trusted_cp.as_ref(), tx, &bad_sig, &mut |n| progress(n, head.size))
     });
     // Every worker has finished: a bad signature found anywhere is known now.
     let first_bad_sig = bad_sig.load(Ordering::Relaxed);
@@ -149,11 +149,11 @@ pub fn verify(store: &Store, trusted: Option<&str>, progress: &mut dyn FnMut(u64
     };
 
     // The head must describe exactly the records found.
-    if head.size != state.size || head.link != state.link {
-        return Err(store_err(format!(
-            "the head says {} records, but the records end at {} or their last link differs",
-            head.size, state.size
-        )));
+    if head.size != state.size {
+        return Err(store_err(format!("the head says {} records, but the log holds {}", head.size, state.size)));
+    }
+    if head.link != state.link || head.last_time_us != state.last_time {
+        return Err(store_err(format!("the head does not describe record {}", state.size.saturating_sub(1))));
     }
     if state.keys != meta_keys {
         return Err(store_err("the key list in the store's metadata differs from the key history in the log"));
@@ -192,6 +192,7 @@ struct State {
     checkpoints: u64,
     keys: Vec<KeyEntry>,
     trusted_root: Option<Hash>,
+    last_time: i64,
 }
 
 type Positioned = (u64, VerifyError);
@@ -214,8 +215,8 @@ fn stream(
         checkpoints: 0,
         keys: Vec::new(),
         trusted_root: None,
+        last_time: i64::MIN,
     };
-    let mut last_time = i64::MIN;
     let mut hashes = store.scan(b'h', 0);
     let mut cps = store.scan(b'c', 0).peekable();
     let mut chunk = Chunk::new();
@@ -244,10 +245,10 @@ fn stream(
             let what = if seq == 0 { "the genesis link of this origin".to_string() } else { format!("record {}", seq - 1) };
             return Err((seq, rec_err(seq, format!("predecessor link does not match {what}"))));
         }
-        if rec.time_us < last_time {
+        if rec.time_us < st.last_time {
             return Err((seq, rec_err(seq, "its time is earlier than the previous record's")));
         }
-        last_time = rec.time_us;
+        st.last_time = rec.time_us;
         let key = signing_key(&mut st, &rec, origin).map_err(|e| (seq, rec_err(seq, e)))?;
 
         // Tree hashes: recompute this record's and compare with what is stored at those positions.
@@ -402,7 +403,7 @@ fn rotate(st: &mut State, rec: &Record, origin: &str) -> Result<(), String> {
 }
 
 /// Verifies the store of the ledger in `dir` (no signing key needed).
-pub fn verify_dir(dir: &std::path::Path, trusted: Option<&str>, progress: &mut dyn FnMut(u64)) -> crate::Result<Result<Report, VerifyError>> {
+pub fn verify_dir(dir: &std::path::Path, trusted: Option<&str>, progress: &mut dyn FnMut(u64, u64)) -> crate::Result<Result<Report, VerifyError>> {
     let sp = crate::ledger::store_path(dir);
     if !sp.exists() {
         return Err(crate::Error::NotFound(dir.to_path_buf()));

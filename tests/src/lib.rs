@@ -1,1 +1,39 @@
+//! Helpers shared by relic's cross-crate tests: running the CLI in-process, building ledgers.
 
+use std::path::Path;
+
+use relic_ledger::{kind, Actor, Draft};
+
+/// What one CLI invocation produced.
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+}
+
+/// Runs `relic --data DIR ARGS…` in-process, exactly as `main` does.
+pub fn relic(data: &Path, args: &[&str]) -> Output {
+    let mut full: Vec<std::ffi::OsString> = vec!["relic".into(), "--data".into(), data.into()];
+    full.extend(args.iter().map(Into::into));
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = relic_cli::run(full, &mut out, &mut err);
+    Output { code, stdout: out, stderr: String::from_utf8_lossy(&err).into_owned() }
+}
+
+/// A draft of kind `release.updated` with a small JSON payload.
+pub fn draft(subject: &str, payload: serde_json::Value) -> Draft {
+    Draft {
+        actor: Actor { id: "tester".into(), role: "maintainer".into() },
+        kind: "release.updated".into(),
+        subject: subject.into(),
+        payload: payload.to_string().into_bytes(),
+        schema_version: kind::schema_version("release.updated").unwrap_or(1),
+    }
+}

@@ -1,0 +1,126 @@
+//! Tamper test: flipping any single byte of a stored record, tree hash or checkpoint is detected by
+//! `relic verify`, which names the first affected position. The flips are made the way an attacker
+//! with write access to the store would make them: by rewriting the stored value in the database.
+
+use std::path::Path;
+
+use relic_ledger::ledger::store_path;
+use relic_ledger::store::{checkpoint_key, hash_key, record_key, Store, META_HEAD};
+use relic_ledger::{merkle, Ledger};
+use relic_tests::{draft, relic};
+
+const RECORDS: u64 = 40;
+const CHECKPOINTS: [u64; 3] = [9, 25, 41];
+
+fn build(dir: &Path) {
+    let l = Ledger::init(dir, "tamper.test/log").unwrap();
+    for i in 1..RECORDS + 1 {
+        l.append_blocking(draft(&format!("acme/app@v{i}"), serde_json::json!({"i": i}))).unwrap();
+        if CHECKPOINTS.contains(&(i + 1)) {
+            l.checkpoint(Some(i + 1)).unwrap();
+        }
+    }
+    l.close();
+}
+
+/// Flips bit 0 of byte `at` of the value under `key`, runs `relic verify`, restores the value, and
+/// returns verify's exit code and stderr.
+fn flip_and_verify(dir: &Path, key: &[u8], at: usize) -> (i32, String) {
+    let rewrite = |f: &dyn Fn(&mut Vec<u8>)| {
+        let s = Store::open(&store_path(dir), false).unwrap();
+        let mut v = s.get(key).unwrap().unwrap().to_vec();
+        f(&mut v);
+        s.db.insert(key, v).unwrap();
+        s.flush().unwrap();
+    };
+    rewrite(&|v| v[at] ^= 1);
+    let out = relic(dir, &["verify"]);
+    rewrite(&|v| v[at] ^= 1);
+    (out.code, out.stderr)
+}
+
+fn value_len(dir: &Path, key: &[u8]) -> usize {
+    let s = Store::open(&store_path(dir), false).unwrap();
+    let n = s.get(key).unwrap().unwrap().len();
+    n
+}
+
+#[test]
+fn every_flipped_byte_is_detected_and_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    build(d);
+    let ok = relic(d, &["verify"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(ok.stdout_text().contains("3 checkpoints"), "{}", ok.stdout_text());
+
+    // Every byte of one record in the middle, of record 0, and of the last record.
+    for seq in [17, 0, RECORDS] {
+        for at in 0..value_len(d, &record_key(seq)) {
+            let (code, err) = flip_and_verify(d, &record_key(seq), at);
+            assert_eq!(code, 1, "record {seq} byte {at}: not detected");
+            assert!(err.contains(&format!("verification failed: record {seq}: ")), "record {seq} byte {at}: {err}");
+            assert_eq!(err.lines().count(), 1, "one line per failure: {err}");
+        }
+    }
+    // One byte of every other record.
+    for seq in 1..RECORDS {
+        let (code, err) = flip_and_verify(d, &record_key(seq), 30 + seq as usize);
+        assert_eq!(code, 1);
+        assert!(err.contains(&format!("record {seq}: ")), "record {seq}: {err}");
+    }
+    // Every byte of a few tree hashes (leaf, interior, the last), one byte of every other one.
+    let count = merkle::stored_hash_count(RECORDS + 1);
+    for index in 0..count {
+        let bytes: Vec<usize> = if [0, 2, 37, count - 1].contains(&index) { (0..32).collect() } else { vec![(index % 32) as usize] };
+        for at in bytes {
+            let (code, err) = flip_and_verify(d, &hash_key(index), at);
+            assert_eq!(code, 1, "tree hash {index} byte {at}: not detected");
+            assert!(err.contains(&format!("tree hash {index} ")), "tree hash {index} byte {at}: {err}");
+        }
+    }
+    // Every byte of one checkpoint note, every fifth byte of the others.
+    for size in CHECKPOINTS {
+        let stride = if size == 25 { 1 } else { 5 };
+        for at in (0..value_len(d, &checkpoint_key(size))).step_by(stride) {
+            let (code, err) = flip_and_verify(d, &checkpoint_key(size), at);
+            assert_eq!(code, 1, "checkpoint {size} byte {at}: not detected");
+            assert!(err.contains(&format!("checkpoint at size {size}: ")), "checkpoint {size} byte {at}: {err}");
+        }
+    }
+    // The head.
+    for at in 0..value_len(d, META_HEAD) {
+        let (code, err) = flip_and_verify(d, META_HEAD, at);
+        assert_eq!(code, 1, "head byte {at}: not detected");
+        assert!(err.contains("head"), "head byte {at}: {err}");
+    }
+    // Everything restored: the log verifies again.
+    assert_eq!(relic(d, &["verify"]).code, 0);
+}
+
+#[test]
+fn removed_and_reordered_records_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    build(d);
+    let s = Store::open(&store_path(d), false).unwrap();
+    let (r5, r6) = (s.get(&record_key(5)).unwrap().unwrap(), s.get(&record_key(6)).unwrap().unwrap());
+    // Swap two records.
+    s.db.insert(record_key(5), r6.clone()).unwrap();
+    s.db.insert(record_key(6), r5.clone()).unwrap();
+    s.flush().unwrap();
+    drop(s);
+    let out = relic(d, &["verify"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("record 5: carries sequence number 6"), "{}", out.stderr);
+
+    // Remove one.
+    let s = Store::open(&store_path(d), false).unwrap();
+    s.db.insert(record_key(5), r5).unwrap();
+    s.db.remove(record_key(6)).unwrap();
+    s.flush().unwrap();
+    drop(s);
+    let out = relic(d, &["verify"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("record 6: is missing"), "{}", out.stderr);
+}
