@@ -349,6 +349,35 @@ mod tests {
         assert!(canonical_payload(big.as_bytes()).unwrap_err().to_string().contains("limit"));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let _ = Record::decode(&bytes);
+        }
+
+        #[test]
+        fn valid_records_round_trip(
+            seq in proptest::num::u64::ANY,
+            time_us in proptest::num::i64::ANY,
+            actor in "[a-z][a-z0-9._-]{0,40}",
+            role in proptest::sample::select(ROLES.to_vec()),
+            subject in "[a-z/]{1,20}@v[0-9.]{1,8}",
+            text in "[ -~]{0,200}",
+            sig in proptest::collection::vec(proptest::num::u8::ANY, 64),
+        ) {
+            let r = Record {
+                seq, time_us, schema_version: 1, key_id: [1, 2, 3, 4], prev: [5u8; 32],
+                actor: Actor { id: actor, role: role.to_string() },
+                kind: "release.updated".into(),
+                subject,
+                payload: serde_json::to_vec(&serde_json::json!({"text": text})).unwrap(),
+                signature: sig.try_into().unwrap(),
+            };
+            let bytes = r.to_bytes();
+            proptest::prop_assert_eq!(Record::decode(&bytes).unwrap(), r);
+        }
+    }
+
     #[test]
     fn kind_syntax() {
         assert!(check_kind_syntax("release.created").is_ok());

@@ -106,6 +106,9 @@ fn decode_keys(b: &[u8]) -> Option<Vec<KeyEntry>> {
         .collect()
 }
 
+/// A checkpoint note with the tree size it was issued at.
+pub type SizedNote = (u64, String);
+
 /// An open sled database holding one ledger.
 pub struct Store {
     pub db: sled::Db,
@@ -197,7 +200,7 @@ impl Store {
     }
 
     /// The issued checkpoint with the largest size `<= size`, and the one with the smallest size `>= size`.
-    pub fn checkpoint_neighbours(&self, size: u64) -> Result<(Option<(u64, String)>, Option<(u64, String)>)> {
+    pub fn checkpoint_neighbours(&self, size: u64) -> Result<(Option<SizedNote>, Option<SizedNote>)> {
         let decode = |kv: Option<sled::Result<(sled::IVec, sled::IVec)>>| -> Result<Option<(u64, String)>> {
             match kv {
                 Some(kv) => {

@@ -177,7 +177,10 @@ fn proofs_verify_offline_with_the_key_alone() {
     let rec6 = write(t.path(), "rec6", &relic(&data, &["record", "6", "--raw"]).stdout);
     fails(relic(&data, &["verify-proof", "--key", &vkey, "--proof", proof.to_str().unwrap(), "--record", rec6.to_str().unwrap()]), "proof does not verify");
     let line = text.lines().nth(2).unwrap();
-    let flipped = if line.starts_with('A') { format!("B{}", &line[1..]) } else { format!("A{}", &line[1..]) };
+    let flipped = match line.strip_prefix('A') {
+        Some(rest) => format!("B{rest}"),
+        None => format!("A{}", &line[1..]),
+    };
     let bad = write(t.path(), "bad.tlog-proof", text.replacen(line, &flipped, 1).as_bytes());
     fails(relic(&data, &["verify-proof", "--key", &vkey, "--proof", bad.to_str().unwrap(), "--record", rec.to_str().unwrap()]), "proof does not verify");
     let other = t.path().join("other");

@@ -41,8 +41,8 @@ fn flip_and_verify(dir: &Path, key: &[u8], at: usize) -> (i32, String) {
 
 fn value_len(dir: &Path, key: &[u8]) -> usize {
     let s = Store::open(&store_path(dir), false).unwrap();
-    let n = s.get(key).unwrap().unwrap().len();
-    n
+    let v = s.get(key).unwrap().unwrap();
+    v.len()
 }
 
 #[test]
