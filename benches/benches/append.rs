@@ -9,13 +9,17 @@
 //!   hashes, the 48-byte head) in one batch, `flush()` after each: the durable single-writer bound.
 //! - `sled_batch_64_flush_each`: raw sled, 64 records per batch, one `flush()` per batch: the
 //!   storage bound of group commit at 64 writers.
-//! - `fs_write_fdatasync_1k`: a bare `write` + `fdatasync` of one record to a file: the device's bound.
+//! - `fs_append_fdatasync_1k`: a bare `write` + `fdatasync` of one record appended to a file (each
+//!   sync also commits the file's new size).
+//! - `fs_overwrite_fdatasync_1k`: `pwrite` + `fdatasync` of one record into a preallocated, already
+//!   written file: the device's flush latency, the bound of any one-writer durable append.
 //! - `ed25519_sign_1k`: `SigningKey::sign` of a real record's signed message (~1.1 KB): each record's
 //!   signature covers its predecessor's link, so signing is sequential; this bounds any writer count.
 //! - `sequencer_cpu_per_record`: everything the sequencer computes per record (encode, sign, SHA-256
 //!   leaf, BLAKE3 link, frontier update), without storage: the CPU bound of one sequencer thread.
 
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,7 +42,7 @@ fn append(c: &mut Criterion) {
     eprintln!("payload {} bytes, record {} bytes", payload.len(), record.len());
 
     let mut g = c.benchmark_group("append");
-    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(6));
+    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
 
     // --- relic, one writer ---
     g.throughput(Throughput::Elements(1));
@@ -46,6 +50,7 @@ fn append(c: &mut Criterion) {
         let dir = bench_tempdir();
         let ledger = Ledger::init(dir.path(), ORIGIN).unwrap();
         g.bench_function("ledger_1_writer", |b| b.iter(|| ledger.append_blocking(draft(&payload)).unwrap()));
+        group_stats("ledger_1_writer", &ledger);
         ledger.close();
     }
 
@@ -77,6 +82,7 @@ fn append(c: &mut Criterion) {
             })
         });
         drop(rt);
+        group_stats("ledger_64_tasks", &ledger);
         Arc::into_inner(ledger).unwrap().close();
     }
 
@@ -101,6 +107,7 @@ fn append(c: &mut Criterion) {
                 start.elapsed()
             })
         });
+        group_stats("ledger_64_threads", &ledger);
         ledger.close();
     }
 
@@ -117,7 +124,7 @@ fn append(c: &mut Criterion) {
                 batch.insert(&record_key(seq), record.as_slice());
                 batch.insert(&hash_key(2 * seq), &hash);
                 batch.insert(&hash_key(2 * seq + 1), &hash);
-                batch.insert(META_HEAD, &head);
+                batch.insert(META_HEAD, &head[..]);
                 db.apply_batch(batch).unwrap();
                 db.flush().unwrap();
                 seq += 1;
@@ -140,22 +147,37 @@ fn append(c: &mut Criterion) {
                     batch.insert(&hash_key(2 * seq + 1), &hash);
                     seq += 1;
                 }
-                batch.insert(META_HEAD, &head);
+                batch.insert(META_HEAD, &head[..]);
                 db.apply_batch(batch).unwrap();
                 db.flush().unwrap();
             })
         });
     }
 
-    // --- the device: append one record's bytes to a file and fdatasync ---
+    // --- the device: one record's bytes to a file, then fdatasync ---
     g.throughput(Throughput::Elements(1));
     {
         let dir = bench_tempdir();
+        // Appending grows the file, so each fdatasync also commits the new size (a journal commit).
         let mut f = std::fs::OpenOptions::new().create(true).append(true).open(dir.path().join("log")).unwrap();
-        g.bench_function("fs_write_fdatasync_1k", |b| {
+        g.bench_function("fs_append_fdatasync_1k", |b| {
             b.iter(|| {
                 f.write_all(&record).unwrap();
                 f.sync_data().unwrap();
+            })
+        });
+        // Overwriting a preallocated, already written region: the device's flush latency alone
+        // (sled writes into preallocated segments like this).
+        let f = std::fs::OpenOptions::new().create(true).read(true).write(true).open(dir.path().join("prealloc")).unwrap();
+        const REGION: u64 = 16 << 20;
+        f.write_all_at(&vec![0u8; REGION as usize], 0).unwrap();
+        f.sync_all().unwrap();
+        let mut off = 0u64;
+        g.bench_function("fs_overwrite_fdatasync_1k", |b| {
+            b.iter(|| {
+                f.write_all_at(&record, off).unwrap();
+                f.sync_data().unwrap();
+                off = (off + record.len() as u64) % (REGION - record.len() as u64);
             })
         });
     }
@@ -186,6 +208,13 @@ fn append(c: &mut Criterion) {
 
     g.finish();
     report_load("append: end");
+}
+
+/// How well group commit packed the appends of a whole benchmark (warm-up included).
+fn group_stats(name: &str, ledger: &Ledger) {
+    let appends = ledger.size() - 1;
+    let groups = ledger.groups_committed().max(1);
+    eprintln!("{name}: {appends} appends in {groups} group commits = {:.1} records per flush", appends as f64 / groups as f64);
 }
 
 criterion_group!(benches, append);

@@ -3,7 +3,7 @@
 //! `cargo bench -p relic-benches --bench proofs`
 //!
 //! The ledger: 1,000,000 records with 100-byte payloads (only the tree matters here), built once
-//! and cached in `target/relic-bench-1m-100b/` (delete it to rebuild). Each iteration picks a random
+//! and cached in `target/relic-bench-1000000x100/` (delete it to rebuild). Each iteration picks a random
 //! index / size.
 //!
 //! - `prove_inclusion_1m`: `merkle::prove_inclusion(index, n, ledger.store())`.
@@ -29,7 +29,7 @@ use relic_ledger::Ledger;
 const SIZE: u64 = 1_000_000;
 
 fn proofs(c: &mut Criterion) {
-    let dir = cached_ledger("relic-bench-1m-100b", SIZE, 100);
+    let dir = cached_ledger(SIZE, 100);
     report_load("proofs: start");
     // Writable: the bundle benchmark needs a checkpoint at the current size (signed once, reused).
     let ledger = Ledger::open(&dir).unwrap();

@@ -3,7 +3,7 @@
 //! `cargo bench -p relic-benches --bench verify`
 //!
 //! The ledger: 100,000 records with 1 KB payloads, built once and cached in
-//! `target/relic-bench-100k-1k/` (delete it to rebuild).
+//! `target/relic-bench-100000x1024/` (delete it to rebuild).
 //!
 //! - `verify_dir_100k`: `relic_ledger::verify::verify_dir` (opens the store, as `relic verify` does).
 //! - `verify_store_100k`: `relic_ledger::verify::verify` on an already open store.
@@ -27,7 +27,7 @@ const BATCH: usize = 256;
 const SAMPLE: usize = 16 * BATCH;
 
 fn verify_bench(c: &mut Criterion) {
-    let dir = cached_ledger("relic-bench-100k-1k", SIZE, 1024);
+    let dir = cached_ledger(SIZE, 1024);
     report_load("verify: start");
     let (msgs, sigs, keys) = {
         let ledger = Ledger::open_read_only(&dir).unwrap();
@@ -43,7 +43,7 @@ fn verify_bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(SIZE));
     g.bench_function("verify_dir_100k", |b| {
         b.iter(|| {
-            let report = verify::verify_dir(&dir, None, &mut |_| {}).unwrap().unwrap();
+            let report = verify::verify_dir(&dir, &verify::Options::default(), &mut |_, _| {}).unwrap().unwrap();
             assert_eq!(report.size, SIZE);
         })
     });
@@ -51,7 +51,7 @@ fn verify_bench(c: &mut Criterion) {
         let ledger = Ledger::open_read_only(&dir).unwrap();
         g.bench_function("verify_store_100k", |b| {
             b.iter(|| {
-                let report = verify::verify(ledger.store(), None, &mut |_| {}).unwrap();
+                let report = verify::verify(ledger.store(), &verify::Options::default(), &mut |_, _| {}).unwrap();
                 assert_eq!(report.size, SIZE);
             })
         });

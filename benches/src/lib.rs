@@ -68,10 +68,11 @@ pub fn bench_tempdir() -> tempfile::TempDir {
 /// that group commit packs them (fast bulk load). Prints progress to stderr every `report` records.
 pub fn fill(ledger: &Ledger, count: u64, payload: &[u8], window: usize, report: u64) {
     let start = Instant::now();
-    let mut inflight = VecDeque::with_capacity(window);
+    let mut inflight: VecDeque<tokio::sync::oneshot::Receiver<relic_ledger::Result<relic_ledger::Receipt>>> =
+        VecDeque::with_capacity(window);
     for i in 0..count {
         if inflight.len() >= window {
-            let rx: tokio::sync::oneshot::Receiver<_> = inflight.pop_front().expect("nonempty");
+            let rx = inflight.pop_front().expect("nonempty");
             rx.blocking_recv().expect("ledger closed").expect("append");
         }
         inflight.push_back(ledger.submit(draft(payload)).expect("submit"));
@@ -87,10 +88,11 @@ pub fn fill(ledger: &Ledger, count: u64, payload: &[u8], window: usize, report: 
 
 /// The directory of a cached benchmark ledger holding exactly `size` records (record 0, the
 /// `ledger.created` record, plus `size - 1` records of a `payload_len`-byte payload), under
-/// `target/<name>`. Reused if it exists with the right shape; otherwise built (into a side directory
+/// `target/relic-bench-<size>x<payload_len>/`. Reused if it exists with the right shape; otherwise built (into a side directory
 /// renamed into place when complete, so an interrupted build is never reused).
-pub fn cached_ledger(name: &str, size: u64, payload_len: usize) -> PathBuf {
-    let dir = target_dir().join(name);
+pub fn cached_ledger(size: u64, payload_len: usize) -> PathBuf {
+    let name = cache_name(size, payload_len);
+    let dir = target_dir().join(&name);
     let marker = dir.join("relic-bench.json");
     let want = serde_json::json!({ "size": size, "payload_len": payload_len, "origin": ORIGIN });
     if let Ok(text) = std::fs::read(&marker) {
@@ -118,6 +120,11 @@ pub fn cached_ledger(name: &str, size: u64, payload_len: usize) -> PathBuf {
     std::fs::rename(&building, &dir).expect("rename cache into place");
     eprintln!("built {} in {:.1} s", dir.display(), start.elapsed().as_secs_f64());
     dir
+}
+
+/// The directory name of the cached ledger of `size` records with `payload_len`-byte payloads.
+pub fn cache_name(size: u64, payload_len: usize) -> String {
+    format!("relic-bench-{size}x{payload_len}")
 }
 
 /// The exact bytes of one record of `payload_len` bytes of payload, as the ledger writes it

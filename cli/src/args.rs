@@ -82,6 +82,9 @@ pub enum Command {
         /// A checkpoint saved earlier: prove the log only grew since.
         #[arg(long)]
         trusted: Option<PathBuf>,
+        /// Check each signature alone, with RFC 8032's cofactorless equation, instead of in batches.
+        #[arg(long)]
+        strict: bool,
         #[arg(long)]
         json: bool,
     },

@@ -271,20 +271,38 @@ impl Ledger {
         self.submit(draft)?.await.map_err(|_| Error::Closed)?
     }
 
-    /// [`Ledger::append`] for callers outside an async runtime.
+    /// [`Ledger::append`] for callers outside an async runtime (it panics inside one, as tokio's
+    /// `blocking_recv` does).
     pub fn append_blocking(&self, draft: Draft) -> Result<Receipt> {
         self.submit(draft)?.blocking_recv().map_err(|_| Error::Closed)?
     }
 
     /// Rotates the signing key: writes the new key file (mode 0600), then appends a `key.rotated`
     /// record signed by the outgoing key. Records after it, and new checkpoints, use the new key.
-    pub fn rotate_key(&self, actor: Actor) -> Result<(Receipt, VerifierKey)> {
+    /// Resolves once the rotation record is durable.
+    pub async fn rotate_key(&self, actor: Actor) -> Result<(Receipt, VerifierKey)> {
+        let (rx, vk) = self.submit_rotation(actor)?;
+        Ok((rx.await.map_err(|_| Error::Closed)??, vk))
+    }
+
+    /// [`Ledger::rotate_key`] for callers outside an async runtime.
+    pub fn rotate_key_blocking(&self, actor: Actor) -> Result<(Receipt, VerifierKey)> {
+        let (rx, vk) = self.submit_rotation(actor)?;
+        Ok((rx.blocking_recv().map_err(|_| Error::Closed)??, vk))
+    }
+
+    fn submit_rotation(&self, actor: Actor) -> Result<(oneshot::Receiver<Result<Receipt>>, VerifierKey)> {
+        // The actor is checked before anything is written: the rotation record must be well formed.
+        Draft { actor: actor.clone(), kind: kind::KEY_ROTATED.into(), subject: self.shared.origin.clone(), payload: Vec::new(), schema_version: 1 }
+            .check()?;
+        if self.queue.is_none() {
+            return Err(Error::ReadOnly);
+        }
         let new = SignerKey::generate(&self.shared.origin)?;
         let vk = new.verifier().clone();
         keys::write_key(&self.dir, &new)?;
         let rx = self.enqueue(|reply| Request::Rotate(Box::new(new), actor, reply))?;
-        let receipt = rx.blocking_recv().map_err(|_| Error::Closed)??;
-        Ok((receipt, vk))
+        Ok((rx, vk))
     }
 
     /// The exact bytes of record `seq`.

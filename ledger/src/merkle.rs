@@ -84,7 +84,8 @@ pub fn empty_root() -> Hash {
 }
 
 /// The position at which the hash of the `n`th complete subtree of height `level` is stored
-/// (Go `tlog.StoredHashIndex`): level `L`'s `n`th hash comes right after level `L+1`'s `(2n+1)`th.
+/// (Go `tlog.StoredHashIndex`): level `L`'s `n`th hash is written right after level `L-1`'s
+/// `(2n+1)`th, the hash that completes it.
 pub fn stored_hash_index(level: u32, n: u64) -> u64 {
     let mut n = n;
     for _ in 0..level {

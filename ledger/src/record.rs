@@ -122,7 +122,9 @@ pub fn check_kind_syntax(kind: &str) -> Result<(), RecordError> {
     Ok(())
 }
 
-/// Parses payload text and returns its canonical form: compact JSON with object keys sorted.
+/// Parses payload text and returns its canonical form: compact JSON (no insignificant whitespace),
+/// object keys sorted by their UTF-8 bytes at every level, strings escaped as serde_json escapes them,
+/// numbers exactly as written (serde_json's `arbitrary_precision`: never rounded through a float).
 /// The payload must be a JSON object of at most [`MAX_PAYLOAD`] bytes (before and after).
 pub fn canonical_payload(text: &[u8]) -> Result<Vec<u8>, RecordError> {
     if text.len() > MAX_PAYLOAD {
@@ -133,12 +135,46 @@ pub fn canonical_payload(text: &[u8]) -> Result<Vec<u8>, RecordError> {
     if !v.is_object() {
         return Err(field_err("payload", "must be a JSON object"));
     }
-    // serde_json's default map is ordered by key, so this output is canonical for a given value.
-    let out = serde_json::to_vec(&v).map_err(|e| field_err("payload", e.to_string()))?;
+    let mut out = Vec::with_capacity(text.len());
+    write_canonical(&v, &mut out).map_err(|e| field_err("payload", e.to_string()))?;
     if out.len() > MAX_PAYLOAD {
         return Err(field_err("payload", format!("is {} bytes, the limit is {MAX_PAYLOAD}", out.len())));
     }
     Ok(out)
+}
+
+/// Writes `v` in the canonical form described at [`canonical_payload`]. Keys are sorted here rather
+/// than by relying on serde_json's map type, whose order changes with its `preserve_order` feature.
+fn write_canonical(v: &serde_json::Value, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push(b'{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut *out, k)?;
+                out.push(b':');
+                write_canonical(v, out)?;
+            }
+            out.push(b'}');
+        }
+        Value::Array(a) => {
+            out.push(b'[');
+            for (i, v) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(v, out)?;
+            }
+            out.push(b']');
+        }
+        other => serde_json::to_writer(&mut *out, other)?,
+    }
+    Ok(())
 }
 
 impl Draft {
@@ -343,6 +379,11 @@ mod tests {
     #[test]
     fn payload_is_canonicalised_and_limited() {
         assert_eq!(canonical_payload(br#"{ "b": 1, "a": [1, 2] }"#).unwrap(), br#"{"a":[1,2],"b":1}"#);
+        assert_eq!(
+            canonical_payload(br#"{"z": {"y": 1, "x": [{"b": 2, "a": 1}]}, "big": 12345678901234567890123, "f": 1.50}"#).unwrap(),
+            br#"{"big":12345678901234567890123,"f":1.50,"z":{"x":[{"a":1,"b":2}],"y":1}}"#,
+            "nested keys sorted, numbers exactly as written"
+        );
         assert!(canonical_payload(b"{").unwrap_err().to_string().contains("malformed JSON"));
         assert!(canonical_payload(b"[1]").unwrap_err().to_string().contains("JSON object"));
         let big = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_PAYLOAD));

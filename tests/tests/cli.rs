@@ -244,11 +244,18 @@ fn key_rotation_is_a_record_and_old_proofs_still_verify() {
     assert_eq!(ok(relic(&data, &["key"])).trim(), k1);
     let all = ok(relic(&data, &["key", "--all"]));
     assert!(all.contains(&format!("{k0}\tfrom record 0")) && all.contains(&format!("{k1}\tfrom record 3")), "{all}");
+    // A malformed actor is refused before any key file is written.
+    let keys_before = fs::read_dir(data.join("keys")).unwrap().count();
+    fails(relic(&data, &["key", "rotate", "--actor", "", "--role", "owner"]), "actor: must not be empty");
+    fails(relic(&data, &["key", "rotate", "--actor", "eve", "--role", "root"]), "\"root\" is not one of");
+    assert_eq!(fs::read_dir(data.join("keys")).unwrap().count(), keys_before);
     let rotated = ok(relic(&data, &["record", "2"]));
     assert!(rotated.contains("\"kind\": \"key.rotated\"") && rotated.contains(&k1), "{rotated}");
     ok(append(&data, &p, "release.updated"));
     let out = ok(relic(&data, &["verify", "--trusted", old_cp.to_str().unwrap()]));
     assert!(out.contains("2 signing key(s)"), "{out}");
+    let strict = ok(relic(&data, &["verify", "--strict"]));
+    assert!(strict.contains("ok: 4 records"), "{strict}");
 
     // New checkpoints are signed by the new key only; the old key still checks old checkpoints.
     let new_cp = write(t.path(), "new.cp", &relic(&data, &["checkpoint"]).stdout);

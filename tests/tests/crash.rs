@@ -62,7 +62,7 @@ fn sigkill_at_random_moments_never_loses_an_acknowledged_record() {
         }
 
         // The log verifies, and holds every acknowledged record at the sequence number it was given.
-        let report = verify::verify_dir(dir.path(), None, &mut |_, _| {}).unwrap().unwrap_or_else(|e| panic!("round {round}: {e}"));
+        let report = verify::verify_dir(dir.path(), &verify::Options::default(), &mut |_, _| {}).unwrap().unwrap_or_else(|e| panic!("round {round}: {e}"));
         let ledger = Ledger::open_read_only(dir.path()).unwrap();
         assert_eq!(report.size, ledger.size());
         for &(r, w, n, seq) in &acked {

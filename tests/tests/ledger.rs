@@ -44,7 +44,7 @@ async fn concurrent_appends_get_one_total_order_in_few_group_commits() {
         let p = ledger.record(seq).unwrap().payload_json();
         assert!(p["task"].is_u64() && p["n"].is_u64());
     }
-    let report = verify::verify(ledger.store(), None, &mut |_, _| {}).unwrap();
+    let report = verify::verify(ledger.store(), &verify::Options::default(), &mut |_, _| {}).unwrap();
     assert_eq!(report.size, total + 1);
 }
 
@@ -63,7 +63,7 @@ fn appends_survive_reopen_and_continue_the_chain() {
     let r = l.append_blocking(draft("acme/app@v1", serde_json::json!({"i": 10}))).unwrap();
     assert_eq!(r.seq, 11);
     assert!(r.time_us >= l.record(10).unwrap().time_us, "time went backwards across a reopen");
-    verify::verify(l.store(), None, &mut |_, _| {}).unwrap();
+    verify::verify(l.store(), &verify::Options::default(), &mut |_, _| {}).unwrap();
     // A read-only handle reads but does not append.
     drop(l);
     let ro = Ledger::open_read_only(dir.path()).unwrap();
@@ -113,6 +113,6 @@ fn every_inclusion_and_consistency_proof_of_a_70_record_log_verifies_offline() {
         }
     }
     // Every checkpoint issued is kept, and all of them verify against the log.
-    let report = verify::verify(l.store(), None, &mut |_, _| {}).unwrap();
+    let report = verify::verify(l.store(), &verify::Options::default(), &mut |_, _| {}).unwrap();
     assert_eq!(report.checkpoints, N + 1);
 }

@@ -124,3 +124,36 @@ fn removed_and_reordered_records_are_named() {
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("record 6: is missing"), "{}", out.stderr);
 }
+
+/// An attacker who re-signs nothing but recomputes the whole tree: a record with a bad signature
+/// followed by a gap. The bad signature comes first and is the one named, with or without --strict.
+#[test]
+fn a_bad_signature_is_named_before_a_later_structural_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    build(d);
+    let s = Store::open(&store_path(d), false).unwrap();
+    let mut r7 = s.get(&record_key(7)).unwrap().unwrap().to_vec();
+    let last = r7.len() - 1;
+    r7[last] ^= 1; // inside the signature
+    s.db.insert(record_key(7), r7).unwrap();
+    s.db.remove(record_key(8)).unwrap();
+    // Recompute every tree hash over the records as they now are, so only the signature and the
+    // gap give the tampering away.
+    let mut f = merkle::Frontier::new();
+    let mut index = 0u64;
+    for seq in 0..=RECORDS {
+        let Some(b) = s.get(&record_key(seq)).unwrap() else { continue };
+        for h in f.push(merkle::leaf_hash(&b)) {
+            s.db.insert(hash_key(index), &h[..]).unwrap();
+            index += 1;
+        }
+    }
+    s.flush().unwrap();
+    drop(s);
+    for args in [&["verify"][..], &["verify", "--strict"]] {
+        let out = relic(d, args);
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains("record 7: signature does not verify"), "{args:?}: {}", out.stderr);
+    }
+}

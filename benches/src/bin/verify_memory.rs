@@ -6,13 +6,13 @@
 //! /usr/bin/time -v target/release/verify_memory verify      # measure: peak RSS = "Maximum resident set size"
 //! ```
 //!
-//! `build` creates (or reuses) `target/relic-bench-1m-1k/`; `verify` only verifies it, so that the
+//! `build` creates (or reuses) `target/relic-bench-1000000x1024/`; `verify` only verifies it, so that the
 //! peak memory `time -v` reports is verification's alone; with no argument it does both (then the
 //! peak includes the build). Options: `--size N` (default 1,000,000), `--payload BYTES` (default 1024).
 
 use std::time::Instant;
 
-use relic_benches::{cached_ledger, peak_rss_kib, report_load, target_dir};
+use relic_benches::{cache_name, cached_ledger, peak_rss_kib, report_load, target_dir};
 use relic_ledger::verify;
 
 fn main() {
@@ -31,7 +31,7 @@ fn main() {
             }
         }
     }
-    let name = if size == 1_000_000 && payload == 1024 { "relic-bench-1m-1k".to_string() } else { format!("relic-bench-{size}-{payload}b") };
+    let name = cache_name(size, payload);
     let dir = if mode == "verify" {
         let d = target_dir().join(&name);
         if !d.join("relic-bench.json").exists() {
@@ -40,7 +40,7 @@ fn main() {
         }
         d
     } else {
-        cached_ledger(&name, size, payload)
+        cached_ledger(size, payload)
     };
     if mode == "build" {
         println!("ledger ready in {}", dir.display());
@@ -50,7 +50,7 @@ fn main() {
     let rss_before = peak_rss_kib().unwrap_or(0);
     let start = Instant::now();
     let mut last = 0u64;
-    let report = verify::verify_dir(&dir, None, &mut |n| {
+    let report = verify::verify_dir(&dir, &verify::Options::default(), &mut |n, _total| {
         if n >= last + 100_000 {
             last = n - n % 100_000;
             eprintln!("  verified {n} records ({:.1} s)", start.elapsed().as_secs_f64());
