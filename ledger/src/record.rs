@@ -177,18 +177,24 @@ fn write_canonical(v: &serde_json::Value, out: &mut Vec<u8>) -> serde_json::Resu
     Ok(())
 }
 
+/// The limits every record's text fields obey, whether drafted or decoded.
+fn check_fields(actor: &Actor, kind: &str, subject: &str, schema_version: u16) -> Result<(), RecordError> {
+    check_text("actor", &actor.id, MAX_ACTOR)?;
+    if !ROLES.contains(&actor.role.as_str()) {
+        return Err(field_err("role", format!("{:?} is not one of {}", actor.role, ROLES.join(", "))));
+    }
+    check_kind_syntax(kind)?;
+    check_text("subject", subject, MAX_SUBJECT)?;
+    if schema_version == 0 {
+        return Err(field_err("schema version", "must be at least 1"));
+    }
+    Ok(())
+}
+
 impl Draft {
     /// Checks every field against the record format's limits (not against the kind catalogue).
     pub fn check(&self) -> Result<(), RecordError> {
-        check_text("actor", &self.actor.id, MAX_ACTOR)?;
-        if !ROLES.contains(&self.actor.role.as_str()) {
-            return Err(field_err("role", format!("{:?} is not one of {}", self.actor.role, ROLES.join(", "))));
-        }
-        check_kind_syntax(&self.kind)?;
-        check_text("subject", &self.subject, MAX_SUBJECT)?;
-        if self.schema_version == 0 {
-            return Err(field_err("schema version", "must be at least 1"));
-        }
+        check_fields(&self.actor, &self.kind, &self.subject, self.schema_version)?;
         if self.payload.len() > MAX_PAYLOAD {
             return Err(field_err("payload", format!("is {} bytes, the limit is {MAX_PAYLOAD}", self.payload.len())));
         }
@@ -276,18 +282,8 @@ impl Record {
             payload,
             signature,
         };
-        rec.draft_view().check()?;
+        check_fields(&rec.actor, &rec.kind, &rec.subject, rec.schema_version)?;
         Ok(rec)
-    }
-
-    fn draft_view(&self) -> Draft {
-        Draft {
-            actor: self.actor.clone(),
-            kind: self.kind.clone(),
-            subject: self.subject.clone(),
-            payload: Vec::new(),
-            schema_version: self.schema_version,
-        }
     }
 
     /// True if the signature verifies under `key` (strict RFC 8032 verification).
