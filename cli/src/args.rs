@@ -85,6 +85,9 @@ pub enum Command {
         /// Check each signature alone, with RFC 8032's cofactorless equation, instead of in batches.
         #[arg(long)]
         strict: bool,
+        /// A verifier key obtained out of band (text or file): it must be in the log's key history.
+        #[arg(long)]
+        key: Vec<String>,
         #[arg(long)]
         json: bool,
     },

@@ -43,7 +43,7 @@ pub fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()
             let l = Ledger::open_read_only(data)?;
             out.write_all(checkpoint::format_hash_lines(&l.prove_consistency(old, new)?).as_bytes()).map_err(out_err)
         }
-        Command::Verify { trusted, strict, json } => verify_log(data, trusted.as_deref(), strict, json, out),
+        Command::Verify { trusted, strict, key, json } => verify_log(data, trusted.as_deref(), strict, &key, json, out),
         Command::VerifyProof { key, proof, record } => verify_proof(&key, &proof, &record, out),
         Command::VerifyConsistency { key, old, new, proof } => verify_consistency(&key, &old, &new, &proof, out),
         Command::Kinds => {
@@ -162,7 +162,8 @@ fn record(data: &Path, seq: u64, raw: bool, out: &mut dyn Write) -> Result<()> {
     }
 }
 
-fn verify_log(data: &Path, trusted: Option<&Path>, strict: bool, json: bool, out: &mut dyn Write) -> Result<()> {
+fn verify_log(data: &Path, trusted: Option<&Path>, strict: bool, keys: &[String], json: bool, out: &mut dyn Write) -> Result<()> {
+    let pinned = parse_keys(keys)?;
     let trusted_text = match trusted {
         Some(p) => Some(std::fs::read_to_string(p).map_err(io_err(p))?),
         None => None,
@@ -177,7 +178,7 @@ fn verify_log(data: &Path, trusted: Option<&Path>, strict: bool, json: bool, out
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let result = verify::verify_dir(data, &verify::Options { trusted: trusted_text.as_deref(), strict }, &mut |n, total| {
+    let result = verify::verify_dir(data, &verify::Options { trusted: trusted_text.as_deref(), strict, pinned: &pinned }, &mut |n, total| {
         bar.set_length(total.max(n));
         bar.set_position(n);
     })?;

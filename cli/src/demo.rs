@@ -74,7 +74,7 @@ pub fn run(data: &Path, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> 
     writeln!(out, "\nsigned checkpoint:\n{}", cp.note).map_err(w)?;
     writeln!(out, "verifier key: {}", ledger.verifier_key()?).map_err(w)?;
     drop(ledger);
-    let report = verify::verify_dir(data, &verify::Options { trusted: Some(&cp.note), strict: false }, &mut |_, _| {})??;
+    let report = verify::verify_dir(data, &verify::Options { trusted: Some(&cp.note), ..Default::default() }, &mut |_, _| {})??;
     writeln!(
         out,
         "verify: ok, {} records, {} checkpoint(s), {} signing keys, tree head {}",

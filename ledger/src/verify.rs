@@ -48,6 +48,9 @@ pub struct Options<'a> {
     /// of in batches (cofactored, about twice as fast). Honest signers produce signatures both accept;
     /// `strict` also refuses the non-canonical ones a malicious key holder could craft.
     pub strict: bool,
+    /// Keys obtained out of band (from the log's operator, a transparency page): each must be in the
+    /// key history the log itself records, or the log is not the one these keys belong to.
+    pub pinned: &'a [VerifierKey],
 }
 
 /// What a successful verification established.
@@ -178,6 +181,9 @@ pub fn verify(store: &Store, opts: &Options, progress: &mut dyn FnMut(u64, u64))
     }
     if state.keys != meta_keys {
         return Err(store_err("the key list in the store's metadata differs from the key history in the log"));
+    }
+    if let Some(k) = opts.pinned.iter().find(|p| !state.keys.iter().any(|h| &h.key == *p)) {
+        return Err(store_err(format!("key {k} is not in this log's key history: this is not the log that key signs")));
     }
     if let Some(c) = &trusted_cp {
         let t = trusted.unwrap_or_default();

@@ -1034,7 +1034,7 @@ fn check_store_layout(records: &[Vec<u8>], stored: &[Hash], rv: &Value, cv: &Val
         db.flush().expect("flush");
     }
     let trusted = s(&cv["checkpoints"][1]["note"]);
-    let report = relic_ledger::verify::verify_dir(dir.path(), &relic_ledger::verify::Options { trusted: Some(trusted), strict: false }, &mut |_, _| {})
+    let report = relic_ledger::verify::verify_dir(dir.path(), &relic_ledger::verify::Options { trusted: Some(trusted), ..Default::default() }, &mut |_, _| {})
         .expect("store opens")
         .expect("the hand-written store passes full verification");
     assert_eq!(report.size, records.len() as u64);
@@ -1118,7 +1118,7 @@ fn ledger_writes_the_documented_shapes() {
     let bundle = l.prove_inclusion(1, None).expect("proof");
     bundle.verify(&l.record_bytes(1).expect("bytes"), std::slice::from_ref(&k2)).expect("verifies");
     drop(l);
-    relic_ledger::verify::verify_dir(dir.path(), &relic_ledger::verify::Options { trusted: Some(&cp.note), strict: false }, &mut |_, _| {}).expect("opens").expect("verifies");
+    relic_ledger::verify::verify_dir(dir.path(), &relic_ledger::verify::Options { trusted: Some(&cp.note), ..Default::default() }, &mut |_, _| {}).expect("opens").expect("verifies");
 }
 
 /// Reads the private key file of `vk` (checking its mode is 0600) and returns the signer.

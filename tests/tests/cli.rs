@@ -254,8 +254,10 @@ fn key_rotation_is_a_record_and_old_proofs_still_verify() {
     ok(append(&data, &p, "release.updated"));
     let out = ok(relic(&data, &["verify", "--trusted", old_cp.to_str().unwrap()]));
     assert!(out.contains("2 signing key(s)"), "{out}");
-    let strict = ok(relic(&data, &["verify", "--strict"]));
+    let strict = ok(relic(&data, &["verify", "--strict", "--key", &k0]));
     assert!(strict.contains("ok: 4 records"), "{strict}");
+    let stranger = init(&t.path().join("stranger"));
+    fails(relic(&data, &["verify", "--key", &stranger]), "is not in this log's key history");
 
     // New checkpoints are signed by the new key only; the old key still checks old checkpoints.
     let new_cp = write(t.path(), "new.cp", &relic(&data, &["checkpoint"]).stdout);
