@@ -119,6 +119,30 @@ pub enum Command {
     },
     /// List the event kinds the log accepts.
     Kinds,
+    /// Projects: register, members and roles, protected tags.
+    #[command(subcommand)]
+    Project(crate::domain_args::ProjectCmd),
+    /// Tags as they exist in the repository.
+    #[command(subcommand)]
+    Tag(crate::domain_args::TagCmd),
+    /// Milestones with their issues.
+    #[command(subcommand)]
+    Milestone(crate::domain_args::MilestoneCmd),
+    /// Create, update and delete releases.
+    #[command(subcommand)]
+    Release(crate::domain_args::ReleaseCmd),
+    /// Release asset links.
+    #[command(subcommand)]
+    Link(crate::domain_args::LinkCmd),
+    /// Release evidence: collect, verify, show.
+    #[command(subcommand)]
+    Evidence(crate::domain_args::EvidenceCmd),
+    /// Deploy freeze periods, and whether deploys are frozen now.
+    #[command(subcommand)]
+    Freeze(crate::domain_args::FreezeCmd),
+    /// Internal releases through their phases.
+    #[command(subcommand)]
+    Internal(crate::domain_args::InternalCmd),
     /// Record a realistic release history into the data directory, then checkpoint and verify it.
     Demo,
 }

@@ -22,9 +22,27 @@ fn out_err(source: std::io::Error) -> CliError {
     CliError::Io { path: "<stdout>".into(), source }
 }
 
-pub fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
+/// Runs the command; returns the exit code of a success (0, or 3 for a frozen `freeze status`).
+pub fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
     let data = cli.data.as_path();
+    use crate::domain_cmds as d;
     match cli.command {
+        Command::Freeze(c) => return d::freeze_cmd(data, c, out),
+        other => run_command(data, other, out, err).map(|()| 0),
+    }
+}
+
+fn run_command(data: &Path, command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
+    use crate::domain_cmds as d;
+    match command {
+        Command::Project(c) => d::project(data, c, out),
+        Command::Tag(c) => d::tag(data, c, out),
+        Command::Milestone(c) => d::milestone(data, c, out),
+        Command::Release(c) => d::release(data, c, out),
+        Command::Link(c) => d::link(data, c, out),
+        Command::Evidence(c) => d::evidence_cmd(data, c, out),
+        Command::Internal(c) => d::internal(data, c, out),
+        Command::Freeze(c) => d::freeze_cmd(data, c, out).map(|_| ()),
         Command::Init { origin, json } => init(data, &origin, json, out, err),
         Command::Key { all, action: None } => key(data, all, out),
         Command::Key { action: Some(KeyAction::Rotate { actor }), .. } => rotate(data, actor, out),

@@ -4,6 +4,8 @@
 mod args;
 mod commands;
 mod demo;
+mod domain_args;
+mod domain_cmds;
 
 use std::io::Write;
 
@@ -24,6 +26,9 @@ pub enum CliError {
     Io { path: String, source: std::io::Error },
     #[error("{0}")]
     Usage(String),
+    /// A domain command was refused or failed; the message is the reference's error text.
+    #[error("{0}")]
+    Domain(String),
 }
 
 pub type Result<T> = std::result::Result<T, CliError>;
@@ -45,7 +50,7 @@ where
         }
     };
     match commands::dispatch(cli, out, err) {
-        Ok(()) => 0,
+        Ok(code) => code,
         // A reader that stopped reading (`relic log | head`) is not a failure.
         Err(CliError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => 0,
         Err(e) => {

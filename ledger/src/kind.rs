@@ -22,7 +22,7 @@ pub const CATALOGUE: &[(&str, u16)] = &[
     ("release.created", 1),
     ("release.updated", 1),
     ("release.deleted", 1),
-    ("link.added", 1),
+    ("link.added", 2),
     ("link.updated", 1),
     ("link.deleted", 1),
     ("evidence.collected", 1),

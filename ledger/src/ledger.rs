@@ -46,15 +46,35 @@ pub struct SignedCheckpoint {
 }
 
 type Reply = oneshot::Sender<Result<Receipt>>;
+type ReplyAll = oneshot::Sender<Result<Vec<Receipt>>>;
 
 enum Request {
     Append(Draft, Reply),
+    /// Several records that must be written together or not at all, consecutively.
+    AppendAll(Vec<Draft>, ReplyAll),
     Rotate(Box<SignerKey>, Actor, Reply),
+}
+
+/// An acknowledgement owed once the group is durable.
+enum Ack {
+    One(Reply, Receipt),
+    All(ReplyAll, Vec<Receipt>),
+}
+
+impl Ack {
+    fn send(self, result: std::result::Result<(), String>) {
+        match (self, result) {
+            (Ack::One(r, receipt), Ok(())) => drop(r.send(Ok(receipt))),
+            (Ack::All(r, receipts), Ok(())) => drop(r.send(Ok(receipts))),
+            (Ack::One(r, _), Err(e)) => drop(r.send(Err(Error::Poisoned(e)))),
+            (Ack::All(r, _), Err(e)) => drop(r.send(Err(Error::Poisoned(e)))),
+        }
+    }
 }
 
 struct Group {
     batch: sled::Batch,
-    replies: Vec<(Reply, Receipt)>,
+    replies: Vec<Ack>,
     size: u64,
     /// Set when the group rotates the key: the new key list and checkpoint signer.
     rotation: Option<(Vec<KeyEntry>, Arc<SignerKey>)>,
@@ -243,20 +263,28 @@ impl Ledger {
     }
 
     /// Checks a draft and queues it; the returned receiver yields once the record is durable.
-    pub fn submit(&self, mut draft: Draft) -> Result<oneshot::Receiver<Result<Receipt>>> {
-        if kind::is_reserved(&draft.kind) {
-            return Err(Error::ReservedKind(draft.kind));
-        }
-        let expected = kind::schema_version(&draft.kind).ok_or_else(|| Error::UnknownKind(draft.kind.clone()))?;
-        if draft.schema_version != expected {
-            return Err(Error::SchemaVersion { kind: draft.kind, expected, found: draft.schema_version });
-        }
-        draft.payload = canonical_payload(&draft.payload)?;
-        draft.check()?;
+    pub fn submit(&self, draft: Draft) -> Result<oneshot::Receiver<Result<Receipt>>> {
+        let draft = prepare(draft)?;
         self.enqueue(|reply| Request::Append(draft, reply))
     }
 
-    fn enqueue(&self, make: impl FnOnce(Reply) -> Request) -> Result<oneshot::Receiver<Result<Receipt>>> {
+    /// Appends several records atomically: they get consecutive sequence numbers and reach the disk
+    /// in one batch, so a crash leaves all of them or none. Resolves once they are durable.
+    pub async fn append_all(&self, drafts: Vec<Draft>) -> Result<Vec<Receipt>> {
+        self.submit_all(drafts)?.await.map_err(|_| Error::Closed)?
+    }
+
+    /// [`Ledger::append_all`] for callers outside an async runtime.
+    pub fn append_all_blocking(&self, drafts: Vec<Draft>) -> Result<Vec<Receipt>> {
+        self.submit_all(drafts)?.blocking_recv().map_err(|_| Error::Closed)?
+    }
+
+    fn submit_all(&self, drafts: Vec<Draft>) -> Result<oneshot::Receiver<Result<Vec<Receipt>>>> {
+        let drafts = drafts.into_iter().map(prepare).collect::<Result<Vec<_>>>()?;
+        self.enqueue(|reply| Request::AppendAll(drafts, reply))
+    }
+
+    fn enqueue<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Request) -> Result<oneshot::Receiver<T>> {
         let queue = self.queue.as_ref().ok_or(Error::ReadOnly)?;
         if let Some(p) = self.shared.poisoned.lock().unwrap_or_else(|p| p.into_inner()).clone() {
             return Err(Error::Poisoned(p));
@@ -419,6 +447,22 @@ impl Drop for Ledger {
     }
 }
 
+/// Checks a draft on the caller's thread: kind known and not reserved, schema version current,
+/// payload a JSON object (re-serialised canonically), field limits. A refused draft never reaches
+/// the queue.
+fn prepare(mut draft: Draft) -> Result<Draft> {
+    if kind::is_reserved(&draft.kind) {
+        return Err(Error::ReservedKind(draft.kind));
+    }
+    let expected = kind::schema_version(&draft.kind).ok_or_else(|| Error::UnknownKind(draft.kind.clone()))?;
+    if draft.schema_version != expected {
+        return Err(Error::SchemaVersion { kind: draft.kind, expected, found: draft.schema_version });
+    }
+    draft.payload = canonical_payload(&draft.payload)?;
+    draft.check()?;
+    Ok(draft)
+}
+
 /// Checks the head against the records around it: the last record is there, matches the link, and
 /// nothing follows it. A head that disagrees means the store was altered outside relic.
 fn check_head(store: &Store, head: &Head) -> Result<()> {
@@ -502,7 +546,11 @@ impl Sequencer {
             match r {
                 Request::Append(draft, reply) => {
                     let receipt = self.append(&mut batch, draft);
-                    replies.push((reply, receipt));
+                    replies.push(Ack::One(reply, receipt));
+                }
+                Request::AppendAll(drafts, reply) => {
+                    let receipts = drafts.into_iter().map(|d| self.append(&mut batch, d)).collect();
+                    replies.push(Ack::All(reply, receipts));
                 }
                 Request::Rotate(new, actor, reply) => {
                     let payload = serde_json::json!({
@@ -521,7 +569,7 @@ impl Sequencer {
                     self.signer = Arc::from(new);
                     batch.insert(store::META_KEYS, store::encode_keys(&self.keys));
                     rotation = Some((self.keys.clone(), self.signer.clone()));
-                    replies.push((reply, receipt));
+                    replies.push(Ack::One(reply, receipt));
                 }
             }
         }
@@ -546,14 +594,14 @@ fn write_groups(shared: &Shared, groups: mpsc::Receiver<Group>) {
                 }
                 shared.committed.store(g.size, Ordering::Release);
                 shared.groups.fetch_add(1, Ordering::Relaxed);
-                for (reply, receipt) in g.replies {
-                    let _ = reply.send(Ok(receipt));
+                for ack in g.replies {
+                    ack.send(Ok(()));
                 }
             }
             Err(e) => {
                 *shared.poisoned.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
-                for (reply, _) in g.replies {
-                    let _ = reply.send(Err(Error::Poisoned(e.clone())));
+                for ack in g.replies {
+                    ack.send(Err(e.clone()));
                 }
             }
         }

@@ -135,12 +135,19 @@ pub fn canonical_payload(text: &[u8]) -> Result<Vec<u8>, RecordError> {
     if !v.is_object() {
         return Err(field_err("payload", "must be a JSON object"));
     }
-    let mut out = Vec::with_capacity(text.len());
-    write_canonical(&v, &mut out).map_err(|e| field_err("payload", e.to_string()))?;
+    let out = canonical_json(&v);
     if out.len() > MAX_PAYLOAD {
         return Err(field_err("payload", format!("is {} bytes, the limit is {MAX_PAYLOAD}", out.len())));
     }
     Ok(out)
+}
+
+/// `v` in the canonical form described at [`canonical_payload`] (also used for evidence documents).
+pub fn canonical_json(v: &serde_json::Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing JSON values into a Vec cannot fail: every map key is a string.
+    let _ = write_canonical(v, &mut out);
+    out
 }
 
 /// Writes `v` in the canonical form described at [`canonical_payload`]. Keys are sorted here rather

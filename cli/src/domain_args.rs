@@ -1,0 +1,383 @@
+//! The grammar of the domain commands (`relic release …`, `relic link …`, …). Flags follow the
+//! reference release tool where it has one: `--tag-name`, `--name`, `--description`, `--ref`,
+//! `--released-at`, `--milestone` (repeatable), `--assets-link` (a JSON object or array).
+
+use clap::{Args, Subcommand};
+
+#[derive(Debug, Args)]
+pub struct Who {
+    /// Who acts (their role comes from their project membership).
+    #[arg(long, env = "RELIC_ACTOR")]
+    pub actor: String,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCmd {
+    /// Register a project; whoever registers it becomes its owner.
+    Register {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Give a user a role in the project (guest, reporter, developer, maintainer, owner).
+    Member {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        role: String,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Protect a tag pattern (`v*`, `*`): only the given role and above may create its releases.
+    ProtectTag {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        pattern: String,
+        /// The lowest role allowed to create matching tags.
+        #[arg(long, default_value = "maintainer")]
+        allowed: String,
+        #[command(flatten)]
+        who: Who,
+    },
+    UnprotectTag {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        pattern: String,
+        #[command(flatten)]
+        who: Who,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TagCmd {
+    /// Record a tag that exists in the repository (name, ref, commit SHA).
+    Record {
+        #[arg(long)]
+        project: String,
+        #[arg(long = "tag-name")]
+        tag_name: String,
+        #[arg(long = "ref")]
+        git_ref: String,
+        #[arg(long)]
+        commit: Option<String>,
+        #[arg(long = "tag-message")]
+        message: Option<String>,
+        #[command(flatten)]
+        who: Who,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MilestoneCmd {
+    /// Record a milestone with its issues, as the source system knows it now (a JSON file or `-`).
+    Record {
+        #[arg(long)]
+        project: String,
+        /// JSON object: id, iid, title, description, state, created_at, due_date, issues[].
+        #[arg(long)]
+        file: String,
+        #[command(flatten)]
+        who: Who,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReleaseCmd {
+    Create {
+        #[arg(long)]
+        project: String,
+        #[arg(long = "tag-name")]
+        tag_name: String,
+        #[arg(long, short = 'n')]
+        name: Option<String>,
+        #[arg(long, short = 'N', alias = "notes")]
+        description: Option<String>,
+        /// Read the description from a file.
+        #[arg(long = "notes-file", short = 'F', conflicts_with = "description")]
+        notes_file: Option<String>,
+        /// Branch, tag or commit the tag is created from, when the tag does not exist yet.
+        #[arg(long = "ref", short = 'r')]
+        git_ref: Option<String>,
+        #[arg(long = "tag-message")]
+        tag_message: Option<String>,
+        /// RFC 3339; defaults to now. In the future: an upcoming release.
+        #[arg(long = "released-at")]
+        released_at: Option<String>,
+        #[arg(long, short = 'm')]
+        milestone: Vec<String>,
+        /// A JSON object or array: {"name": …, "url": …, "direct_asset_path": …, "link_type": …}.
+        #[arg(long = "assets-link", short = 'a', alias = "assets-links")]
+        assets_link: Vec<String>,
+        /// A report artifact file (e.g. a JUnit XML) kept with the release's evidence.
+        #[arg(long = "report-artifact")]
+        report_artifact: Vec<String>,
+        #[command(flatten)]
+        who: Who,
+    },
+    Update {
+        #[arg(long)]
+        project: String,
+        #[arg(long = "tag-name")]
+        tag_name: String,
+        #[arg(long, short = 'n')]
+        name: Option<String>,
+        #[arg(long, short = 'N', alias = "notes")]
+        description: Option<String>,
+        #[arg(long = "released-at")]
+        released_at: Option<String>,
+        #[arg(long, short = 'm')]
+        milestone: Vec<String>,
+        /// Remove every milestone (the reference's `milestones: []`).
+        #[arg(long = "clear-milestones", conflicts_with = "milestone")]
+        clear_milestones: bool,
+        #[command(flatten)]
+        who: Who,
+    },
+    Delete {
+        #[arg(long)]
+        project: String,
+        #[arg(long = "tag-name")]
+        tag_name: String,
+        #[command(flatten)]
+        who: Who,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct LinkFields {
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub url: Option<String>,
+    #[arg(long = "direct-asset-path", alias = "filepath")]
+    pub direct_asset_path: Option<String>,
+    /// other, runbook, package or image.
+    #[arg(long = "link-type")]
+    pub link_type: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LinkCmd {
+    Add {
+        #[arg(long)]
+        project: String,
+        #[arg(long = "tag-name")]
+        tag_name: String,
+        #[command(flatten)]
+        fields: LinkFields,
+        #[command(flatten)]
+        who: Who,
+    },
+    Update {
+        #[arg(long)]
+        project: String,
+        #[arg(long = "tag-name")]
+        tag_name: String,
+        #[arg(long)]
+        id: u64,
+        #[command(flatten)]
+        fields: LinkFields,
+        #[command(flatten)]
+        who: Who,
+    },
+    Delete {
+        #[arg(long)]
+        project: String,
+        #[arg(long = "tag-name")]
+        tag_name: String,
+        #[arg(long)]
+        id: u64,
+        #[command(flatten)]
+        who: Who,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCmd {
+    /// Collect evidence now (any number of times).
+    Collect {
+        #[arg(long)]
+        project: String,
+        #[arg(long = "tag-name")]
+        tag_name: String,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Recompute the digest of every evidence document of a release (or one, by --sha) and of the
+    /// report artifacts they reference.
+    Verify {
+        #[arg(long)]
+        project: String,
+        #[arg(long = "tag-name")]
+        tag_name: String,
+        #[arg(long)]
+        sha: Option<String>,
+    },
+    /// Print a stored evidence document.
+    Show {
+        #[arg(long)]
+        sha: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FreezeCmd {
+    Create {
+        #[arg(long)]
+        project: String,
+        #[arg(long = "freeze-start")]
+        freeze_start: String,
+        #[arg(long = "freeze-end")]
+        freeze_end: String,
+        #[arg(long = "cron-timezone")]
+        cron_timezone: Option<String>,
+        #[command(flatten)]
+        who: Who,
+    },
+    Update {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        id: u64,
+        #[arg(long = "freeze-start")]
+        freeze_start: Option<String>,
+        #[arg(long = "freeze-end")]
+        freeze_end: Option<String>,
+        #[arg(long = "cron-timezone")]
+        cron_timezone: Option<String>,
+        #[command(flatten)]
+        who: Who,
+    },
+    Delete {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        id: u64,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Whether deploys are frozen (exit 3 and `CI_DEPLOY_FREEZE=true` when they are, exit 0 when not).
+    Status {
+        #[arg(long)]
+        project: String,
+        /// RFC 3339; defaults to now.
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InternalCmd {
+    /// Phase 1: an S1 issue (vulnerability or bug) is identified.
+    Detect {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        project: String,
+        /// vulnerability or bug.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        severity: u8,
+        #[arg(long)]
+        title: String,
+        /// The team that triaged it (security incident team, single-tenant team).
+        #[arg(long = "reported-by")]
+        reported_by: String,
+        #[arg(long = "detected-at")]
+        detected_at: Option<String>,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Phase 2: release issue opened, stakeholders notified, N-1 and N-2 targets set.
+    Prepare {
+        #[arg(long)]
+        id: String,
+        #[arg(long = "release-issue")]
+        release_issue: String,
+        #[arg(long)]
+        notify: Vec<String>,
+        /// A minor version (X.Y); give N-1 and N-2.
+        #[arg(long)]
+        target: Vec<String>,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Phase 3: merged to the default branch, deployed to the multi-tenant site, verified.
+    Remediate {
+        #[arg(long)]
+        id: String,
+        #[arg(long = "default-branch-commit")]
+        commit: String,
+        #[arg(long = "deployed-at")]
+        deployed_at: String,
+        /// For a vulnerability: who in the security team verified the fix on the multi-tenant site.
+        #[arg(long = "verified-by")]
+        verified_by: Option<String>,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Phase 4: one backport (run once for N-1 and once for N-2).
+    Backport {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        target: String,
+        #[arg(long = "merge-request")]
+        merge_request: String,
+        #[arg(long)]
+        approved: bool,
+        /// The pipeline status; only `success` counts.
+        #[arg(long)]
+        pipeline: String,
+        #[arg(long = "merged-commit")]
+        merged_commit: String,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Phase 5: internal packages built and uploaded. `--package VERSION,NAME,DIGEST`, repeatable.
+    Release {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        package: Vec<String>,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Phase 6: rolled out, group notified, emergency maintenance started.
+    Finalize {
+        #[arg(long)]
+        id: String,
+        #[arg(long = "rollout-completed-at")]
+        rollout_completed_at: String,
+        #[arg(long)]
+        notify: Vec<String>,
+        #[arg(long = "emergency-maintenance")]
+        emergency_maintenance: String,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Closing: the public patch is out and the fix is disclosed.
+    Disclose {
+        #[arg(long)]
+        id: String,
+        #[arg(long = "public-version")]
+        public_version: Vec<String>,
+        #[command(flatten)]
+        who: Who,
+    },
+}

@@ -1,0 +1,308 @@
+//! The domain commands: turn flags into a [`Command`], execute it, print the outcome.
+
+use std::io::Write;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use relic_domain::decide::{Command, LinkInput};
+use relic_domain::event::{EvidenceReason, InternalKind, InternalPackage, MilestoneRecorded, Role};
+use relic_domain::evidence;
+use relic_domain::freeze::{self, FreezePeriod};
+use relic_domain::service::{self, Service, ServiceError};
+use relic_domain::state::State;
+use relic_ledger::Ledger;
+use serde_json::json;
+
+use crate::domain_args::*;
+use crate::{CliError, Result};
+
+fn usage(m: impl Into<String>) -> CliError {
+    CliError::Usage(m.into())
+}
+
+fn out_err(source: std::io::Error) -> CliError {
+    CliError::Io { path: "<stdout>".into(), source }
+}
+
+fn role(s: &str) -> Result<Role> {
+    Role::parse(s).ok_or_else(|| usage(format!("unknown role {s:?}: use guest, reporter, developer, maintainer or owner")))
+}
+
+/// Parses `--assets-link` values: each a JSON object or an array of objects.
+fn links(values: &[String]) -> Result<Vec<LinkInput>> {
+    let mut out = Vec::new();
+    for v in values {
+        let parsed: serde_json::Value =
+            serde_json::from_str(v).map_err(|e| usage(format!("--assets-link is not valid JSON: {e}")))?;
+        let items = match parsed {
+            serde_json::Value::Array(a) => a,
+            o => vec![o],
+        };
+        for i in items {
+            out.push(serde_json::from_value(i).map_err(|e| usage(format!("--assets-link: {e}")))?);
+        }
+    }
+    Ok(out)
+}
+
+fn read_file(path: &str) -> Result<Vec<u8>> {
+    crate::commands::read_payload(path)
+}
+
+/// Runs one domain command and prints what it recorded.
+fn run(data: &Path, who: &Who, cmd: Command, out: &mut dyn Write) -> Result<()> {
+    let mut svc = Service::open(data).map_err(service_err)?;
+    let receipts = svc.execute(&who.actor, &cmd, Utc::now()).map_err(service_err)?;
+    let mut recorded = Vec::new();
+    for r in &receipts {
+        let rec = svc.ledger().record(r.seq)?;
+        recorded.push(json!({"seq": r.seq, "kind": rec.kind, "subject": rec.subject, "payload": rec.payload_json()}));
+    }
+    if who.json {
+        writeln!(out, "{}", json!({"ok": true, "records": recorded})).map_err(out_err)
+    } else {
+        for r in &recorded {
+            let extra = match r["kind"].as_str() {
+                Some("evidence.collected") => format!("  sha {}", r["payload"]["sha"].as_str().unwrap_or("")),
+                _ => String::new(),
+            };
+            writeln!(out, "{:>6}  {:<22} {}{extra}", r["seq"], r["kind"].as_str().unwrap_or(""), r["subject"].as_str().unwrap_or(""))
+                .map_err(out_err)?;
+        }
+        Ok(())
+    }
+}
+
+pub fn service_err(e: ServiceError) -> CliError {
+    match e {
+        ServiceError::Ledger(l) => CliError::Ledger(l),
+        other => CliError::Domain(other.to_string()),
+    }
+}
+
+pub fn project(data: &Path, c: ProjectCmd, out: &mut dyn Write) -> Result<()> {
+    match c {
+        ProjectCmd::Register { project, name, description, who } => {
+            run(data, &who, Command::RegisterProject { project, name, description }, out)
+        }
+        ProjectCmd::Member { project, user, role: r, who } => {
+            run(data, &who, Command::SetMemberRole { project, user, role: role(&r)? }, out)
+        }
+        ProjectCmd::ProtectTag { project, pattern, allowed, who } => {
+            run(data, &who, Command::ProtectTag { project, pattern, create_access_level: role(&allowed)? }, out)
+        }
+        ProjectCmd::UnprotectTag { project, pattern, who } => run(data, &who, Command::UnprotectTag { project, pattern }, out),
+    }
+}
+
+pub fn tag(data: &Path, c: TagCmd, out: &mut dyn Write) -> Result<()> {
+    let TagCmd::Record { project, tag_name, git_ref, commit, message, who } = c;
+    run(data, &who, Command::RecordTag { project, name: tag_name, git_ref, commit, message }, out)
+}
+
+pub fn milestone(data: &Path, c: MilestoneCmd, out: &mut dyn Write) -> Result<()> {
+    let MilestoneCmd::Record { project, file, who } = c;
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&read_file(&file)?).map_err(|e| usage(format!("{file}: malformed JSON: {e}")))?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert("project".into(), json!(project));
+    }
+    let m: MilestoneRecorded = serde_json::from_value(v).map_err(|e| usage(format!("{file}: {e}")))?;
+    run(data, &who, Command::RecordMilestone(m), out)
+}
+
+pub fn release(data: &Path, c: ReleaseCmd, out: &mut dyn Write) -> Result<()> {
+    match c {
+        ReleaseCmd::Create {
+            project, tag_name, name, description, notes_file, git_ref, tag_message, released_at, milestone, assets_link, report_artifact, who,
+        } => {
+            let description = match notes_file {
+                Some(f) => Some(String::from_utf8(read_file(&f)?).map_err(|_| usage(format!("{f} is not UTF-8")))?),
+                None => description,
+            };
+            let mut report_artifacts = Vec::new();
+            for path in &report_artifact {
+                let bytes = std::fs::read(path).map_err(|source| CliError::Io { path: path.clone(), source })?;
+                let name = Path::new(path).file_name().map_or(path.clone(), |n| n.to_string_lossy().into_owned());
+                report_artifacts.push(evidence::store_artifact(data, &name, &bytes).map_err(|e| CliError::Domain(e.to_string()))?);
+            }
+            let cmd = Command::CreateRelease {
+                project,
+                tag_name,
+                name,
+                description,
+                git_ref,
+                tag_message,
+                released_at,
+                milestones: milestone,
+                links: links(&assets_link)?,
+                report_artifacts,
+            };
+            run(data, &who, cmd, out)
+        }
+        ReleaseCmd::Update { project, tag_name, name, description, released_at, milestone, clear_milestones, who } => {
+            let milestones = if clear_milestones { Some(Vec::new()) } else { (!milestone.is_empty()).then_some(milestone) };
+            run(data, &who, Command::UpdateRelease { project, tag_name, name, description, released_at, milestones }, out)
+        }
+        ReleaseCmd::Delete { project, tag_name, who } => run(data, &who, Command::DeleteRelease { project, tag_name }, out),
+    }
+}
+
+fn link_input(f: LinkFields) -> LinkInput {
+    LinkInput { name: f.name, url: f.url, direct_asset_path: f.direct_asset_path, link_type: f.link_type }
+}
+
+pub fn link(data: &Path, c: LinkCmd, out: &mut dyn Write) -> Result<()> {
+    match c {
+        LinkCmd::Add { project, tag_name, fields, who } => {
+            run(data, &who, Command::AddLink { project, tag_name, link: link_input(fields) }, out)
+        }
+        LinkCmd::Update { project, tag_name, id, fields, who } => {
+            run(data, &who, Command::UpdateLink { project, tag_name, id, link: link_input(fields) }, out)
+        }
+        LinkCmd::Delete { project, tag_name, id, who } => run(data, &who, Command::DeleteLink { project, tag_name, id }, out),
+    }
+}
+
+/// The state of a ledger opened read-only (no key needed).
+fn read_state(data: &Path) -> Result<State> {
+    let ledger = Ledger::open_read_only(data)?;
+    let mut st = State::default();
+    service::replay(&ledger, &mut st).map_err(service_err)?;
+    Ok(st)
+}
+
+pub fn evidence_cmd(data: &Path, c: EvidenceCmd, out: &mut dyn Write) -> Result<()> {
+    match c {
+        EvidenceCmd::Collect { project, tag_name, who } => {
+            run(data, &who, Command::CollectEvidence { project, tag_name, reason: EvidenceReason::OnDemand, scheduled_at: None }, out)
+        }
+        EvidenceCmd::Verify { project, tag_name, sha } => {
+            let st = read_state(data)?;
+            let r = st
+                .projects
+                .get(&project)
+                .and_then(|p| p.releases.get(&tag_name))
+                .ok_or_else(|| CliError::Domain("Release does not exist".into()))?;
+            let chosen: Vec<_> = r.evidences.iter().filter(|e| sha.as_ref().is_none_or(|s| &e.sha == s)).collect();
+            if chosen.is_empty() {
+                return Err(CliError::Domain(format!("{project}@{tag_name} has no evidence{}", sha.map(|s| format!(" {s}")).unwrap_or_default())));
+            }
+            for e in chosen {
+                evidence::verify_document(data, &e.sha, &e.report_artifacts).map_err(|err| CliError::Domain(err.to_string()))?;
+                writeln!(out, "ok: evidence {} of {project}@{tag_name} ({}, {}) matches its digest; {} artifact(s) intact", e.sha, e.reason_str(), e.collected_at, e.report_artifacts.len())
+                    .map_err(out_err)?;
+            }
+            Ok(())
+        }
+        EvidenceCmd::Show { sha } => {
+            let bytes = evidence::verify_document(data, &sha, &[]).map_err(|e| CliError::Domain(e.to_string()))?;
+            out.write_all(&bytes).map_err(out_err)?;
+            writeln!(out).map_err(out_err)
+        }
+    }
+}
+
+trait ReasonStr {
+    fn reason_str(&self) -> &'static str;
+}
+
+impl ReasonStr for relic_domain::event::EvidenceCollected {
+    fn reason_str(&self) -> &'static str {
+        match self.reason {
+            EvidenceReason::Create => "collected on create",
+            EvidenceReason::OnDemand => "collected on demand",
+            EvidenceReason::Scheduled => "scheduled",
+        }
+    }
+}
+
+/// Exit code of `relic freeze status` when deploys are frozen.
+pub const FROZEN_EXIT: i32 = 3;
+
+pub fn freeze_cmd(data: &Path, c: FreezeCmd, out: &mut dyn Write) -> Result<i32> {
+    let cmd = match c {
+        FreezeCmd::Status { project, at, json } => return freeze_status(data, &project, at.as_deref(), json, out),
+        FreezeCmd::Create { project, freeze_start, freeze_end, cron_timezone, who } => {
+            (who, Command::CreateFreeze { project, freeze_start, freeze_end, cron_timezone })
+        }
+        FreezeCmd::Update { project, id, freeze_start, freeze_end, cron_timezone, who } => {
+            (who, Command::UpdateFreeze { project, id, freeze_start, freeze_end, cron_timezone })
+        }
+        FreezeCmd::Delete { project, id, who } => (who, Command::DeleteFreeze { project, id }),
+    };
+    run(data, &cmd.0, cmd.1, out).map(|()| 0)
+}
+
+fn freeze_status(data: &Path, project: &str, at: Option<&str>, json: bool, out: &mut dyn Write) -> Result<i32> {
+    let at: DateTime<Utc> = match at {
+        Some(s) => DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|_| usage(format!("--at {s}: expected an RFC 3339 time")))?,
+        None => Utc::now(),
+    };
+    let st = read_state(data)?;
+    let p = st.projects.get(project).ok_or_else(|| CliError::Domain(format!("Project {project} not found")))?;
+    let periods: Vec<FreezePeriod> = p
+        .freezes
+        .values()
+        .map(|f| FreezePeriod { id: f.id, freeze_start: f.freeze_start.clone(), freeze_end: f.freeze_end.clone(), cron_timezone: f.cron_timezone.clone() })
+        .collect();
+    let status = freeze::status(&periods, at);
+    let active: Vec<serde_json::Value> = status
+        .active
+        .iter()
+        .map(|a| json!({"id": a.id, "from": a.start.to_rfc3339(), "until": a.end.to_rfc3339()}))
+        .collect();
+    if json {
+        writeln!(out, "{}", json!({"project": project, "at": at.to_rfc3339(), "frozen": status.frozen, "active": active})).map_err(out_err)?;
+    } else if status.frozen {
+        writeln!(out, "CI_DEPLOY_FREEZE=true").map_err(out_err)?;
+        for a in &status.active {
+            writeln!(out, "# frozen by period {} from {} until {}", a.id, a.start.to_rfc3339(), a.end.to_rfc3339()).map_err(out_err)?;
+        }
+    } else {
+        writeln!(out, "# not frozen at {}", at.to_rfc3339()).map_err(out_err)?;
+    }
+    Ok(if status.frozen { FROZEN_EXIT } else { 0 })
+}
+
+fn kind(s: &str) -> Result<InternalKind> {
+    match s {
+        "vulnerability" => Ok(InternalKind::Vulnerability),
+        "bug" => Ok(InternalKind::Bug),
+        _ => Err(usage(format!("--kind {s:?}: an internal release fixes a vulnerability or a bug"))),
+    }
+}
+
+fn package(s: &str) -> Result<InternalPackage> {
+    let mut it = s.splitn(3, ',');
+    match (it.next(), it.next(), it.next()) {
+        (Some(v), Some(n), Some(d)) => Ok(InternalPackage { version: v.into(), name: n.into(), digest: d.into() }),
+        _ => Err(usage(format!("--package {s:?}: expected VERSION,NAME,DIGEST"))),
+    }
+}
+
+pub fn internal(data: &Path, c: InternalCmd, out: &mut dyn Write) -> Result<()> {
+    let (who, cmd) = match c {
+        InternalCmd::Detect { id, project, kind: k, severity, title, reported_by, detected_at, who } => {
+            (who, Command::InternalDetect { id, project, kind: kind(&k)?, severity, title, reported_by, detected_at })
+        }
+        InternalCmd::Prepare { id, release_issue, notify, target, who } => {
+            (who, Command::InternalPrepare { id, release_issue, notified: notify, targets: target })
+        }
+        InternalCmd::Remediate { id, commit, deployed_at, verified_by, who } => (
+            who,
+            Command::InternalRemediate { id, default_branch_commit: commit, multi_tenant_deployed_at: deployed_at, security_verified_by: verified_by },
+        ),
+        InternalCmd::Backport { id, target, merge_request, approved, pipeline, merged_commit, who } => {
+            (who, Command::InternalBackport { id, target, merge_request, approved, pipeline, merged_commit })
+        }
+        InternalCmd::Release { id, package: p, who } => {
+            (who, Command::InternalRelease { id, packages: p.iter().map(|s| package(s)).collect::<Result<_>>()? })
+        }
+        InternalCmd::Finalize { id, rollout_completed_at, notify, emergency_maintenance, who } => {
+            (who, Command::InternalFinalize { id, rollout_completed_at, notified: notify, emergency_maintenance })
+        }
+        InternalCmd::Disclose { id, public_version, who } => (who, Command::InternalDisclose { id, public_versions: public_version }),
+    };
+    run(data, &who, cmd, out)
+}

@@ -1,0 +1,619 @@
+//! Commands, and the rules that turn a command into events or refuse it.
+//!
+//! [`decide`] is pure: given the state, the acting identity, a command and the time, it returns the
+//! events to append (and any evidence documents to store first), or a [`Refusal`] carrying the
+//! reference's exact error text. A refusal for lack of permission also carries the `access.denied`
+//! event to record, because failed attempts are part of the audit trail. Checks run in the order
+//! of the reference Releases API (`../shared/reference/domain.md`).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::event::*;
+use crate::evidence;
+use crate::freeze;
+use crate::state::{Phase, Project, Release, State};
+
+/// Longest release description accepted, in bytes (the record's payload limit is 1 MiB).
+pub const MAX_DESCRIPTION: usize = 512 * 1024;
+/// Longest `direct_asset_path`, in characters.
+pub const MAX_ASSET_PATH: usize = 128;
+
+/// A link as given by a user (`--assets-link '{"name": …, "url": …}'`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkInput {
+    pub name: Option<String>,
+    pub url: Option<String>,
+    #[serde(alias = "filepath")]
+    pub direct_asset_path: Option<String>,
+    pub link_type: Option<String>,
+}
+
+/// What a user asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    RegisterProject { project: String, name: String, description: Option<String> },
+    SetMemberRole { project: String, user: String, role: Role },
+    ProtectTag { project: String, pattern: String, create_access_level: Role },
+    UnprotectTag { project: String, pattern: String },
+    RecordTag { project: String, name: String, git_ref: String, commit: Option<String>, message: Option<String> },
+    RecordMilestone(MilestoneRecorded),
+    CreateRelease {
+        project: String,
+        tag_name: String,
+        name: Option<String>,
+        description: Option<String>,
+        git_ref: Option<String>,
+        tag_message: Option<String>,
+        released_at: Option<String>,
+        milestones: Vec<String>,
+        links: Vec<LinkInput>,
+        report_artifacts: Vec<Artifact>,
+    },
+    UpdateRelease {
+        project: String,
+        tag_name: String,
+        name: Option<String>,
+        description: Option<String>,
+        released_at: Option<String>,
+        milestones: Option<Vec<String>>,
+    },
+    DeleteRelease { project: String, tag_name: String },
+    AddLink { project: String, tag_name: String, link: LinkInput },
+    UpdateLink { project: String, tag_name: String, id: u64, link: LinkInput },
+    DeleteLink { project: String, tag_name: String, id: u64 },
+    CollectEvidence { project: String, tag_name: String, reason: EvidenceReason, scheduled_at: Option<String> },
+    CreateFreeze { project: String, freeze_start: String, freeze_end: String, cron_timezone: Option<String> },
+    UpdateFreeze {
+        project: String,
+        id: u64,
+        freeze_start: Option<String>,
+        freeze_end: Option<String>,
+        cron_timezone: Option<String>,
+    },
+    DeleteFreeze { project: String, id: u64 },
+    InternalDetect { id: String, project: String, kind: InternalKind, severity: u8, title: String, reported_by: String, detected_at: Option<String> },
+    InternalPrepare { id: String, release_issue: String, notified: Vec<String>, targets: Vec<String> },
+    InternalRemediate { id: String, default_branch_commit: String, multi_tenant_deployed_at: String, security_verified_by: Option<String> },
+    InternalBackport { id: String, target: String, merge_request: String, approved: bool, pipeline: String, merged_commit: String },
+    InternalRelease { id: String, packages: Vec<InternalPackage> },
+    InternalFinalize { id: String, rollout_completed_at: String, notified: Vec<String>, emergency_maintenance: String },
+    InternalDisclose { id: String, public_versions: Vec<String> },
+}
+
+impl Command {
+    /// The command's name as a user typed it, for access-denied records.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::RegisterProject { .. } => "project register",
+            Command::SetMemberRole { .. } => "project member",
+            Command::ProtectTag { .. } => "project protect-tag",
+            Command::UnprotectTag { .. } => "project unprotect-tag",
+            Command::RecordTag { .. } => "tag record",
+            Command::RecordMilestone(_) => "milestone record",
+            Command::CreateRelease { .. } => "release create",
+            Command::UpdateRelease { .. } => "release update",
+            Command::DeleteRelease { .. } => "release delete",
+            Command::AddLink { .. } => "link add",
+            Command::UpdateLink { .. } => "link update",
+            Command::DeleteLink { .. } => "link delete",
+            Command::CollectEvidence { .. } => "evidence collect",
+            Command::CreateFreeze { .. } => "freeze create",
+            Command::UpdateFreeze { .. } => "freeze update",
+            Command::DeleteFreeze { .. } => "freeze delete",
+            Command::InternalDetect { .. } => "internal detect",
+            Command::InternalPrepare { .. } => "internal prepare",
+            Command::InternalRemediate { .. } => "internal remediate",
+            Command::InternalBackport { .. } => "internal backport",
+            Command::InternalRelease { .. } => "internal release",
+            Command::InternalFinalize { .. } => "internal finalize",
+            Command::InternalDisclose { .. } => "internal disclose",
+        }
+    }
+}
+
+/// What a valid command produces: documents to store first, then events to append in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Decision {
+    pub documents: Vec<evidence::Document>,
+    pub events: Vec<Event>,
+    /// The role the actor acted with (recorded in each record's actor field); `None` when relic
+    /// itself acts (the scheduler), recorded as role `system`.
+    pub role: Option<Role>,
+}
+
+/// A refused command: the reference's error text, its HTTP-like status, and, when the actor lacked
+/// permission, the `access.denied` event that records the attempt.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Refusal {
+    pub message: String,
+    pub status: u16,
+    pub denied: Option<AccessDenied>,
+    /// The actor's role, if a member, for the access-denied record's actor field.
+    pub role: Option<Role>,
+}
+
+fn refuse(status: u16, message: impl Into<String>) -> Refusal {
+    Refusal { message: message.into(), status, denied: None, role: None }
+}
+
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn parse_time(field: &str, s: &str) -> Result<DateTime<Utc>, Refusal> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| refuse(400, format!("{field} is invalid: expected an RFC 3339 time such as 2026-06-01T10:00:00Z")))
+}
+
+struct Ctx<'a> {
+    st: &'a State,
+    actor: &'a str,
+    command: &'static str,
+}
+
+impl Ctx<'_> {
+    fn project(&self, path: &str) -> Result<&Project, Refusal> {
+        self.st.projects.get(path).ok_or_else(|| refuse(404, format!("Project {path} not found")))
+    }
+
+    /// Requires `need` in `project`; otherwise a refusal carrying the access-denied event.
+    fn require(&self, project: &str, need: Role, target: &str, message: &str) -> Result<Role, Refusal> {
+        let role = self.st.role(project, self.actor);
+        match role {
+            Some(r) if r >= need => Ok(r),
+            _ => Err(Refusal {
+                message: message.to_string(),
+                status: 403,
+                role,
+                denied: Some(AccessDenied {
+                    project: project.to_string(),
+                    command: self.command.to_string(),
+                    target: target.to_string(),
+                    reason: message.to_string(),
+                    actor_role: role.map_or("none", Role::as_str).to_string(),
+                    required_role: need,
+                }),
+            }),
+        }
+    }
+
+    /// The release permission: developer and above, and allowed to create the tag if it is protected.
+    fn release_access(&self, p: &Project, tag: &str) -> Result<Role, Refusal> {
+        let role = self.require(&p.path, Role::Developer, tag, "Access Denied")?;
+        if let Some(need) = protected_level(p, tag) {
+            if role < need {
+                return Err(self
+                    .require(&p.path, need, tag, "You are not allowed to create this tag as it is protected.")
+                    .err()
+                    .unwrap_or_else(|| refuse(403, "You are not allowed to create this tag as it is protected.")));
+            }
+        }
+        Ok(role)
+    }
+}
+
+/// The lowest role allowed to create `tag`, if a protected pattern matches it (the strictest wins).
+pub fn protected_level(p: &Project, tag: &str) -> Option<Role> {
+    p.protected_tags.iter().filter(|(pat, _)| wildcard_match(pat, tag)).map(|(_, r)| *r).max()
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+pub fn wildcard_match(pattern: &str, name: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == name;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !name.starts_with(first) || !name[first.len()..].ends_with(last) || name.len() < first.len() + last.len() {
+        return false;
+    }
+    let mut rest = &name[first.len()..name.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// The reference's `direct_asset_path` format: starts with `/`, segments of letters, digits,
+/// `-`, `.`, `_` separated by single slashes, ends in a letter or digit.
+pub fn valid_asset_path(p: &str) -> bool {
+    let Some(rest) = p.strip_prefix('/') else { return false };
+    !rest.is_empty()
+        && !rest.contains("//")
+        && rest.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '/'))
+        && rest.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())
+}
+
+fn check_link(l: &LinkInput, id: u64) -> Result<Link, Refusal> {
+    let name = l.name.clone().unwrap_or_default();
+    if name.trim().is_empty() {
+        return Err(refuse(400, "Name can't be blank"));
+    }
+    let url = l.url.clone().unwrap_or_default();
+    if url.trim().is_empty() {
+        return Err(refuse(400, "Url can't be blank"));
+    }
+    let scheme_ok = url.split_once("://").is_some_and(|(s, rest)| {
+        matches!(s.to_ascii_lowercase().as_str(), "http" | "https" | "ftp") && !rest.is_empty()
+    });
+    if !scheme_ok {
+        return Err(refuse(400, "Url is blocked: Only allowed schemes are http, https, ftp"));
+    }
+    if let Some(p) = &l.direct_asset_path {
+        if p.chars().count() > MAX_ASSET_PATH {
+            return Err(refuse(400, format!("Direct asset path is too long (maximum is {MAX_ASSET_PATH} characters)")));
+        }
+        if !valid_asset_path(p) {
+            return Err(refuse(400, "Direct asset path is in an invalid format"));
+        }
+    }
+    let link_type = match &l.link_type {
+        None => LinkType::Other,
+        Some(t) => LinkType::parse(t).ok_or_else(|| refuse(400, "link_type does not have a valid value"))?,
+    };
+    Ok(Link { id, name, url, direct_asset_path: l.direct_asset_path.clone(), link_type })
+}
+
+/// The first name or url that appears twice among `links`.
+fn duplicate(links: &[Link]) -> Option<String> {
+    for (i, a) in links.iter().enumerate() {
+        for b in &links[..i] {
+            if a.name == b.name {
+                return Some(a.name.clone());
+            }
+            if a.url == b.url {
+                return Some(a.url.clone());
+            }
+        }
+    }
+    None
+}
+
+fn missing_milestones(p: &Project, titles: &[String]) -> Result<(), Refusal> {
+    let missing: Vec<&str> = titles.iter().filter(|t| !p.milestones.contains_key(*t)).map(String::as_str).collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(refuse(400, format!("Milestone(s) not found: {}", missing.join(", "))))
+    }
+}
+
+/// Whole-second comparison, as the reference does it.
+fn historical(released_at: &DateTime<Utc>, created_at: &DateTime<Utc>) -> bool {
+    released_at.timestamp() < created_at.timestamp()
+}
+
+/// Decides a command. `now` is the time the command is decided at (the records' time will be this
+/// or slightly later).
+pub fn decide(st: &State, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Result<Decision, Refusal> {
+    let cx = Ctx { st, actor, command: cmd.name() };
+    let one = |role: Role, e: Event| Ok(Decision { documents: Vec::new(), events: vec![e], role: Some(role) });
+    match cmd {
+        Command::RegisterProject { project, name, description } => {
+            if project.is_empty() || project.contains(['@', ' ']) || project.starts_with("internal/") {
+                return Err(refuse(400, "Project path is invalid: it must be non-empty, without spaces or '@'"));
+            }
+            if st.projects.contains_key(project) {
+                return Err(refuse(409, "Project already exists"));
+            }
+            let e = ProjectRegistered {
+                project: project.clone(),
+                id: st.last_project_id + 1,
+                name: name.clone(),
+                description: description.clone(),
+                created_at: ts(now),
+            };
+            one(Role::Owner, Event::ProjectRegistered(e))
+        }
+        Command::SetMemberRole { project, user, role } => {
+            cx.project(project)?;
+            let need = if *role == Role::Owner { Role::Owner } else { Role::Maintainer };
+            let r = cx.require(project, need, user, "Access Denied")?;
+            if user.trim().is_empty() {
+                return Err(refuse(400, "User can't be blank"));
+            }
+            one(r, Event::MemberRoleSet(MemberRoleSet { project: project.clone(), user: user.clone(), role: *role }))
+        }
+        Command::ProtectTag { project, pattern, create_access_level } => {
+            cx.project(project)?;
+            let r = cx.require(project, Role::Maintainer, pattern, "Access Denied")?;
+            if pattern.trim().is_empty() {
+                return Err(refuse(400, "Name can't be blank"));
+            }
+            let e = ProtectedTagSet { project: project.clone(), pattern: pattern.clone(), create_access_level: *create_access_level };
+            one(r, Event::ProtectedTagSet(e))
+        }
+        Command::UnprotectTag { project, pattern } => {
+            let p = cx.project(project)?;
+            let r = cx.require(project, Role::Maintainer, pattern, "Access Denied")?;
+            if !p.protected_tags.contains_key(pattern) {
+                return Err(refuse(404, "Protected tag not found"));
+            }
+            one(r, Event::ProtectedTagRemoved(ProtectedTagRemoved { project: project.clone(), pattern: pattern.clone() }))
+        }
+        Command::RecordTag { project, name, git_ref, commit, message } => {
+            let p = cx.project(project)?;
+            let r = cx.release_access(p, name)?;
+            if name.is_empty() || name == "HEAD" {
+                return Err(refuse(400, "Tag name invalid"));
+            }
+            if p.tags.contains_key(name) {
+                return Err(refuse(400, "Tag already exists"));
+            }
+            let e = TagRecorded { project: project.clone(), name: name.clone(), git_ref: git_ref.clone(), commit: commit.clone(), message: message.clone() };
+            one(r, Event::TagRecorded(e))
+        }
+        Command::RecordMilestone(m) => {
+            cx.project(&m.project)?;
+            let r = cx.require(&m.project, Role::Developer, &m.title, "Access Denied")?;
+            if m.title.trim().is_empty() {
+                return Err(refuse(400, "Title can't be blank"));
+            }
+            one(r, Event::MilestoneRecorded(m.clone()))
+        }
+        Command::CreateRelease { project, tag_name, name, description, git_ref, tag_message, released_at, milestones, links, report_artifacts } => {
+            let p = cx.project(project)?;
+            let role = cx.release_access(p, tag_name)?;
+            if tag_name.trim().is_empty() || tag_name == "HEAD" {
+                return Err(refuse(400, "Tag name invalid"));
+            }
+            if p.releases.contains_key(tag_name) {
+                return Err(refuse(409, "Release already exists"));
+            }
+            missing_milestones(p, milestones)?;
+            let tag = p.tags.get(tag_name);
+            if tag.is_none() && git_ref.as_deref().is_none_or(|r| r.trim().is_empty()) {
+                return Err(refuse(422, "Ref is not specified"));
+            }
+            let mut next_link = st.last_link_id;
+            let links: Vec<Link> = links
+                .iter()
+                .map(|l| {
+                    next_link += 1;
+                    check_link(l, next_link)
+                })
+                .collect::<Result<_, _>>()?;
+            if let Some(d) = duplicate(&links) {
+                return Err(refuse(400, format!("Validation failed: Links have duplicate values ({d})")));
+            }
+            if description.as_ref().is_some_and(|d| d.len() > MAX_DESCRIPTION) {
+                return Err(refuse(400, format!("Description is too long (maximum is {MAX_DESCRIPTION} characters)")));
+            }
+            let released = match released_at {
+                Some(s) => parse_time("released_at", s)?,
+                None => now,
+            };
+            let mut events = Vec::new();
+            if tag.is_none() {
+                let commit = git_ref.clone().filter(|r| r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit()));
+                events.push(Event::TagRecorded(TagRecorded {
+                    project: project.clone(),
+                    name: tag_name.clone(),
+                    git_ref: git_ref.clone().unwrap_or_default(),
+                    commit,
+                    message: tag_message.clone(),
+                }));
+            }
+            let created = ReleaseCreated {
+                project: project.clone(),
+                id: st.last_release_id + 1,
+                tag_name: tag_name.clone(),
+                name: name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| tag_name.clone()),
+                description: description.clone(),
+                git_ref: git_ref.clone(),
+                commit: tag.and_then(|t| t.commit.clone()).or_else(|| events.first().and_then(tag_commit)),
+                created_at: ts(now),
+                released_at: ts(released),
+                milestones: milestones.clone(),
+                links,
+                report_artifacts: report_artifacts.clone(),
+            };
+            events.push(Event::ReleaseCreated(created.clone()));
+            let mut documents = Vec::new();
+            // Evidence on create, unless the release is upcoming or historical.
+            if !(released > now || historical(&released, &now)) {
+                let release = release_from(&created, actor);
+                let (doc, ev) = collect(st, p, &release, now, EvidenceReason::Create, None);
+                documents.push(doc);
+                events.push(Event::EvidenceCollected(ev));
+            }
+            Ok(Decision { documents, events, role: Some(role) })
+        }
+        Command::UpdateRelease { project, tag_name, name, description, released_at, milestones } => {
+            let p = cx.project(project)?;
+            let r = p.releases.get(tag_name).ok_or_else(|| refuse(404, "Release does not exist"))?;
+            let role = cx.release_access(p, tag_name)?;
+            if name.is_none() && description.is_none() && released_at.is_none() && milestones.is_none() {
+                return Err(refuse(400, "params is empty"));
+            }
+            if let Some(m) = milestones {
+                missing_milestones(p, m)?;
+            }
+            if description.as_ref().is_some_and(|d| d.len() > MAX_DESCRIPTION) {
+                return Err(refuse(400, format!("Description is too long (maximum is {MAX_DESCRIPTION} characters)")));
+            }
+            let released_at = released_at.as_ref().map(|s| parse_time("released_at", s).map(ts)).transpose()?;
+            // Only what changes is recorded.
+            let e = ReleaseUpdated {
+                project: project.clone(),
+                tag_name: tag_name.clone(),
+                name: name.clone().filter(|n| n != &r.name),
+                description: description.clone().filter(|d| Some(d) != r.description.as_ref()),
+                released_at: released_at.filter(|t| t != &r.released_at),
+                milestones: milestones.clone().filter(|m| m != &r.milestones),
+            };
+            Ok(Decision { documents: Vec::new(), events: vec![Event::ReleaseUpdated(e)], role: Some(role) })
+        }
+        Command::DeleteRelease { project, tag_name } => {
+            let p = cx.project(project)?;
+            p.releases.get(tag_name).ok_or_else(|| refuse(404, "Release does not exist"))?;
+            let role = cx.release_access(p, tag_name)?;
+            one(role, Event::ReleaseDeleted(ReleaseDeleted { project: project.clone(), tag_name: tag_name.clone() }))
+        }
+        Command::AddLink { project, tag_name, link } => {
+            let p = cx.project(project)?;
+            let r = p.releases.get(tag_name).ok_or_else(|| refuse(404, "Release does not exist"))?;
+            let role = cx.release_access(p, tag_name)?;
+            let l = check_link(link, st.last_link_id + 1)?;
+            unique_in_release(r, &l)?;
+            one(role, Event::LinkAdded(LinkAdded { project: project.clone(), tag_name: tag_name.clone(), link: l }))
+        }
+        Command::UpdateLink { project, tag_name, id, link } => {
+            let p = cx.project(project)?;
+            let r = p.releases.get(tag_name).ok_or_else(|| refuse(404, "Release does not exist"))?;
+            let role = cx.release_access(p, tag_name)?;
+            let old = r.links.get(id).ok_or_else(|| refuse(404, "Link does not exist"))?;
+            let merged = LinkInput {
+                name: link.name.clone().or_else(|| Some(old.name.clone())),
+                url: link.url.clone().or_else(|| Some(old.url.clone())),
+                direct_asset_path: link.direct_asset_path.clone().or_else(|| old.direct_asset_path.clone()),
+                link_type: link.link_type.clone().or_else(|| Some(format!("{:?}", old.link_type).to_lowercase())),
+            };
+            let l = check_link(&merged, *id)?;
+            unique_in_release(r, &l)?;
+            one(role, Event::LinkUpdated(LinkUpdated { project: project.clone(), tag_name: tag_name.clone(), link: l }))
+        }
+        Command::DeleteLink { project, tag_name, id } => {
+            let p = cx.project(project)?;
+            let r = p.releases.get(tag_name).ok_or_else(|| refuse(404, "Release does not exist"))?;
+            let role = cx.release_access(p, tag_name)?;
+            r.links.get(id).ok_or_else(|| refuse(404, "Link does not exist"))?;
+            one(role, Event::LinkDeleted(LinkDeleted { project: project.clone(), tag_name: tag_name.clone(), id: *id }))
+        }
+        Command::CollectEvidence { project, tag_name, reason, scheduled_at } => {
+            let p = cx.project(project)?;
+            let r = p.releases.get(tag_name).ok_or_else(|| refuse(404, "Release does not exist"))?;
+            // The scheduler collects as the system itself; people need the release permission.
+            let role = if *reason == EvidenceReason::Scheduled { None } else { Some(cx.release_access(p, tag_name)?) };
+            let (doc, ev) = collect(st, p, r, now, *reason, scheduled_at.clone());
+            Ok(Decision { documents: vec![doc], events: vec![Event::EvidenceCollected(ev)], role })
+        }
+        Command::CreateFreeze { project, freeze_start, freeze_end, cron_timezone } => {
+            cx.project(project)?;
+            let role = cx.require(project, Role::Maintainer, "freeze period", "Access Denied")?;
+            let tz = cron_timezone.clone().unwrap_or_else(|| "UTC".to_string());
+            freeze::validate(freeze_start, freeze_end, Some(&tz)).map_err(|e| refuse(400, e.to_string()))?;
+            let e = FreezeCreated { project: project.clone(), id: st.last_freeze_id + 1, freeze_start: freeze_start.clone(), freeze_end: freeze_end.clone(), cron_timezone: tz };
+            one(role, Event::FreezeCreated(e))
+        }
+        Command::UpdateFreeze { project, id, freeze_start, freeze_end, cron_timezone } => {
+            let p = cx.project(project)?;
+            let role = cx.require(project, Role::Maintainer, &format!("freeze period {id}"), "Access Denied")?;
+            let old = p.freezes.get(id).ok_or_else(|| refuse(404, "Freeze period not found"))?;
+            if freeze_start.is_none() && freeze_end.is_none() && cron_timezone.is_none() {
+                return Err(refuse(400, "params is empty"));
+            }
+            let (s, e, tz) = (
+                freeze_start.clone().unwrap_or_else(|| old.freeze_start.clone()),
+                freeze_end.clone().unwrap_or_else(|| old.freeze_end.clone()),
+                cron_timezone.clone().unwrap_or_else(|| old.cron_timezone.clone()),
+            );
+            freeze::validate(&s, &e, Some(&tz)).map_err(|err| refuse(400, err.to_string()))?;
+            one(role, Event::FreezeUpdated(FreezeUpdated { project: project.clone(), id: *id, freeze_start: s, freeze_end: e, cron_timezone: tz }))
+        }
+        Command::DeleteFreeze { project, id } => {
+            let p = cx.project(project)?;
+            let role = cx.require(project, Role::Maintainer, &format!("freeze period {id}"), "Access Denied")?;
+            p.freezes.get(id).ok_or_else(|| refuse(404, "Freeze period not found"))?;
+            one(role, Event::FreezeDeleted(FreezeDeleted { project: project.clone(), id: *id }))
+        }
+        _ => crate::internal::decide(&cx_parts(&cx), cmd, now),
+    }
+}
+
+/// What the internal-release rules need from the context.
+pub(crate) struct Parts<'a> {
+    pub st: &'a State,
+    pub actor: &'a str,
+    pub command: &'static str,
+}
+
+impl Parts<'_> {
+    pub fn require(&self, project: &str, need: Role, target: &str) -> Result<Role, Refusal> {
+        Ctx { st: self.st, actor: self.actor, command: self.command }.require(project, need, target, "Access Denied")
+    }
+    pub fn project(&self, path: &str) -> Result<&Project, Refusal> {
+        self.st.projects.get(path).ok_or_else(|| refuse(404, format!("Project {path} not found")))
+    }
+}
+
+fn cx_parts<'a>(cx: &Ctx<'a>) -> Parts<'a> {
+    Parts { st: cx.st, actor: cx.actor, command: cx.command }
+}
+
+pub(crate) fn refusal(status: u16, message: impl Into<String>) -> Refusal {
+    refuse(status, message)
+}
+
+pub(crate) fn phase_error(id: &str, want: Phase, missing: &str) -> Refusal {
+    refuse(409, format!("Internal release {id} cannot enter {}: {missing}", want.name()))
+}
+
+fn tag_commit(e: &Event) -> Option<String> {
+    match e {
+        Event::TagRecorded(t) => t.commit.clone(),
+        _ => None,
+    }
+}
+
+fn unique_in_release(r: &Release, l: &Link) -> Result<(), Refusal> {
+    for other in r.links.values().filter(|o| o.id != l.id) {
+        if other.name == l.name {
+            return Err(refuse(400, "Name has already been taken"));
+        }
+        if other.url == l.url {
+            return Err(refuse(400, "Url has already been taken"));
+        }
+    }
+    Ok(())
+}
+
+fn release_from(c: &ReleaseCreated, author: &str) -> Release {
+    Release {
+        id: c.id,
+        tag_name: c.tag_name.clone(),
+        name: c.name.clone(),
+        description: c.description.clone(),
+        git_ref: c.git_ref.clone(),
+        commit: c.commit.clone(),
+        created_at: c.created_at.clone(),
+        released_at: c.released_at.clone(),
+        milestones: c.milestones.clone(),
+        links: c.links.iter().map(|l| (l.id, l.clone())).collect(),
+        report_artifacts: c.report_artifacts.clone(),
+        evidences: Vec::new(),
+        author: author.to_string(),
+    }
+}
+
+fn collect(
+    st: &State,
+    p: &Project,
+    r: &Release,
+    now: DateTime<Utc>,
+    reason: EvidenceReason,
+    scheduled_at: Option<String>,
+) -> (evidence::Document, EvidenceCollected) {
+    let collected_at = ts(now);
+    let doc = evidence::document(p, r, &collected_at);
+    let ev = EvidenceCollected {
+        project: p.path.clone(),
+        tag_name: r.tag_name.clone(),
+        release_id: r.id,
+        id: st.last_evidence_id + 1,
+        sha: doc.sha.clone(),
+        filepath: evidence::document_path(&doc.sha),
+        collected_at,
+        reason,
+        scheduled_at,
+        report_artifacts: r.report_artifacts.clone(),
+        redacted_issues: doc.redacted_issues,
+    };
+    (doc, ev)
+}

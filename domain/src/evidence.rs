@@ -1,0 +1,160 @@
+//! Release evidence: the document, its digest, and the content-addressed store beside the log.
+//!
+//! The document has the reference's structure (`release` with its `project`, `milestones` with their
+//! `issues`, and `report_artifacts`), plus `collected_at` and a `redaction` note. Its digest is
+//! BLAKE3 over its canonical bytes (relic's canonical JSON, `schemas/record-v1.md` §Payload), so anyone
+//! can recompute it from the stored file alone; the signed `evidence.collected` event carries it.
+//!
+//! Redaction rule `confidential-issues/v1`: an issue marked confidential keeps its `id`, `iid`,
+//! `state`, `confidential`, `created_at` and `due_date`; its `title` becomes
+//! `[confidential issue redacted]` and its `description` becomes null. The document says how many
+//! issues were redacted, so the redaction is visible, never silent.
+//!
+//! Report artifacts are kept by BLAKE3 digest under `artifacts/`, so evidence never points at
+//! something that expired; documents under `evidence/`, named by their digest.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use crate::event::{Artifact, Issue, MilestoneRecorded};
+use crate::state::{Project, Release};
+
+pub const REDACTION_RULE: &str = "confidential-issues/v1";
+pub const REDACTED_TITLE: &str = "[confidential issue redacted]";
+
+/// Why evidence could not be stored or checked.
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("evidence {0} is not in the evidence store")]
+    Missing(String),
+    #[error("evidence {expected} was altered: its bytes hash to {found}")]
+    Altered { expected: String, found: String },
+    #[error("report artifact {name} ({digest}) was altered or is missing")]
+    Artifact { name: String, digest: String },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> EvidenceError + '_ {
+    move |source| EvidenceError::Io { path: path.to_path_buf(), source }
+}
+
+/// A built evidence document: its canonical bytes and their digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    pub bytes: Vec<u8>,
+    /// BLAKE3 of `bytes`, lower-case hex.
+    pub sha: String,
+    pub redacted_issues: u64,
+}
+
+fn issue_json(i: &Issue, redacted: &mut u64) -> Value {
+    if i.confidential {
+        *redacted += 1;
+        json!({"id": i.id, "iid": i.iid, "title": REDACTED_TITLE, "description": null, "state": i.state,
+               "confidential": true, "created_at": i.created_at, "due_date": i.due_date})
+    } else {
+        json!({"id": i.id, "iid": i.iid, "title": i.title, "description": i.description, "state": i.state,
+               "confidential": false, "created_at": i.created_at, "due_date": i.due_date})
+    }
+}
+
+fn milestone_json(m: &MilestoneRecorded, redacted: &mut u64) -> Value {
+    json!({"id": m.id, "iid": m.iid, "title": m.title, "description": m.description, "state": m.state,
+           "created_at": m.created_at, "due_date": m.due_date,
+           "issues": m.issues.iter().map(|i| issue_json(i, redacted)).collect::<Vec<_>>()})
+}
+
+/// Builds the evidence document of `release` as the project knows it now.
+pub fn document(project: &Project, release: &Release, collected_at: &str) -> Document {
+    let mut redacted = 0u64;
+    let milestones: Vec<Value> = release
+        .milestones
+        .iter()
+        .filter_map(|t| project.milestones.get(t))
+        .map(|m| milestone_json(m, &mut redacted))
+        .collect();
+    let artifacts: Vec<Value> = release
+        .report_artifacts
+        .iter()
+        .map(|a| json!({"url": format!("relic:artifacts/{}", a.blake3), "name": a.name, "blake3": a.blake3, "size": a.size}))
+        .collect();
+    let doc = json!({
+        "release": {
+            "id": release.id,
+            "tag_name": release.tag_name,
+            "name": release.name,
+            "description": release.description,
+            "created_at": release.created_at,
+            "project": {"id": project.id, "name": project.name, "description": project.description, "created_at": project.created_at},
+            "milestones": milestones,
+            "report_artifacts": artifacts,
+        },
+        "collected_at": collected_at,
+        "redaction": {"rule": REDACTION_RULE, "redacted_issues": redacted},
+    });
+    let bytes = relic_ledger::record::canonical_json(&doc);
+    Document { sha: blake3::hash(&bytes).to_hex().to_string(), bytes, redacted_issues: redacted }
+}
+
+/// Where a document with this digest is kept, relative to the data directory.
+pub fn document_path(sha: &str) -> String {
+    format!("evidence/{sha}.json")
+}
+
+fn artifact_path(data: &Path, digest: &str) -> PathBuf {
+    data.join("artifacts").join(digest)
+}
+
+/// Writes `bytes` to `path` durably, unless a file with that content-addressed name exists.
+fn put(path: &Path, bytes: &[u8]) -> Result<(), EvidenceError> {
+    if path.exists() {
+        return Ok(());
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))?;
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+/// Stores a document under `evidence/<sha>.json`. Called before its event is appended, so an event
+/// never names a document that is not on disk.
+pub fn store_document(data: &Path, doc: &Document) -> Result<(), EvidenceError> {
+    put(&data.join(document_path(&doc.sha)), &doc.bytes)
+}
+
+/// Stores a report artifact's bytes by their BLAKE3 digest and returns its reference.
+pub fn store_artifact(data: &Path, name: &str, bytes: &[u8]) -> Result<Artifact, EvidenceError> {
+    let digest = blake3::hash(bytes).to_hex().to_string();
+    put(&artifact_path(data, &digest), bytes)?;
+    Ok(Artifact { name: name.to_string(), blake3: digest, size: bytes.len() as u64 })
+}
+
+/// Recomputes a stored document's digest and every artifact it references.
+pub fn verify_document(data: &Path, sha: &str, artifacts: &[Artifact]) -> Result<Vec<u8>, EvidenceError> {
+    let path = data.join(document_path(sha));
+    let bytes = std::fs::read(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            EvidenceError::Missing(sha.to_string())
+        } else {
+            EvidenceError::Io { path: path.clone(), source: e }
+        }
+    })?;
+    let found = blake3::hash(&bytes).to_hex().to_string();
+    if found != sha {
+        return Err(EvidenceError::Altered { expected: sha.to_string(), found });
+    }
+    for a in artifacts {
+        let ok = std::fs::read(artifact_path(data, &a.blake3))
+            .map(|b| blake3::hash(&b).to_hex().to_string() == a.blake3 && b.len() as u64 == a.size)
+            .unwrap_or(false);
+        if !ok {
+            return Err(EvidenceError::Artifact { name: a.name.clone(), digest: a.blake3.clone() });
+        }
+    }
+    Ok(bytes)
+}

@@ -1,0 +1,22 @@
+//! relic's release domain: every mutation a release team makes is a [`decide::Command`], checked
+//! against the state the log describes ([`state::State`]) and, if valid, recorded as signed events
+//! ([`event::Event`]); a refused one changes nothing, except that a refusal for lack of permission
+//! records an `access.denied` event.
+//!
+//! - [`event`]: the payload of every kind (the log's vocabulary);
+//! - [`state`]: the fold of the log into current state;
+//! - [`decide`]: commands and the rules, with the reference's exact error texts;
+//! - [`internal`]: the internal-release lifecycle and versioning rule;
+//! - [`freeze`]: deploy freeze periods (cron, time zones);
+//! - [`evidence`]: evidence documents, their digests and the content-addressed store;
+//! - [`schema`]: JSON Schema validation of payloads, and upcasting of older versions;
+//! - [`service`]: the glue: replay, decide, store documents, append.
+
+pub mod decide;
+pub mod event;
+pub mod evidence;
+pub mod freeze;
+pub mod internal;
+pub mod schema;
+pub mod service;
+pub mod state;

@@ -1,0 +1,321 @@
+//! The domain state: what the log says now, as a fold over its records.
+//!
+//! [`State::apply`] is the only way state changes, and it takes a record, so the state seen while
+//! appending and the state rebuilt by replaying the log from record 0 are the same by construction.
+//! Nothing here validates: events in the log were validated when they were decided.
+
+use std::collections::BTreeMap;
+
+use relic_ledger::Record;
+
+use crate::event::*;
+
+/// An internal release's phases, in order. None may be skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Detected,
+    Prepared,
+    Remediated,
+    Backported,
+    Released,
+    Finalized,
+    Disclosed,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Detected => "Detect",
+            Phase::Prepared => "Prepare",
+            Phase::Remediated => "Remediation on the multi-tenant site",
+            Phase::Backported => "Backports",
+            Phase::Released => "Release",
+            Phase::Finalized => "Final steps",
+            Phase::Disclosed => "Public patch and disclosure",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Release {
+    pub id: u64,
+    pub tag_name: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub git_ref: Option<String>,
+    pub commit: Option<String>,
+    pub created_at: String,
+    pub released_at: String,
+    pub milestones: Vec<String>,
+    pub links: BTreeMap<u64, Link>,
+    pub report_artifacts: Vec<Artifact>,
+    pub evidences: Vec<EvidenceCollected>,
+    pub author: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Project {
+    pub id: u64,
+    pub path: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: String,
+    pub members: BTreeMap<String, Role>,
+    /// Protected tag pattern → lowest role allowed to create matching tags.
+    pub protected_tags: BTreeMap<String, Role>,
+    pub tags: BTreeMap<String, TagRecorded>,
+    /// Milestones by title.
+    pub milestones: BTreeMap<String, MilestoneRecorded>,
+    pub releases: BTreeMap<String, Release>,
+    pub freezes: BTreeMap<u64, FreezeCreated>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Internal {
+    pub detected: InternalDetected,
+    pub phase: Phase,
+    pub prepared: Option<InternalPrepared>,
+    pub remediated: Option<InternalRemediated>,
+    pub backports: BTreeMap<String, InternalBackported>,
+    pub released: Option<InternalReleased>,
+    pub finalized: Option<InternalFinalized>,
+    pub disclosed: Option<InternalDisclosed>,
+    /// (phase, record sequence number, record time) for every phase reached.
+    pub timeline: Vec<(Phase, u64, String)>,
+}
+
+/// Everything the domain knows, as of `size` records.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct State {
+    /// The number of log records applied.
+    pub size: u64,
+    pub projects: BTreeMap<String, Project>,
+    pub internal: BTreeMap<String, Internal>,
+    /// The largest id handed out so far, per id space.
+    pub last_project_id: u64,
+    pub last_release_id: u64,
+    pub last_link_id: u64,
+    pub last_evidence_id: u64,
+    pub last_freeze_id: u64,
+    /// Refused attempts recorded so far.
+    pub denied: u64,
+}
+
+impl State {
+    /// Applies one record. Records that are not domain events (`ledger.created`, `key.rotated`) only
+    /// advance `size`. Fails only if a payload does not match its kind's schema at its version, which
+    /// validation on append rules out for records relic wrote.
+    pub fn apply(&mut self, rec: &Record) -> Result<(), EventError> {
+        self.size = rec.seq + 1;
+        if !DOMAIN_KINDS.contains(&rec.kind.as_str()) {
+            return Ok(());
+        }
+        let bad = |reason: String| EventError::Payload { seq: rec.seq, kind: rec.kind.clone(), reason };
+        // Read back at its own schema version, validated, and brought up to the current one.
+        let payload = crate::schema::upcast(&rec.kind, rec.schema_version, rec.payload_json()).map_err(|e| bad(e.to_string()))?;
+        let Some(parsed) = Event::from_payload(&rec.kind, payload) else { return Ok(()) };
+        let event = parsed.map_err(|e| bad(e.to_string()))?;
+        self.apply_event(&event, &rec.actor.id, rec.seq, &rec.time_rfc3339());
+        Ok(())
+    }
+
+    /// Applies a decided event (used by `apply`, and by tests that fold events without a log).
+    pub fn apply_event(&mut self, event: &Event, actor: &str, seq: u64, time: &str) {
+        match event {
+            Event::ProjectRegistered(e) => {
+                self.last_project_id = self.last_project_id.max(e.id);
+                self.projects.insert(
+                    e.project.clone(),
+                    Project {
+                        id: e.id,
+                        path: e.project.clone(),
+                        name: e.name.clone(),
+                        description: e.description.clone(),
+                        created_at: e.created_at.clone(),
+                        members: BTreeMap::from([(actor.to_string(), Role::Owner)]),
+                        protected_tags: BTreeMap::new(),
+                        tags: BTreeMap::new(),
+                        milestones: BTreeMap::new(),
+                        releases: BTreeMap::new(),
+                        freezes: BTreeMap::new(),
+                    },
+                );
+            }
+            Event::MemberRoleSet(e) => {
+                if let Some(p) = self.projects.get_mut(&e.project) {
+                    p.members.insert(e.user.clone(), e.role);
+                }
+            }
+            Event::ProtectedTagSet(e) => {
+                if let Some(p) = self.projects.get_mut(&e.project) {
+                    p.protected_tags.insert(e.pattern.clone(), e.create_access_level);
+                }
+            }
+            Event::ProtectedTagRemoved(e) => {
+                if let Some(p) = self.projects.get_mut(&e.project) {
+                    p.protected_tags.remove(&e.pattern);
+                }
+            }
+            Event::TagRecorded(e) => {
+                if let Some(p) = self.projects.get_mut(&e.project) {
+                    p.tags.insert(e.name.clone(), e.clone());
+                }
+            }
+            Event::MilestoneRecorded(e) => {
+                if let Some(p) = self.projects.get_mut(&e.project) {
+                    p.milestones.insert(e.title.clone(), e.clone());
+                }
+            }
+            Event::ReleaseCreated(e) => {
+                self.last_release_id = self.last_release_id.max(e.id);
+                for l in &e.links {
+                    self.last_link_id = self.last_link_id.max(l.id);
+                }
+                if let Some(p) = self.projects.get_mut(&e.project) {
+                    p.releases.insert(
+                        e.tag_name.clone(),
+                        Release {
+                            id: e.id,
+                            tag_name: e.tag_name.clone(),
+                            name: e.name.clone(),
+                            description: e.description.clone(),
+                            git_ref: e.git_ref.clone(),
+                            commit: e.commit.clone(),
+                            created_at: e.created_at.clone(),
+                            released_at: e.released_at.clone(),
+                            milestones: e.milestones.clone(),
+                            links: e.links.iter().map(|l| (l.id, l.clone())).collect(),
+                            report_artifacts: e.report_artifacts.clone(),
+                            evidences: Vec::new(),
+                            author: actor.to_string(),
+                        },
+                    );
+                }
+            }
+            Event::ReleaseUpdated(e) => {
+                if let Some(r) = self.release_mut(&e.project, &e.tag_name) {
+                    if let Some(v) = &e.name {
+                        r.name = v.clone();
+                    }
+                    if let Some(v) = &e.description {
+                        r.description = Some(v.clone());
+                    }
+                    if let Some(v) = &e.released_at {
+                        r.released_at = v.clone();
+                    }
+                    if let Some(v) = &e.milestones {
+                        r.milestones = v.clone();
+                    }
+                }
+            }
+            Event::ReleaseDeleted(e) => {
+                if let Some(p) = self.projects.get_mut(&e.project) {
+                    p.releases.remove(&e.tag_name);
+                }
+            }
+            Event::LinkAdded(e) => {
+                self.last_link_id = self.last_link_id.max(e.link.id);
+                if let Some(r) = self.release_mut(&e.project, &e.tag_name) {
+                    r.links.insert(e.link.id, e.link.clone());
+                }
+            }
+            Event::LinkUpdated(e) => {
+                if let Some(r) = self.release_mut(&e.project, &e.tag_name) {
+                    r.links.insert(e.link.id, e.link.clone());
+                }
+            }
+            Event::LinkDeleted(e) => {
+                if let Some(r) = self.release_mut(&e.project, &e.tag_name) {
+                    r.links.remove(&e.id);
+                }
+            }
+            Event::EvidenceCollected(e) => {
+                self.last_evidence_id = self.last_evidence_id.max(e.id);
+                if let Some(r) = self.release_mut(&e.project, &e.tag_name) {
+                    r.evidences.push(e.clone());
+                }
+            }
+            Event::FreezeCreated(e) => {
+                self.last_freeze_id = self.last_freeze_id.max(e.id);
+                if let Some(p) = self.projects.get_mut(&e.project) {
+                    p.freezes.insert(e.id, e.clone());
+                }
+            }
+            Event::FreezeUpdated(e) => {
+                if let Some(p) = self.projects.get_mut(&e.project) {
+                    p.freezes.insert(
+                        e.id,
+                        FreezeCreated {
+                            project: e.project.clone(),
+                            id: e.id,
+                            freeze_start: e.freeze_start.clone(),
+                            freeze_end: e.freeze_end.clone(),
+                            cron_timezone: e.cron_timezone.clone(),
+                        },
+                    );
+                }
+            }
+            Event::FreezeDeleted(e) => {
+                if let Some(p) = self.projects.get_mut(&e.project) {
+                    p.freezes.remove(&e.id);
+                }
+            }
+            Event::AccessDenied(_) => self.denied += 1,
+            Event::InternalDetected(e) => {
+                self.internal.insert(
+                    e.id.clone(),
+                    Internal {
+                        detected: e.clone(),
+                        phase: Phase::Detected,
+                        prepared: None,
+                        remediated: None,
+                        backports: BTreeMap::new(),
+                        released: None,
+                        finalized: None,
+                        disclosed: None,
+                        timeline: vec![(Phase::Detected, seq, time.to_string())],
+                    },
+                );
+            }
+            Event::InternalPrepared(e) => self.internal_step(&e.id, Phase::Prepared, seq, time, |i| i.prepared = Some(e.clone())),
+            Event::InternalRemediated(e) => {
+                self.internal_step(&e.id, Phase::Remediated, seq, time, |i| i.remediated = Some(e.clone()))
+            }
+            Event::InternalBackported(e) => {
+                if let Some(i) = self.internal.get_mut(&e.id) {
+                    i.backports.insert(e.target.clone(), e.clone());
+                    let all = i.prepared.as_ref().is_some_and(|p| p.targets.iter().all(|t| i.backports.contains_key(t)));
+                    if all && i.phase < Phase::Backported {
+                        i.phase = Phase::Backported;
+                        i.timeline.push((Phase::Backported, seq, time.to_string()));
+                    }
+                }
+            }
+            Event::InternalReleased(e) => self.internal_step(&e.id, Phase::Released, seq, time, |i| i.released = Some(e.clone())),
+            Event::InternalFinalized(e) => {
+                self.internal_step(&e.id, Phase::Finalized, seq, time, |i| i.finalized = Some(e.clone()))
+            }
+            Event::InternalDisclosed(e) => {
+                self.internal_step(&e.id, Phase::Disclosed, seq, time, |i| i.disclosed = Some(e.clone()))
+            }
+        }
+    }
+
+    fn internal_step(&mut self, id: &str, phase: Phase, seq: u64, time: &str, f: impl FnOnce(&mut Internal)) {
+        if let Some(i) = self.internal.get_mut(id) {
+            f(i);
+            i.phase = phase;
+            i.timeline.push((phase, seq, time.to_string()));
+        }
+    }
+
+    fn release_mut(&mut self, project: &str, tag: &str) -> Option<&mut Release> {
+        self.projects.get_mut(project).and_then(|p| p.releases.get_mut(tag))
+    }
+
+    /// The actor's role in the project, if they are a member.
+    pub fn role(&self, project: &str, actor: &str) -> Option<Role> {
+        self.projects.get(project).and_then(|p| p.members.get(actor).copied())
+    }
+}
