@@ -262,6 +262,9 @@ fn freeze_status(data: &Path, project: &str, at: Option<&str>, json: bool, out: 
     } else {
         writeln!(out, "# not frozen at {}", at.to_rfc3339()).map_err(out_err)?;
     }
+    for bad in &status.invalid {
+        writeln!(out, "# period {} could not be evaluated: {}", bad.id, bad.error).map_err(out_err)?;
+    }
     Ok(if status.frozen { FROZEN_EXIT } else { 0 })
 }
 

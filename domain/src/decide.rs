@@ -225,6 +225,7 @@ pub fn wildcard_match(pattern: &str, name: &str) -> bool {
 pub fn valid_asset_path(p: &str) -> bool {
     let Some(rest) = p.strip_prefix('/') else { return false };
     !rest.is_empty()
+        && !rest.starts_with('/')
         && !rest.contains("//")
         && rest.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '/'))
         && rest.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())
@@ -498,8 +499,14 @@ pub fn decide(st: &State, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Res
             cx.project(project)?;
             let role = cx.require(project, Role::Maintainer, "freeze period", "Access Denied")?;
             let tz = cron_timezone.clone().unwrap_or_else(|| "UTC".to_string());
-            freeze::validate(freeze_start, freeze_end, Some(&tz)).map_err(|e| refuse(400, e.to_string()))?;
-            let e = FreezeCreated { project: project.clone(), id: st.last_freeze_id + 1, freeze_start: freeze_start.clone(), freeze_end: freeze_end.clone(), cron_timezone: tz };
+            let v = freeze::validate(freeze_start, freeze_end, Some(&tz)).map_err(|e| refuse(400, e.to_string()))?;
+            let e = FreezeCreated {
+                project: project.clone(),
+                id: st.last_freeze_id + 1,
+                freeze_start: v.freeze_start().to_string(),
+                freeze_end: v.freeze_end().to_string(),
+                cron_timezone: v.cron_timezone().to_string(),
+            };
             one(role, Event::FreezeCreated(e))
         }
         Command::UpdateFreeze { project, id, freeze_start, freeze_end, cron_timezone } => {
@@ -514,8 +521,15 @@ pub fn decide(st: &State, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Res
                 freeze_end.clone().unwrap_or_else(|| old.freeze_end.clone()),
                 cron_timezone.clone().unwrap_or_else(|| old.cron_timezone.clone()),
             );
-            freeze::validate(&s, &e, Some(&tz)).map_err(|err| refuse(400, err.to_string()))?;
-            one(role, Event::FreezeUpdated(FreezeUpdated { project: project.clone(), id: *id, freeze_start: s, freeze_end: e, cron_timezone: tz }))
+            let v = freeze::validate(&s, &e, Some(&tz)).map_err(|err| refuse(400, err.to_string()))?;
+            let e = FreezeUpdated {
+                project: project.clone(),
+                id: *id,
+                freeze_start: v.freeze_start().to_string(),
+                freeze_end: v.freeze_end().to_string(),
+                cron_timezone: v.cron_timezone().to_string(),
+            };
+            one(role, Event::FreezeUpdated(e))
         }
         Command::DeleteFreeze { project, id } => {
             let p = cx.project(project)?;

@@ -160,7 +160,7 @@ pub(crate) fn decide(cx: &Parts, cmd: &Command, now: DateTime<Utc>) -> Result<De
             if default_branch_commit.trim().is_empty() {
                 return Err(refusal(422, "Remediation needs the merge to the default branch"));
             }
-            DateTime::parse_from_rfc3339(multi_tenant_deployed_at)
+            let deployed = DateTime::parse_from_rfc3339(multi_tenant_deployed_at)
                 .map_err(|_| refusal(422, "Remediation needs the time of the deployment to the multi-tenant site (RFC 3339)"))?;
             if i.detected.kind == InternalKind::Vulnerability && security_verified_by.as_deref().is_none_or(|s| s.trim().is_empty()) {
                 return Err(refusal(422, "Remediation of a vulnerability needs the security team's verification on the multi-tenant site"));
@@ -168,7 +168,7 @@ pub(crate) fn decide(cx: &Parts, cmd: &Command, now: DateTime<Utc>) -> Result<De
             let e = InternalRemediated {
                 id: id.clone(),
                 default_branch_commit: default_branch_commit.clone(),
-                multi_tenant_deployed_at: multi_tenant_deployed_at.clone(),
+                multi_tenant_deployed_at: ts(deployed.with_timezone(&Utc)),
                 security_verified_by: security_verified_by.clone(),
                 remediated_at: ts(now),
             };
@@ -236,14 +236,14 @@ pub(crate) fn decide(cx: &Parts, cmd: &Command, now: DateTime<Utc>) -> Result<De
             let i = get(st, id)?;
             let role = cx.require(&i.detected.project, Role::Maintainer, &format!("internal/{id}"))?;
             in_order(i, Phase::Finalized)?;
-            DateTime::parse_from_rfc3339(rollout_completed_at)
+            let rolled_out = DateTime::parse_from_rfc3339(rollout_completed_at)
                 .map_err(|_| refusal(422, "Final steps need the time the rollout to the single-tenant instances completed (RFC 3339)"))?;
             if notified.is_empty() || emergency_maintenance.trim().is_empty() {
                 return Err(refusal(422, "Final steps need the notified group and the emergency maintenance"));
             }
             let e = InternalFinalized {
                 id: id.clone(),
-                rollout_completed_at: rollout_completed_at.clone(),
+                rollout_completed_at: ts(rolled_out.with_timezone(&Utc)),
                 notified: notified.clone(),
                 emergency_maintenance: emergency_maintenance.clone(),
             };

@@ -298,8 +298,16 @@ mod tests {
                 milestones: Some(vec![t("v4.0"), t("v4.0-hardening")]),
             }),
             Event::ReleaseDeleted(ReleaseDeleted { project: p(), tag_name: t("v4.0.0-rc1") }),
-            Event::LinkAdded(LinkAdded { project: p(), tag_name: t("v4.0.0"), link: link(13, Some("/docs/runbook.md"), LinkType::Runbook) }),
-            Event::LinkUpdated(LinkUpdated { project: p(), tag_name: t("v4.0.0"), link: link(13, Some("/images/payments.oci"), LinkType::Image) }),
+            Event::LinkAdded(LinkAdded {
+                project: p(),
+                tag_name: t("v4.0.0"),
+                link: link(13, Some("/docs/runbook.md"), LinkType::Runbook),
+            }),
+            Event::LinkUpdated(LinkUpdated {
+                project: p(),
+                tag_name: t("v4.0.0"),
+                link: link(13, Some("/images/payments.oci"), LinkType::Image),
+            }),
             Event::LinkDeleted(LinkDeleted { project: p(), tag_name: t("v4.0.0"), id: 13 }),
             Event::EvidenceCollected(EvidenceCollected {
                 project: p(),
@@ -413,7 +421,9 @@ mod tests {
                     report_artifacts: vec![],
                     ..x
                 }),
-                Event::ReleaseUpdated(x) => Event::ReleaseUpdated(ReleaseUpdated { project: x.project, tag_name: x.tag_name, ..Default::default() }),
+                Event::ReleaseUpdated(x) => {
+                    Event::ReleaseUpdated(ReleaseUpdated { project: x.project, tag_name: x.tag_name, ..Default::default() })
+                }
                 Event::LinkAdded(x) => Event::LinkAdded(LinkAdded { link: Link { direct_asset_path: None, ..x.link }, ..x }),
                 Event::LinkUpdated(x) => Event::LinkUpdated(LinkUpdated { link: Link { direct_asset_path: None, ..x.link }, ..x }),
                 Event::EvidenceCollected(x) => Event::EvidenceCollected(EvidenceCollected {
@@ -427,6 +437,10 @@ mod tests {
                 other => other,
             })
             .collect()
+    }
+
+    fn sample(kind: &str) -> Event {
+        full().into_iter().find(|e| e.kind() == kind).unwrap_or_else(|| panic!("no sample of {kind}"))
     }
 
     fn is_invalid(kind: &str, version: u16, payload: &Value) -> bool {
@@ -649,7 +663,8 @@ mod tests {
         for k in ["release.created", "link.added", "link.updated"] {
             assert_eq!(en(k, "/$defs/link/properties/link_type/enum"), link_types, "{k}");
         }
-        assert_eq!(en("link.added", "/$defs/link/properties/link_type/enum"), strings(schema_json("link.added", 1).pointer("/$defs/link/properties/link_type/enum")));
+        let v1 = schema_json("link.added", 1);
+        assert_eq!(strings(v1.pointer("/$defs/link/properties/link_type/enum")), link_types, "link.added v1");
         let reasons = ser(reasons.iter().map(|r| serde_json::to_value(r).unwrap()).collect());
         assert_eq!(en("evidence.collected", "/properties/reason/enum"), reasons);
         let internal = ser(internal.iter().map(|r| serde_json::to_value(r).unwrap()).collect());
@@ -658,14 +673,12 @@ mod tests {
 
     #[test]
     fn formats_and_patterns_are_checked() {
-        let base = |i: usize| full()[i].clone();
         let at = |e: &Event, ptr: &str, v: Value| {
             let mut p = e.payload();
             *p.pointer_mut(ptr).unwrap() = v;
             validate(e.kind(), current(e.kind()), &p)
         };
-        let detected = base(17);
-        assert_eq!(detected.kind(), "internal.detected");
+        let detected = sample("internal.detected");
         for s in 1..=4 {
             at(&detected, "/severity", json!(s)).unwrap();
         }
@@ -677,13 +690,12 @@ mod tests {
             assert!(at(&detected, "/detected_at", json!(bad)).is_err(), "{bad}");
         }
         at(&detected, "/detected_at", json!("2026-06-10T14:05:00.123456-07:00")).unwrap();
-        let milestone = base(5);
+        let milestone = sample("milestone.recorded");
         assert!(at(&milestone, "/due_date", json!("2026-06-01T00:00:00Z")).is_err());
         assert!(at(&milestone, "/issues/0/due_date", json!("June 1st")).is_err());
         at(&milestone, "/issues/0/due_date", Value::Null).unwrap();
         // BLAKE3 digests: 64 lower-case hex digits.
-        let evidence = base(12);
-        assert_eq!(evidence.kind(), "evidence.collected");
+        let evidence = sample("evidence.collected");
         for bad in [DIGEST.to_uppercase(), DIGEST[..63].to_string(), format!("{DIGEST}0"), format!("blake3:{DIGEST}")] {
             assert!(at(&evidence, "/sha", json!(bad)).is_err(), "sha {bad}");
             assert!(at(&evidence, "/report_artifacts/0/blake3", json!(bad)).is_err(), "artifact blake3 {bad}");
@@ -693,7 +705,7 @@ mod tests {
         assert!(at(&evidence, "/id", json!(-1)).is_err());
         assert!(at(&evidence, "/id", json!(u64::MAX)).is_ok());
         // Link asset paths: the reference's format.
-        let created = base(6);
+        let created = sample("release.created");
         // (`//app` is refused by the reference's format, `\A/(?:[-.\w]+/?)*[\da-zA-Z]+\z`.)
         for bad in ["binaries/app", "/binaries/", "//app", "/a//b", "/app!", &format!("/{}", "a".repeat(128))] {
             assert!(at(&created, "/links/0/direct_asset_path", json!(bad)).is_err(), "{bad}");
@@ -703,8 +715,7 @@ mod tests {
             at(&created, "/links/0/direct_asset_path", json!(good)).unwrap();
         }
         // Package digests.
-        let released = base(21);
-        assert_eq!(released.kind(), "internal.released");
+        let released = sample("internal.released");
         assert!(at(&released, "/packages/0/digest", json!(DIGEST)).is_err());
         assert!(at(&released, "/packages/0/digest", json!(format!("md5:{DIGEST}"))).is_err());
         // Nullability: a required Option field may be null, a plain field may not.
@@ -755,7 +766,7 @@ mod tests {
         assert_eq!(added.link.direct_asset_path, None);
 
         // A v2 payload labelled v1 is refused, not silently passed through.
-        let current_shape = full()[9].payload();
+        let current_shape = sample("link.added").payload();
         let err = upcast("link.added", 1, current_shape.clone()).unwrap_err();
         assert!(matches!(err, SchemaError::Invalid { version: 1, .. }), "{err}");
         assert_eq!(upcast("link.added", 2, current_shape.clone()).unwrap(), current_shape);
@@ -779,13 +790,13 @@ mod tests {
 
     #[test]
     fn errors_are_one_line_and_name_the_failure() {
-        let mut p = full()[9].payload();
+        let mut p = sample("link.added").payload();
         p["link"]["link_type"] = json!("binary");
         let msg = validate("link.added", 2, &p).unwrap_err().to_string();
         assert!(msg.starts_with("link.added v2: payload does not match its schema at /link/link_type: "), "{msg}");
         assert!(msg.contains("binary"), "{msg}");
 
-        let mut p = full()[6].payload();
+        let mut p = sample("release.created").payload();
         p["description"] = json!(7);
         p["tag_name"] = json!("line one\nline two ".repeat(100));
         p["id"] = json!({"nested": "x".repeat(1000)});
