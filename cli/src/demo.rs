@@ -1,79 +1,158 @@
-//! `relic demo`: records a realistic release history, checkpoints it and verifies it.
+//! `relic demo`: records a realistic release history through the domain commands, then checkpoints
+//! and verifies it. Everything goes through the same rules as the CLI, refusals included.
 
 use std::io::Write;
 use std::path::Path;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use relic_ledger::{kind, verify, Actor, Draft, Ledger};
-use serde_json::{json, Value};
+use chrono::{DateTime, Duration, Utc};
+use relic_domain::decide::{ts, Command, LinkInput};
+use relic_domain::event::*;
+use relic_domain::evidence;
+use relic_domain::service::Service;
+use relic_ledger::{verify, Actor, Ledger};
 
+use crate::domain_cmds::service_err;
 use crate::{CliError, Result};
 
 const ORIGIN: &str = "relic.example.com/acme";
-const PROJECT: &str = "acme/payments";
+const P: &str = "acme/payments";
 
-/// (actor, role, kind, subject, payload): the history of one project's v4.0 release, a deploy
-/// freeze, a refused attempt, and an S1 internal release through every phase.
-fn history() -> Vec<(&'static str, &'static str, &'static str, String, Value)> {
-    let rel = |tag: &str| format!("{PROJECT}@{tag}");
-    let ir = "internal/2026-S1-0042".to_string();
+fn create(tag: &str, released_at: DateTime<Utc>) -> Command {
+    Command::CreateRelease {
+        project: P.into(),
+        tag_name: tag.into(),
+        name: None,
+        description: Some(format!("Payments {}", tag.trim_start_matches('v'))),
+        git_ref: Some("main".into()),
+        tag_message: None,
+        released_at: Some(ts(released_at)),
+        milestones: vec![],
+        links: vec![],
+        report_artifacts: vec![],
+    }
+}
+
+fn issue(id: u64, title: &str, confidential: bool) -> Issue {
+    Issue {
+        id,
+        iid: id - 800,
+        title: title.into(),
+        description: Some(format!("{title}.")),
+        state: "closed".into(),
+        confidential,
+        created_at: "2026-04-02T09:00:00Z".into(),
+        due_date: None,
+    }
+}
+
+/// The demo's history: (actor, command, whether it is refused on purpose).
+fn history(now: DateTime<Utc>, junit: Artifact) -> Vec<(&'static str, Command, bool)> {
+    let day = Duration::days(1);
+    let ir = "IR-2026-001".to_string();
+    let mut v43 = create("v4.3.0", now);
+    if let Command::CreateRelease { milestones, links, report_artifacts, name, .. } = &mut v43 {
+        *name = Some("Payments 4.3".into());
+        *milestones = vec!["4.3".into()];
+        *links = vec![LinkInput {
+            name: Some("payments-4.3.0.tar.gz".into()),
+            url: Some("https://downloads.example.com/payments/4.3.0/payments-4.3.0.tar.gz".into()),
+            direct_asset_path: Some("/binaries/payments-4.3.0.tar.gz".into()),
+            link_type: Some("package".into()),
+        }];
+        *report_artifacts = vec![junit];
+    }
+    let pkg = |v: &str, d: char| InternalPackage { version: v.into(), name: "payments-omnibus".into(), digest: format!("sha256:{}", d.to_string().repeat(64)) };
     vec![
-        ("alice", "owner", "project.registered", PROJECT.into(), json!({"id": 7, "path": PROJECT, "name": "Payments", "description": "Card and ledger services", "created_at": "2026-01-12T09:00:00Z"})),
-        ("alice", "owner", "member.role_set", PROJECT.into(), json!({"user": "bob", "role": "maintainer"})),
-        ("alice", "owner", "member.role_set", PROJECT.into(), json!({"user": "carol", "role": "developer"})),
-        ("alice", "owner", "member.role_set", PROJECT.into(), json!({"user": "gus", "role": "guest"})),
-        ("alice", "owner", "protected_tag.set", PROJECT.into(), json!({"pattern": "v*", "create_access_level": "maintainer"})),
-        ("bob", "maintainer", "milestone.recorded", PROJECT.into(), json!({"id": 31, "iid": 4, "title": "v4.0", "state": "active", "due_date": "2026-06-01", "issues": [
-            {"id": 901, "iid": 120, "title": "Refunds API", "state": "closed", "confidential": false},
-            {"id": 902, "iid": 121, "title": "Fix rounding in FX conversion", "state": "closed", "confidential": true}]})),
-        ("bob", "maintainer", "tag.recorded", rel("v4.0"), json!({"name": "v4.0", "ref": "main", "commit": "3f2a9c1d5e7b8a6f4c2d0e1b3a5c7d9e8f6a4b2c"})),
-        ("bob", "maintainer", "release.created", rel("v4.0"), json!({"tag_name": "v4.0", "name": "Payments 4.0", "description": "Refunds API and FX fixes.", "ref": "main", "milestones": ["v4.0"], "released_at": "2026-06-01T10:00:00Z",
-            "assets": {"links": [{"id": 1, "name": "payments-4.0.tar.gz", "url": "https://downloads.example.com/payments/4.0/payments-4.0.tar.gz", "direct_asset_path": "/binaries/payments-4.0.tar.gz", "link_type": "package"}]}})),
-        ("relic", "system", "evidence.collected", rel("v4.0"), json!({"collected_at": "2026-06-01T10:00:02Z", "reason": "create", "digest": "blake3:9b1e1d8f0e6c2a4b7d3f5e1c9a8b6d4f2e0c1a3b5d7f9e8c6a4b2d0f1e3c5a7b"})),
-        ("bob", "maintainer", "link.added", rel("v4.0"), json!({"id": 2, "name": "Runbook", "url": "https://wiki.example.com/payments/runbook-4.0", "link_type": "runbook"})),
-        ("bob", "maintainer", "freeze.created", PROJECT.into(), json!({"id": 3, "freeze_start": "0 23 * * 5", "freeze_end": "0 7 * * 1", "cron_timezone": "Europe/Berlin"})),
-        ("gus", "guest", "access.denied", rel("v4.0"), json!({"attempted": "release.deleted", "reason": "Access Denied"})),
-        ("carol", "developer", "release.updated", rel("v4.0"), json!({"description": "Refunds API, FX rounding fix, faster settlement."})),
-        ("sam", "maintainer", "internal.detected", ir.clone(), json!({"project": PROJECT, "kind": "vulnerability", "severity": 1, "detected_at": "2026-06-10T08:00:00Z", "summary": "redacted until disclosure"})),
-        ("sam", "maintainer", "internal.prepared", ir.clone(), json!({"targets": ["4.0", "3.11", "3.10"], "release_manager": "sam"})),
-        ("sam", "maintainer", "internal.remediated", ir.clone(), json!({"default_branch_merge": "a1b2c3d", "multi_tenant_deployed_at": "2026-06-10T20:00:00Z", "security_verified_by": "appsec"})),
-        ("sam", "maintainer", "internal.backported", ir.clone(), json!({"version": "3.11", "approved": true, "pipeline": "green", "merged": "b2c3d4e"})),
-        ("sam", "maintainer", "internal.backported", ir.clone(), json!({"version": "3.10", "approved": true, "pipeline": "green", "merged": "c3d4e5f"})),
-        ("sam", "maintainer", "internal.released", ir.clone(), json!({"packages": [{"version": "3.11.4-internal.1"}, {"version": "3.10.9-internal.1"}]})),
-        ("sam", "maintainer", "internal.finalized", ir.clone(), json!({"rollout_completed_at": "2026-06-12T18:00:00Z", "customers_notified": true, "emergency_maintenance": "2026-06-12"})),
-        ("bob", "maintainer", "tag.recorded", rel("v4.0.1"), json!({"name": "v4.0.1", "ref": "main", "commit": "4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b"})),
-        ("bob", "maintainer", "release.created", rel("v4.0.1"), json!({"tag_name": "v4.0.1", "name": "Payments 4.0.1", "description": "Security fix.", "milestones": [], "released_at": "2026-06-20T10:00:00Z"})),
-        ("sam", "maintainer", "internal.disclosed", ir, json!({"public_patch": "4.0.1", "disclosed_at": "2026-06-20T12:00:00Z"})),
+        ("alice", Command::RegisterProject { project: P.into(), name: "Payments".into(), description: Some("Card and ledger services".into()) }, false),
+        ("alice", Command::SetMemberRole { project: P.into(), user: "bob".into(), role: Role::Maintainer }, false),
+        ("alice", Command::SetMemberRole { project: P.into(), user: "sam".into(), role: Role::Maintainer }, false),
+        ("alice", Command::SetMemberRole { project: P.into(), user: "carol".into(), role: Role::Developer }, false),
+        ("alice", Command::SetMemberRole { project: P.into(), user: "gus".into(), role: Role::Guest }, false),
+        ("bob", Command::ProtectTag { project: P.into(), pattern: "v*".into(), create_access_level: Role::Maintainer }, false),
+        ("bob", create("v4.1.0", now - day * 90), false),
+        ("bob", create("v4.2.0", now - day * 30), false),
+        ("carol", Command::RecordMilestone(MilestoneRecorded {
+            project: P.into(), id: 31, iid: 4, title: "4.3".into(), description: Some("Refunds and FX".into()), state: "closed".into(),
+            created_at: "2026-04-01T09:00:00Z".into(), due_date: Some("2026-06-01".into()),
+            issues: vec![issue(901, "Refunds API", false), issue(902, "Fix rounding in FX conversion", true)],
+        }), false),
+        ("carol", create("v4.3.0", now), true),
+        ("bob", v43, false),
+        ("gus", Command::DeleteRelease { project: P.into(), tag_name: "v4.3.0".into() }, true),
+        ("bob", Command::AddLink { project: P.into(), tag_name: "v4.3.0".into(), link: LinkInput {
+            name: Some("Runbook".into()), url: Some("https://wiki.example.com/payments/runbook-4.3".into()), direct_asset_path: None, link_type: Some("runbook".into()) } }, false),
+        ("bob", Command::UpdateRelease { project: P.into(), tag_name: "v4.3.0".into(), name: None,
+            description: Some("Refunds API, FX rounding fix, faster settlement.".into()), released_at: None, milestones: None }, false),
+        ("carol", Command::CreateFreeze { project: P.into(), freeze_start: "0 23 * * 5".into(), freeze_end: "0 7 * * 1".into(), cron_timezone: Some("Europe/Berlin".into()) }, true),
+        ("bob", Command::CreateFreeze { project: P.into(), freeze_start: "0 23 * * 5".into(), freeze_end: "0 7 * * 1".into(), cron_timezone: Some("Europe/Berlin".into()) }, false),
+        ("bob", create("v4.4.0", now + day * 14), false),
+        ("bob", Command::CollectEvidence { project: P.into(), tag_name: "v4.3.0".into(), reason: EvidenceReason::OnDemand, scheduled_at: None }, false),
+        ("sam", Command::InternalDetect { id: ir.clone(), project: P.into(), kind: InternalKind::Vulnerability, severity: 1,
+            title: "Authentication bypass in the settlement API".into(), reported_by: "security-incident-response".into(), detected_at: Some(ts(now - Duration::hours(30))) }, false),
+        ("sam", Command::InternalPrepare { id: ir.clone(), release_issue: "https://issues.example.com/release/1234".into(),
+            notified: vec!["single-tenant-group".into()], targets: vec!["4.2".into(), "4.1".into()] }, false),
+        ("sam", Command::InternalRemediate { id: ir.clone(), default_branch_commit: "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432".into(),
+            multi_tenant_deployed_at: ts(now - Duration::hours(20)), security_verified_by: Some("appsec".into()) }, false),
+        ("sam", Command::InternalRelease { id: ir.clone(), packages: vec![pkg("4.2.1-internal.1", 'a'), pkg("4.1.1-internal.1", 'b')] }, true),
+        ("sam", Command::InternalBackport { id: ir.clone(), target: "4.2".into(), merge_request: "!4521".into(), approved: true, pipeline: "success".into(), merged_commit: "1a2b3c4".into() }, false),
+        ("sam", Command::InternalBackport { id: ir.clone(), target: "4.1".into(), merge_request: "!4522".into(), approved: true, pipeline: "success".into(), merged_commit: "5d6e7f8".into() }, false),
+        ("sam", Command::InternalRelease { id: ir.clone(), packages: vec![pkg("4.2.1-internal.1", 'a'), pkg("4.1.1-internal.1", 'b')] }, false),
+        ("sam", Command::InternalFinalize { id: ir.clone(), rollout_completed_at: ts(now - Duration::hours(2)),
+            notified: vec!["single-tenant-group".into()], emergency_maintenance: "EM-2026-017".into() }, false),
+        ("bob", create("v4.2.1", now), false),
+        ("bob", create("v4.1.1", now), false),
+        ("sam", Command::InternalDisclose { id: ir, public_versions: vec!["4.2.1".into(), "4.1.1".into()] }, false),
     ]
 }
 
+const JUNIT: &[u8] = br#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites tests="3" failures="0"><testsuite name="payments" tests="3" failures="0">
+<testcase classname="refunds" name="full refund"/><testcase classname="refunds" name="partial refund"/>
+<testcase classname="fx" name="rounding half even"/></testsuite></testsuites>
+"#;
+
 pub fn run(data: &Path, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
-    let ledger = Ledger::init(data, ORIGIN)?;
+    Ledger::init(data, ORIGIN)?.close();
     let w = |e: std::io::Error| CliError::Io { path: "<stdout>".into(), source: e };
     writeln!(out, "created ledger {ORIGIN} in {}", data.display()).map_err(w)?;
-    let events = history();
-    let half = events.len() / 2;
-    for (i, (actor, role, k, subject, payload)) in events.into_iter().enumerate() {
-        if i == half {
-            let (r, vk) = ledger.rotate_key_blocking(Actor { id: "alice".into(), role: "owner".into() })?;
-            writeln!(out, "{:>4}  key.rotated            new key {}", r.seq, relic_ledger::note::key_id_hex(&vk.key_id)).map_err(w)?;
+    let junit = evidence::store_artifact(data, "rspec.xml", JUNIT).map_err(|e| CliError::Domain(e.to_string()))?;
+    let mut svc = Service::open(data).map_err(service_err)?;
+
+    let events = history(Utc::now(), junit);
+    let rotate_at = events.len() / 2;
+    for (i, (actor, cmd, refused)) in events.into_iter().enumerate() {
+        if i == rotate_at {
+            let (r, vk) = svc.ledger().rotate_key_blocking(Actor { id: "alice".into(), role: "owner".into() })?;
+            writeln!(out, "{:>4}  key.rotated            new signing key {}", r.seq, relic_ledger::note::key_id_hex(&vk.key_id)).map_err(w)?;
         }
-        let schema_version = kind::schema_version(k).ok_or_else(|| relic_ledger::Error::UnknownKind(k.into()))?;
-        let draft = Draft {
-            actor: Actor { id: actor.into(), role: role.into() },
-            kind: k.into(),
-            subject: subject.clone(),
-            payload: payload.to_string().into_bytes(),
-            schema_version,
-        };
-        let r = ledger.append_blocking(draft)?;
-        writeln!(out, "{:>4}  {k:<22} {subject}  by {actor} ({role})", r.seq).map_err(w)?;
+        match svc.execute(actor, &cmd, Utc::now()) {
+            Ok(receipts) => {
+                if refused {
+                    return Err(CliError::Domain(format!("demo: {} by {actor} should have been refused", cmd.name())));
+                }
+                for r in receipts {
+                    let rec = svc.ledger().record(r.seq)?;
+                    writeln!(out, "{:>4}  {:<22} {}  by {actor} ({})", r.seq, rec.kind, rec.subject, rec.actor.role).map_err(w)?;
+                }
+            }
+            Err(relic_domain::service::ServiceError::Refused(f)) if refused => {
+                if f.denied.is_some() {
+                    let seq = svc.ledger().size() - 1;
+                    writeln!(out, "{seq:>4}  access.denied          {} by {actor}: {}", cmd.name(), f.message).map_err(w)?;
+                } else {
+                    writeln!(out, "   -  refused, nothing recorded: {} by {actor}: {}", cmd.name(), f.message).map_err(w)?;
+                }
+            }
+            Err(e) => return Err(service_err(e)),
+        }
     }
+    let ledger = svc.ledger();
     let cp = ledger.checkpoint(None)?;
     writeln!(out, "\nsigned checkpoint:\n{}", cp.note).map_err(w)?;
     writeln!(out, "verifier key: {}", ledger.verifier_key()?).map_err(w)?;
-    drop(ledger);
+    drop(svc);
     let report = verify::verify_dir(data, &verify::Options { trusted: Some(&cp.note), ..Default::default() }, &mut |_, _| {})??;
     writeln!(
         out,
@@ -84,6 +163,10 @@ pub fn run(data: &Path, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> 
         B64.encode(report.root)
     )
     .map_err(w)?;
-    let _ = writeln!(err, "next: `relic --data {} log`, `relic --data {0} prove inclusion 8`", data.display());
+    let _ = writeln!(
+        err,
+        "next: `relic --data {0} log`, `relic --data {0} evidence verify --project {P} --tag-name v4.3.0`, `relic --data {0} freeze status --project {P}`",
+        data.display()
+    );
     Ok(())
 }

@@ -30,14 +30,23 @@ pub fn parse_version(tag: &str) -> Option<(u64, u64, u64)> {
     Some((a.parse().ok()?, b.parse().ok()?, c.parse().ok()?))
 }
 
-/// The highest public patch released for minor `major.minor`, if any.
-pub fn latest_patch(p: &Project, major: u64, minor: u64) -> Option<u64> {
-    p.releases.keys().filter_map(|t| parse_version(t)).filter(|&(a, b, _)| a == major && b == minor).map(|(_, _, c)| c).max()
+/// The versions released publicly by `now`: releases with a version tag whose `released_at` has
+/// passed (an upcoming release is not public yet).
+fn public_versions(p: &Project, now: DateTime<Utc>) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
+    p.releases
+        .values()
+        .filter(move |r| DateTime::parse_from_rfc3339(&r.released_at).is_ok_and(|t| t.with_timezone(&Utc) <= now))
+        .filter_map(|r| parse_version(&r.tag_name))
 }
 
-/// The N-1 and N-2 minors: the two minors below the newest one released publicly.
-pub fn previous_minors(p: &Project) -> Option<[String; 2]> {
-    let mut minors: Vec<(u64, u64)> = p.releases.keys().filter_map(|t| parse_version(t)).map(|(a, b, _)| (a, b)).collect();
+/// The highest public patch released for minor `major.minor` by `now`, if any.
+pub fn latest_patch(p: &Project, major: u64, minor: u64, now: DateTime<Utc>) -> Option<u64> {
+    public_versions(p, now).filter(|&(a, b, _)| a == major && b == minor).map(|(_, _, c)| c).max()
+}
+
+/// The N-1 and N-2 minors: the two minors below the newest one released publicly by `now`.
+pub fn previous_minors(p: &Project, now: DateTime<Utc>) -> Option<[String; 2]> {
+    let mut minors: Vec<(u64, u64)> = public_versions(p, now).map(|(a, b, _)| (a, b)).collect();
     minors.sort_unstable();
     minors.dedup();
     let n = minors.len();
@@ -45,9 +54,9 @@ pub fn previous_minors(p: &Project) -> Option<[String; 2]> {
 }
 
 /// The version the next internal package of minor `target` (`X.Y`) must carry.
-pub fn expected_version(st: &State, p: &Project, target: &str, scheme: &str) -> Option<String> {
+pub fn expected_version(st: &State, p: &Project, target: &str, scheme: &str, now: DateTime<Utc>) -> Option<String> {
     let (major, minor) = target.split_once('.').and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)))?;
-    let next = latest_patch(p, major, minor).map_or(0, |c| c + 1);
+    let next = latest_patch(p, major, minor, now).map_or(0, |c| c + 1);
     let base = format!("{major}.{minor}.{next}-internal.");
     let earlier = st
         .internal
@@ -142,7 +151,7 @@ pub(crate) fn decide(cx: &Parts, cmd: &Command, now: DateTime<Utc>) -> Result<De
             if t.len() != 2 || t.iter().any(|x| x.split_once('.').is_none_or(|(a, b)| a.parse::<u64>().is_err() || b.parse::<u64>().is_err())) {
                 return Err(refusal(422, "An internal release targets exactly two minor versions, N-1 and N-2 (e.g. 17.2 and 17.1)"));
             }
-            if let Some(expected) = previous_minors(p) {
+            if let Some(expected) = previous_minors(p, now) {
                 if t != expected {
                     return Err(refusal(422, format!("The targets must be N-1 and N-2: {} and {}", expected[0], expected[1])));
                 }
@@ -212,7 +221,7 @@ pub(crate) fn decide(cx: &Parts, cmd: &Command, now: DateTime<Utc>) -> Result<De
             let p = cx.project(&i.detected.project)?;
             let targets = i.prepared.as_ref().map(|p| p.targets.clone()).unwrap_or_default();
             for t in &targets {
-                let want = expected_version(st, p, t, DEFAULT_SCHEME).unwrap_or_default();
+                let want = expected_version(st, p, t, DEFAULT_SCHEME, now).unwrap_or_default();
                 let Some(pkg) = packages.iter().find(|pkg| pkg.version.starts_with(&format!("{t}."))) else {
                     return Err(refusal(422, format!("No internal package for {t}: expected version {want}")));
                 };
