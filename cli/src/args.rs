@@ -10,6 +10,9 @@ pub struct Cli {
     /// The ledger's data directory.
     #[arg(long, global = true, env = "RELIC_DATA", default_value = "./relic-data")]
     pub data: PathBuf,
+    /// Print the outcome as JSON (one object, or one per line for lists) for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -21,8 +24,6 @@ pub enum Command {
         /// The log's name: appears in every checkpoint and names its key (e.g. relic.example.com/releases).
         #[arg(long)]
         origin: String,
-        #[arg(long)]
-        json: bool,
     },
     /// Print the verifier key, or rotate the signing key.
     Key {
@@ -45,8 +46,6 @@ pub enum Command {
         payload: String,
         #[command(flatten)]
         actor: ActorArgs,
-        #[arg(long)]
-        json: bool,
     },
     /// List records.
     Log {
@@ -56,9 +55,6 @@ pub enum Command {
         /// Show at most this many records.
         #[arg(long)]
         limit: Option<u64>,
-        /// One JSON object per line.
-        #[arg(long)]
-        json: bool,
     },
     /// Show one record.
     Record {
@@ -88,8 +84,6 @@ pub enum Command {
         /// A verifier key obtained out of band (text or file): it must be in the log's key history.
         #[arg(long)]
         key: Vec<String>,
-        #[arg(long)]
-        json: bool,
     },
     /// Check an inclusion proof offline, with the verifier key alone.
     VerifyProof {

@@ -25,49 +25,77 @@ fn out_err(source: std::io::Error) -> CliError {
 /// Runs the command; returns the exit code of a success (0, or 3 for a frozen `freeze status`).
 pub fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
     let data = cli.data.as_path();
+    let json = cli.json;
     use crate::domain_cmds as d;
     match cli.command {
-        Command::Freeze(c) => return d::freeze_cmd(data, c, out),
-        other => run_command(data, other, out, err).map(|()| 0),
+        Command::Freeze(c) => d::freeze_cmd(data, c, json, out),
+        other => run_command(data, other, json, out, err).map(|()| 0),
     }
 }
 
-fn run_command(data: &Path, command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
+/// Writes one JSON value as a line.
+pub fn print_json(out: &mut dyn Write, v: &serde_json::Value) -> Result<()> {
+    writeln!(out, "{v}").map_err(out_err)
+}
+
+fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     use crate::domain_cmds as d;
     match command {
-        Command::Project(c) => d::project(data, c, out),
-        Command::Tag(c) => d::tag(data, c, out),
-        Command::Milestone(c) => d::milestone(data, c, out),
-        Command::Release(c) => d::release(data, c, out),
-        Command::Link(c) => d::link(data, c, out),
-        Command::Evidence(c) => d::evidence_cmd(data, c, out),
-        Command::Internal(c) => d::internal(data, c, out),
-        Command::Freeze(c) => d::freeze_cmd(data, c, out).map(|_| ()),
-        Command::Init { origin, json } => init(data, &origin, json, out, err),
-        Command::Key { all, action: None } => key(data, all, out),
-        Command::Key { action: Some(KeyAction::Rotate { actor }), .. } => rotate(data, actor, out),
-        Command::Append { kind, subject, payload, actor, json } => append(data, kind, subject, &payload, actor, json, out),
-        Command::Log { from, limit, json } => log(data, from, limit, json, out),
+        Command::Project(c) => d::project(data, c, json, out),
+        Command::Tag(c) => d::tag(data, c, json, out),
+        Command::Milestone(c) => d::milestone(data, c, json, out),
+        Command::Release(c) => d::release(data, c, json, out),
+        Command::Link(c) => d::link(data, c, json, out),
+        Command::Evidence(c) => d::evidence_cmd(data, c, json, out),
+        Command::Internal(c) => d::internal(data, c, json, out),
+        Command::Freeze(c) => d::freeze_cmd(data, c, json, out).map(|_| ()),
+        Command::Init { origin } => init(data, &origin, json, out, err),
+        Command::Key { all, action: None } => key(data, all, json, out),
+        Command::Key { action: Some(KeyAction::Rotate { actor }), .. } => rotate(data, actor, json, out),
+        Command::Append { kind, subject, payload, actor } => append(data, kind, subject, &payload, actor, json, out),
+        Command::Log { from, limit } => log(data, from, limit, json, out),
         Command::Record { seq, raw } => record(data, seq, raw, out),
         Command::Checkpoint { size } => {
             let l = Ledger::open(data)?;
-            out.write_all(l.checkpoint(size)?.note.as_bytes()).map_err(out_err)
+            let cp = l.checkpoint(size)?;
+            if json {
+                let c = &cp.checkpoint;
+                print_json(out, &json!({"origin": c.origin, "size": c.size, "root": B64.encode(c.root), "note": cp.note}))
+            } else {
+                out.write_all(cp.note.as_bytes()).map_err(out_err)
+            }
         }
         Command::Prove { what: ProveWhat::Inclusion { seq, size } } => {
             let l = Ledger::open(data)?;
-            out.write_all(l.prove_inclusion(seq, size)?.to_text().as_bytes()).map_err(out_err)
+            let b = l.prove_inclusion(seq, size)?;
+            if json {
+                let proof: Vec<String> = b.proof.iter().map(|h| B64.encode(h)).collect();
+                print_json(out, &json!({"index": b.index, "proof": proof, "checkpoint": b.checkpoint, "tlog_proof": b.to_text()}))
+            } else {
+                out.write_all(b.to_text().as_bytes()).map_err(out_err)
+            }
         }
         Command::Prove { what: ProveWhat::Consistency { old, new } } => {
             let l = Ledger::open_read_only(data)?;
-            out.write_all(checkpoint::format_hash_lines(&l.prove_consistency(old, new)?).as_bytes()).map_err(out_err)
+            let proof = l.prove_consistency(old, new)?;
+            if json {
+                let p: Vec<String> = proof.iter().map(|h| B64.encode(h)).collect();
+                print_json(out, &json!({"old": old, "new": new, "proof": p}))
+            } else {
+                out.write_all(checkpoint::format_hash_lines(&proof).as_bytes()).map_err(out_err)
+            }
         }
-        Command::Verify { trusted, strict, key, json } => verify_log(data, trusted.as_deref(), strict, &key, json, out),
-        Command::VerifyProof { key, proof, record } => verify_proof(&key, &proof, &record, out),
-        Command::VerifyConsistency { key, old, new, proof } => verify_consistency(&key, &old, &new, &proof, out),
+        Command::Verify { trusted, strict, key } => verify_log(data, trusted.as_deref(), strict, &key, json, out),
+        Command::VerifyProof { key, proof, record } => verify_proof(&key, &proof, &record, json, out),
+        Command::VerifyConsistency { key, old, new, proof } => verify_consistency(&key, &old, &new, &proof, json, out),
         Command::Kinds => {
             for (k, v) in kind::CATALOGUE {
-                let note = if kind::is_reserved(k) { "  (written by the ledger)" } else { "" };
-                writeln!(out, "{k} v{v}{note}").map_err(out_err)?;
+                if json {
+                    print_json(out, &json!({"kind": k, "version": v, "reserved": kind::is_reserved(k)}))?;
+                } else {
+                    let note = if kind::is_reserved(k) { "  (written by the ledger)" } else { "" };
+                    writeln!(out, "{k} v{v}{note}").map_err(out_err)?;
+                }
             }
             Ok(())
         }
@@ -87,8 +115,12 @@ fn init(data: &Path, origin: &str, json: bool, out: &mut dyn Write, err: &mut dy
     Ok(())
 }
 
-fn key(data: &Path, all: bool, out: &mut dyn Write) -> Result<()> {
+fn key(data: &Path, all: bool, json: bool, out: &mut dyn Write) -> Result<()> {
     let l = Ledger::open_read_only(data)?;
+    if json {
+        let keys: Vec<_> = l.keys().iter().map(|k| json!({"key": k.key.to_string(), "from_seq": k.from_seq})).collect();
+        return print_json(out, &json!({"verifier_key": l.verifier_key()?.to_string(), "keys": keys}));
+    }
     if all {
         for k in l.keys() {
             writeln!(out, "{}\tfrom record {}", k.key, k.from_seq).map_err(out_err)?;
@@ -99,12 +131,14 @@ fn key(data: &Path, all: bool, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-fn rotate(data: &Path, actor: ActorArgs, out: &mut dyn Write) -> Result<()> {
+fn rotate(data: &Path, actor: ActorArgs, json: bool, out: &mut dyn Write) -> Result<()> {
     let l = Ledger::open(data)?;
     let (receipt, vk) = l.rotate_key_blocking(Actor { id: actor.actor, role: actor.role })?;
-    writeln!(out, "{vk}").map_err(out_err)?;
-    let _ = receipt;
-    Ok(())
+    if json {
+        print_json(out, &json!({"seq": receipt.seq, "verifier_key": vk.to_string()}))
+    } else {
+        writeln!(out, "{vk}").map_err(out_err)
+    }
 }
 
 /// Reads a payload from a file or standard input, refusing more than the record limit.
@@ -249,19 +283,25 @@ fn read_text(p: &Path) -> Result<String> {
     std::fs::read_to_string(p).map_err(io_err(p))
 }
 
-fn verify_proof(keys: &[String], proof: &Path, record: &Path, out: &mut dyn Write) -> Result<()> {
+fn verify_proof(keys: &[String], proof: &Path, record: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
     let keys = parse_keys(keys)?;
     let bundle = InclusionBundle::parse(&read_text(proof)?)?;
     let bytes = std::fs::read(record).map_err(io_err(record))?;
     let c = bundle.verify(&bytes, &keys)?;
+    if json {
+        return print_json(out, &json!({"ok": true, "index": bundle.index, "origin": c.origin, "size": c.size, "root": B64.encode(c.root)}));
+    }
     writeln!(out, "ok: record {} is in {} at tree size {}", bundle.index, c.origin, c.size).map_err(out_err)
 }
 
-fn verify_consistency(keys: &[String], old: &Path, new: &Path, proof: &Path, out: &mut dyn Write) -> Result<()> {
+fn verify_consistency(keys: &[String], old: &Path, new: &Path, proof: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
     let keys = parse_keys(keys)?;
     let text = read_text(proof)?;
     let hashes = checkpoint::parse_hash_lines(text.split('\n'))
         .map_err(|e| CliError::Usage(format!("{}: {e}", proof.display())))?;
     let (o, n) = checkpoint::verify_consistency_offline(&read_text(old)?, &read_text(new)?, &hashes, &keys)?;
+    if json {
+        return print_json(out, &json!({"ok": true, "origin": n.origin, "old": o.size, "new": n.size}));
+    }
     writeln!(out, "ok: {} at size {} is a prefix of size {}", n.origin, o.size, n.size).map_err(out_err)
 }

@@ -9,9 +9,6 @@ pub struct Who {
     /// Who acts (their role comes from their project membership).
     #[arg(long, env = "RELIC_ACTOR")]
     pub actor: String,
-    /// Print the outcome as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -275,8 +272,6 @@ pub enum FreezeCmd {
         /// RFC 3339; defaults to now.
         #[arg(long)]
         at: Option<String>,
-        #[arg(long)]
-        json: bool,
     },
 }
 

@@ -50,7 +50,7 @@ fn read_file(path: &str) -> Result<Vec<u8>> {
 }
 
 /// Runs one domain command and prints what it recorded.
-fn run(data: &Path, who: &Who, cmd: Command, out: &mut dyn Write) -> Result<()> {
+fn run(data: &Path, who: &Who, cmd: Command, json: bool, out: &mut dyn Write) -> Result<()> {
     let mut svc = Service::open(data).map_err(service_err)?;
     let receipts = svc.execute(&who.actor, &cmd, Utc::now()).map_err(service_err)?;
     let mut recorded = Vec::new();
@@ -58,7 +58,7 @@ fn run(data: &Path, who: &Who, cmd: Command, out: &mut dyn Write) -> Result<()> 
         let rec = svc.ledger().record(r.seq)?;
         recorded.push(json!({"seq": r.seq, "kind": rec.kind, "subject": rec.subject, "payload": rec.payload_json()}));
     }
-    if who.json {
+    if json {
         writeln!(out, "{}", json!({"ok": true, "records": recorded})).map_err(out_err)
     } else {
         for r in &recorded {
@@ -80,27 +80,27 @@ pub fn service_err(e: ServiceError) -> CliError {
     }
 }
 
-pub fn project(data: &Path, c: ProjectCmd, out: &mut dyn Write) -> Result<()> {
+pub fn project(data: &Path, c: ProjectCmd, json: bool, out: &mut dyn Write) -> Result<()> {
     match c {
         ProjectCmd::Register { project, name, description, who } => {
-            run(data, &who, Command::RegisterProject { project, name, description }, out)
+            run(data, &who, Command::RegisterProject { project, name, description }, json, out)
         }
         ProjectCmd::Member { project, user, role: r, who } => {
-            run(data, &who, Command::SetMemberRole { project, user, role: role(&r)? }, out)
+            run(data, &who, Command::SetMemberRole { project, user, role: role(&r)? }, json, out)
         }
         ProjectCmd::ProtectTag { project, pattern, allowed, who } => {
-            run(data, &who, Command::ProtectTag { project, pattern, create_access_level: role(&allowed)? }, out)
+            run(data, &who, Command::ProtectTag { project, pattern, create_access_level: role(&allowed)? }, json, out)
         }
-        ProjectCmd::UnprotectTag { project, pattern, who } => run(data, &who, Command::UnprotectTag { project, pattern }, out),
+        ProjectCmd::UnprotectTag { project, pattern, who } => run(data, &who, Command::UnprotectTag { project, pattern }, json, out),
     }
 }
 
-pub fn tag(data: &Path, c: TagCmd, out: &mut dyn Write) -> Result<()> {
+pub fn tag(data: &Path, c: TagCmd, json: bool, out: &mut dyn Write) -> Result<()> {
     let TagCmd::Record { project, tag_name, git_ref, commit, message, who } = c;
-    run(data, &who, Command::RecordTag { project, name: tag_name, git_ref, commit, message }, out)
+    run(data, &who, Command::RecordTag { project, name: tag_name, git_ref, commit, message }, json, out)
 }
 
-pub fn milestone(data: &Path, c: MilestoneCmd, out: &mut dyn Write) -> Result<()> {
+pub fn milestone(data: &Path, c: MilestoneCmd, json: bool, out: &mut dyn Write) -> Result<()> {
     let MilestoneCmd::Record { project, file, who } = c;
     let mut v: serde_json::Value =
         serde_json::from_slice(&read_file(&file)?).map_err(|e| usage(format!("{file}: malformed JSON: {e}")))?;
@@ -108,10 +108,10 @@ pub fn milestone(data: &Path, c: MilestoneCmd, out: &mut dyn Write) -> Result<()
         o.insert("project".into(), json!(project));
     }
     let m: MilestoneRecorded = serde_json::from_value(v).map_err(|e| usage(format!("{file}: {e}")))?;
-    run(data, &who, Command::RecordMilestone(m), out)
+    run(data, &who, Command::RecordMilestone(m), json, out)
 }
 
-pub fn release(data: &Path, c: ReleaseCmd, out: &mut dyn Write) -> Result<()> {
+pub fn release(data: &Path, c: ReleaseCmd, json: bool, out: &mut dyn Write) -> Result<()> {
     match c {
         ReleaseCmd::Create {
             project, tag_name, name, description, notes_file, git_ref, tag_message, released_at, milestone, assets_link, report_artifact, who,
@@ -138,13 +138,13 @@ pub fn release(data: &Path, c: ReleaseCmd, out: &mut dyn Write) -> Result<()> {
                 links: links(&assets_link)?,
                 report_artifacts,
             };
-            run(data, &who, cmd, out)
+            run(data, &who, cmd, json, out)
         }
         ReleaseCmd::Update { project, tag_name, name, description, released_at, milestone, clear_milestones, who } => {
             let milestones = if clear_milestones { Some(Vec::new()) } else { (!milestone.is_empty()).then_some(milestone) };
-            run(data, &who, Command::UpdateRelease { project, tag_name, name, description, released_at, milestones }, out)
+            run(data, &who, Command::UpdateRelease { project, tag_name, name, description, released_at, milestones }, json, out)
         }
-        ReleaseCmd::Delete { project, tag_name, who } => run(data, &who, Command::DeleteRelease { project, tag_name }, out),
+        ReleaseCmd::Delete { project, tag_name, who } => run(data, &who, Command::DeleteRelease { project, tag_name }, json, out),
     }
 }
 
@@ -152,15 +152,15 @@ fn link_input(f: LinkFields) -> LinkInput {
     LinkInput { name: f.name, url: f.url, direct_asset_path: f.direct_asset_path, link_type: f.link_type }
 }
 
-pub fn link(data: &Path, c: LinkCmd, out: &mut dyn Write) -> Result<()> {
+pub fn link(data: &Path, c: LinkCmd, json: bool, out: &mut dyn Write) -> Result<()> {
     match c {
         LinkCmd::Add { project, tag_name, fields, who } => {
-            run(data, &who, Command::AddLink { project, tag_name, link: link_input(fields) }, out)
+            run(data, &who, Command::AddLink { project, tag_name, link: link_input(fields) }, json, out)
         }
         LinkCmd::Update { project, tag_name, id, fields, who } => {
-            run(data, &who, Command::UpdateLink { project, tag_name, id, link: link_input(fields) }, out)
+            run(data, &who, Command::UpdateLink { project, tag_name, id, link: link_input(fields) }, json, out)
         }
-        LinkCmd::Delete { project, tag_name, id, who } => run(data, &who, Command::DeleteLink { project, tag_name, id }, out),
+        LinkCmd::Delete { project, tag_name, id, who } => run(data, &who, Command::DeleteLink { project, tag_name, id }, json, out),
     }
 }
 
@@ -172,10 +172,10 @@ fn read_state(data: &Path) -> Result<State> {
     Ok(st)
 }
 
-pub fn evidence_cmd(data: &Path, c: EvidenceCmd, out: &mut dyn Write) -> Result<()> {
+pub fn evidence_cmd(data: &Path, c: EvidenceCmd, json: bool, out: &mut dyn Write) -> Result<()> {
     match c {
         EvidenceCmd::Collect { project, tag_name, who } => {
-            run(data, &who, Command::CollectEvidence { project, tag_name, reason: EvidenceReason::OnDemand, scheduled_at: None }, out)
+            run(data, &who, Command::CollectEvidence { project, tag_name, reason: EvidenceReason::OnDemand, scheduled_at: None }, json, out)
         }
         EvidenceCmd::Verify { project, tag_name, sha } => {
             let st = read_state(data)?;
@@ -190,8 +190,13 @@ pub fn evidence_cmd(data: &Path, c: EvidenceCmd, out: &mut dyn Write) -> Result<
             }
             for e in chosen {
                 evidence::verify_document(data, &e.sha, &e.report_artifacts).map_err(|err| CliError::Domain(err.to_string()))?;
-                writeln!(out, "ok: evidence {} of {project}@{tag_name} ({}, {}) matches its digest; {} artifact(s) intact", e.sha, e.reason_str(), e.collected_at, e.report_artifacts.len())
-                    .map_err(out_err)?;
+                if json {
+                    let v = json!({"ok": true, "sha": e.sha, "filepath": e.filepath, "collected_at": e.collected_at, "artifacts": e.report_artifacts.len()});
+                    writeln!(out, "{v}").map_err(out_err)?;
+                } else {
+                    writeln!(out, "ok: evidence {} of {project}@{tag_name} ({}, {}) matches its digest; {} artifact(s) intact", e.sha, e.reason_str(), e.collected_at, e.report_artifacts.len())
+                        .map_err(out_err)?;
+                }
             }
             Ok(())
         }
@@ -220,9 +225,9 @@ impl ReasonStr for relic_domain::event::EvidenceCollected {
 /// Exit code of `relic freeze status` when deploys are frozen.
 pub const FROZEN_EXIT: i32 = 3;
 
-pub fn freeze_cmd(data: &Path, c: FreezeCmd, out: &mut dyn Write) -> Result<i32> {
+pub fn freeze_cmd(data: &Path, c: FreezeCmd, json: bool, out: &mut dyn Write) -> Result<i32> {
     let cmd = match c {
-        FreezeCmd::Status { project, at, json } => return freeze_status(data, &project, at.as_deref(), json, out),
+        FreezeCmd::Status { project, at } => return freeze_status(data, &project, at.as_deref(), json, out),
         FreezeCmd::Create { project, freeze_start, freeze_end, cron_timezone, who } => {
             (who, Command::CreateFreeze { project, freeze_start, freeze_end, cron_timezone })
         }
@@ -231,7 +236,7 @@ pub fn freeze_cmd(data: &Path, c: FreezeCmd, out: &mut dyn Write) -> Result<i32>
         }
         FreezeCmd::Delete { project, id, who } => (who, Command::DeleteFreeze { project, id }),
     };
-    run(data, &cmd.0, cmd.1, out).map(|()| 0)
+    run(data, &cmd.0, cmd.1, json, out).map(|()| 0)
 }
 
 fn freeze_status(data: &Path, project: &str, at: Option<&str>, json: bool, out: &mut dyn Write) -> Result<i32> {
@@ -284,7 +289,7 @@ fn package(s: &str) -> Result<InternalPackage> {
     }
 }
 
-pub fn internal(data: &Path, c: InternalCmd, out: &mut dyn Write) -> Result<()> {
+pub fn internal(data: &Path, c: InternalCmd, json: bool, out: &mut dyn Write) -> Result<()> {
     let (who, cmd) = match c {
         InternalCmd::Detect { id, project, kind: k, severity, title, reported_by, detected_at, who } => {
             (who, Command::InternalDetect { id, project, kind: kind(&k)?, severity, title, reported_by, detected_at })
@@ -307,5 +312,5 @@ pub fn internal(data: &Path, c: InternalCmd, out: &mut dyn Write) -> Result<()> 
         }
         InternalCmd::Disclose { id, public_version, who } => (who, Command::InternalDisclose { id, public_versions: public_version }),
     };
-    run(data, &who, cmd, out)
+    run(data, &who, cmd, json, out)
 }
