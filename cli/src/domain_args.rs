@@ -90,8 +90,53 @@ pub enum MilestoneCmd {
     },
 }
 
+/// Which point of the log a view reflects.
+#[derive(Debug, Args)]
+pub struct ViewArgs {
+    /// Show the state as it was after this many records (`120`) or at this time (RFC 3339).
+    #[arg(long = "as-of")]
+    pub as_of: Option<String>,
+    /// Show what this user may see (a guest sees redacted releases); default: everything.
+    #[arg(long)]
+    pub viewer: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ReleaseCmd {
+    /// A project's releases in the reference API's shape, sorted and paginated.
+    List {
+        #[arg(long)]
+        project: String,
+        /// released_at or created_at.
+        #[arg(long = "order-by", default_value = "released_at")]
+        order_by: String,
+        /// desc or asc.
+        #[arg(long, default_value = "desc")]
+        sort: String,
+        #[arg(long, default_value_t = 1)]
+        page: u64,
+        #[arg(long = "per-page", default_value_t = 20)]
+        per_page: u64,
+        #[command(flatten)]
+        view: ViewArgs,
+    },
+    /// One release (`--tag-name`), or the latest one.
+    Get {
+        #[arg(long)]
+        project: String,
+        #[arg(long = "tag-name")]
+        tag_name: Option<String>,
+        #[command(flatten)]
+        view: ViewArgs,
+    },
+    /// Every record that touched a release: who, when, which fields changed from what to what.
+    History {
+        tag: String,
+        #[arg(long)]
+        project: String,
+        #[arg(long = "as-of")]
+        as_of: Option<String>,
+    },
     Create {
         #[arg(long)]
         project: String,
@@ -277,6 +322,12 @@ pub enum FreezeCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum InternalCmd {
+    /// The phase timeline, durations and deadlines of an internal release.
+    Status {
+        id: String,
+        #[arg(long = "as-of")]
+        as_of: Option<String>,
+    },
     /// Phase 1: an S1 issue (vulnerability or bug) is identified.
     Detect {
         #[arg(long)]

@@ -11,6 +11,7 @@ use relic_domain::freeze::{self, FreezePeriod};
 use relic_domain::service::{self, Service, ServiceError};
 use relic_domain::state::State;
 use relic_ledger::Ledger;
+use relic_projector::views::{self, AsOf};
 use serde_json::json;
 
 use crate::domain_args::*;
@@ -111,8 +112,48 @@ pub fn milestone(data: &Path, c: MilestoneCmd, json: bool, out: &mut dyn Write) 
     run(data, &who, Command::RecordMilestone(m), json, out)
 }
 
+/// Prints a view: pretty JSON for people, one line with `--json`.
+fn print_view(v: &serde_json::Value, json: bool, out: &mut dyn Write) -> Result<()> {
+    let text = if json { v.to_string() } else { serde_json::to_string_pretty(v).unwrap_or_default() };
+    writeln!(out, "{text}").map_err(out_err)
+}
+
+fn view_err(e: relic_projector::views::ViewError) -> CliError {
+    match e {
+        relic_projector::views::ViewError::Ledger(l) => CliError::Ledger(l),
+        other => CliError::Domain(other.to_string()),
+    }
+}
+
+fn as_of(s: Option<&str>) -> Result<AsOf> {
+    match s {
+        None => Ok(AsOf::Now),
+        Some(s) => AsOf::parse(s).ok_or_else(|| usage(format!("--as-of {s}: expected a record count or an RFC 3339 time"))),
+    }
+}
+
+fn snapshot(data: &Path, s: Option<&str>) -> Result<(Ledger, relic_projector::views::Snapshot)> {
+    let ledger = Ledger::open_read_only(data)?;
+    let snap = views::snapshot(&ledger, as_of(s)?).map_err(view_err)?;
+    Ok((ledger, snap))
+}
+
 pub fn release(data: &Path, c: ReleaseCmd, json: bool, out: &mut dyn Write) -> Result<()> {
     match c {
+        ReleaseCmd::List { project, order_by, sort, page, per_page, view } => {
+            let (_, snap) = snapshot(data, view.as_of.as_deref())?;
+            let opts = views::ListOptions { order_by, sort, page, per_page };
+            print_view(&views::list(&snap, &project, &opts, view.viewer.as_deref()).map_err(view_err)?, json, out)
+        }
+        ReleaseCmd::Get { project, tag_name, view } => {
+            let (_, snap) = snapshot(data, view.as_of.as_deref())?;
+            print_view(&views::get(&snap, &project, tag_name.as_deref(), view.viewer.as_deref()).map_err(view_err)?, json, out)
+        }
+        ReleaseCmd::History { tag, project, as_of: a } => {
+            let ledger = Ledger::open_read_only(data)?;
+            let v = relic_projector::history::release_history(&ledger, &project, &tag, as_of(a.as_deref())?).map_err(view_err)?;
+            print_view(&v, json, out)
+        }
         ReleaseCmd::Create {
             project, tag_name, name, description, notes_file, git_ref, tag_message, released_at, milestone, assets_link, report_artifact, who,
         } => {
@@ -291,6 +332,10 @@ fn package(s: &str) -> Result<InternalPackage> {
 
 pub fn internal(data: &Path, c: InternalCmd, json: bool, out: &mut dyn Write) -> Result<()> {
     let (who, cmd) = match c {
+        InternalCmd::Status { id, as_of: a } => {
+            let (_, snap) = snapshot(data, a.as_deref())?;
+            return print_view(&relic_projector::history::internal_status(&snap, &id).map_err(view_err)?, json, out);
+        }
         InternalCmd::Detect { id, project, kind: k, severity, title, reported_by, detected_at, who } => {
             (who, Command::InternalDetect { id, project, kind: kind(&k)?, severity, title, reported_by, detected_at })
         }

@@ -5,6 +5,9 @@
 //! order, and reports the sequence number it has applied, so that it can say which log state
 //! (tree size) it reflects.
 
+pub mod history;
+pub mod views;
+
 use relic_ledger::{Ledger, Record};
 
 /// A view derived from the log.

@@ -1,0 +1,142 @@
+//! Who changed what, and when: a release's history and an internal release's status, both derived
+//! by replaying the log.
+
+use chrono::{DateTime, Duration, Utc};
+use relic_domain::state::{Internal, Phase, State};
+use relic_ledger::{Ledger, Record};
+use serde_json::{json, Map, Value};
+
+use crate::views::{release_json, AsOf, Sight, Snapshot, ViewError};
+
+/// The fields of the release view compared between two states.
+const FIELDS: [&str; 8] = ["name", "description", "released_at", "milestones", "commit", "assets", "evidences", "tag_name"];
+
+fn diff(before: &Value, after: &Value) -> Value {
+    let mut changes = Map::new();
+    for f in FIELDS {
+        if before.get(f) != after.get(f) {
+            changes.insert(f.to_string(), json!({"from": before.get(f).cloned().unwrap_or(Value::Null), "to": after.get(f).cloned().unwrap_or(Value::Null)}));
+        }
+    }
+    Value::Object(changes)
+}
+
+/// Every record that touched `project@tag` up to `as_of`: who, when, which fields changed from
+/// what to what, and refused attempts on it.
+pub fn release_history(ledger: &Ledger, project: &str, tag: &str, as_of: AsOf) -> Result<Value, ViewError> {
+    let snap = crate::views::snapshot(ledger, as_of)?;
+    let subject = format!("{project}@{tag}");
+    let mut state = State::default();
+    let mut entries = Vec::new();
+    let view = |st: &State, at: DateTime<Utc>| -> Value {
+        st.projects
+            .get(project)
+            .and_then(|p| p.releases.get(tag).map(|r| release_json(p, r, at, Sight::Full)))
+            .unwrap_or(Value::Null)
+    };
+    for item in ledger.records(0) {
+        let (seq, bytes) = item?;
+        if seq >= snap.size {
+            break;
+        }
+        let rec = Record::decode(&bytes).map_err(|e| relic_ledger::Error::Corrupt(format!("record {seq}: {e}")))?;
+        let denied_here = rec.kind == "access.denied"
+            && rec.subject == project
+            && rec.payload_json().get("target").and_then(Value::as_str) == Some(tag);
+        let touches = rec.subject == subject || denied_here;
+        let before = if touches { view(&state, rec.time()) } else { Value::Null };
+        state.apply(&rec)?;
+        if !touches {
+            continue;
+        }
+        let after = view(&state, rec.time());
+        let mut e = json!({
+            "seq": seq,
+            "time": rec.time_rfc3339(),
+            "actor": {"id": rec.actor.id, "role": rec.actor.role},
+            "kind": rec.kind,
+        });
+        if denied_here {
+            let p = rec.payload_json();
+            e["refused"] = json!({"command": p["command"], "reason": p["reason"]});
+        } else {
+            e["changes"] = match (before.is_null(), after.is_null()) {
+                // Before the release exists (its tag being recorded): what was recorded.
+                (true, true) => json!({"recorded": rec.payload_json()}),
+                (true, false) => json!({"release": {"from": null, "to": after}}),
+                (false, true) => json!({"release": {"from": before, "to": null}}),
+                (false, false) => diff(&before, &after),
+            };
+        }
+        entries.push(e);
+    }
+    if entries.is_empty() {
+        return Err(ViewError::NotFound(format!("nothing in the log touches {subject}")));
+    }
+    Ok(json!({"release": subject, "history": entries, "log": snap.provenance()}))
+}
+
+/// S1 deadlines: mitigate within 24 hours and remediate within 30 days of detection.
+pub const MITIGATE_WITHIN_HOURS: i64 = 24;
+pub const REMEDIATE_WITHIN_DAYS: i64 = 30;
+
+fn parse(t: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc))
+}
+
+/// `met`, `missed`, `at_risk` (not done, and less than a fifth of the allowed time left) or
+/// `pending`.
+pub fn deadline(start: DateTime<Utc>, allowed: Duration, done: Option<DateTime<Utc>>, at: DateTime<Utc>) -> Value {
+    let due = start + allowed;
+    let status = match done {
+        Some(d) if d <= due => "met",
+        Some(_) => "missed",
+        None if at > due => "missed",
+        None if due - at < allowed / 5 => "at_risk",
+        None => "pending",
+    };
+    json!({"due": due.to_rfc3339(), "done": done.map(|d| d.to_rfc3339()), "status": status})
+}
+
+/// The phase timeline of an internal release with durations, and its deadlines.
+pub fn internal_json(i: &Internal, at: DateTime<Utc>) -> Value {
+    let detected = parse(&i.detected.detected_at).unwrap_or(at);
+    let mut prev = detected;
+    let timeline: Vec<Value> = i
+        .timeline
+        .iter()
+        .map(|(phase, seq, time)| {
+            let t = if *phase == Phase::Detected { detected } else { parse(time).unwrap_or(detected) };
+            let v = json!({"phase": phase.name(), "seq": seq, "at": t.to_rfc3339(),
+                           "since_previous_hours": (t - prev).num_minutes() as f64 / 60.0,
+                           "since_detection_hours": (t - detected).num_minutes() as f64 / 60.0});
+            prev = t;
+            v
+        })
+        .collect();
+    // Mitigation: the fix is live on the multi-tenant site. Remediation: single-tenant instances run it.
+    let mitigated = i.remediated.as_ref().and_then(|r| parse(&r.multi_tenant_deployed_at));
+    let remediated = i.finalized.as_ref().and_then(|f| parse(&f.rollout_completed_at));
+    json!({
+        "id": i.detected.id,
+        "project": i.detected.project,
+        "kind": i.detected.kind,
+        "severity": i.detected.severity,
+        "title": i.detected.title,
+        "phase": i.phase.name(),
+        "timeline": timeline,
+        "deadlines": {
+            "mitigate": deadline(detected, Duration::hours(MITIGATE_WITHIN_HOURS), mitigated, at),
+            "remediate": deadline(detected, Duration::days(REMEDIATE_WITHIN_DAYS), remediated, at),
+        },
+        "backports": i.backports.values().map(|b| json!({"target": b.target, "merge_request": b.merge_request, "merged_commit": b.merged_commit})).collect::<Vec<_>>(),
+        "packages": i.released.as_ref().map(|r| r.packages.clone()).unwrap_or_default(),
+        "disclosed": i.disclosed.as_ref().map(|d| json!({"public_versions": d.public_versions, "at": d.disclosed_at})),
+    })
+}
+
+/// `relic internal status ID`.
+pub fn internal_status(snap: &Snapshot, id: &str) -> Result<Value, ViewError> {
+    let i = snap.state.internal.get(id).ok_or_else(|| ViewError::NotFound(format!("Internal release {id} does not exist")))?;
+    Ok(json!({"internal_release": internal_json(i, snap.at), "log": snap.provenance()}))
+}

@@ -1,0 +1,265 @@
+//! Release views in the reference Releases API's JSON shape, at any point of the log.
+//!
+//! Every view is computed from a [`Snapshot`]: the domain state after the first `size` records,
+//! together with the tree head at that size, so that an auditor can fetch the signed checkpoint
+//! (`relic checkpoint --size N`) and prove every record the view was derived from.
+//!
+//! Reference behaviours implemented here: the release JSON fields (`name`, `tag_name`,
+//! `description`, `created_at`, `released_at`, `upcoming_release`, `historical_release`, `author`,
+//! `commit`, `milestones`, `assets` with `count`, `sources`, `links`, and `evidences`); sorting by
+//! `released_at` (default) or `created_at`, `desc` (default) or `asc`; pagination (`page` from 1,
+//! `per_page` default 20, at most 100); the latest release (newest by `released_at` among those
+//! already released); guest redaction (tag, commit, sources and evidence hidden, title
+//! `Release-<id>`); permanent asset links `/<project>/-/releases/<tag>/downloads<path>`.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use relic_domain::event::Role;
+use relic_domain::state::{Project, Release, State};
+use relic_ledger::{merkle, Ledger, Record};
+use serde_json::{json, Value};
+
+/// A point of the log: after `size` records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOf {
+    /// The whole log.
+    Now,
+    /// The first `n` records (records `0..n`).
+    Size(u64),
+    /// Every record recorded at or before this time.
+    Time(DateTime<Utc>),
+}
+
+impl AsOf {
+    /// Parses `--as-of`: a record count (`120`) or an RFC 3339 time.
+    pub fn parse(s: &str) -> Option<Self> {
+        if let Ok(n) = s.parse::<u64>() {
+            return Some(AsOf::Size(n));
+        }
+        DateTime::parse_from_rfc3339(s).ok().map(|t| AsOf::Time(t.with_timezone(&Utc)))
+    }
+}
+
+/// The state of the domain at a point of the log, and that point.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub state: State,
+    /// Records applied.
+    pub size: u64,
+    /// RFC 6962 tree head at `size`.
+    pub root: merkle::Hash,
+    /// The time views are evaluated at: the as-of time, or the last record's time.
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    #[error(transparent)]
+    Ledger(#[from] relic_ledger::Error),
+    #[error(transparent)]
+    Event(#[from] relic_domain::event::EventError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Replays the log up to `as_of`.
+pub fn snapshot(ledger: &Ledger, as_of: AsOf) -> Result<Snapshot, ViewError> {
+    let end = ledger.size();
+    if let AsOf::Size(n) = as_of {
+        if n > end {
+            return Err(ViewError::Invalid(format!("--as-of {n} is past the end of the log ({end} records)")));
+        }
+    }
+    let mut state = State::default();
+    let mut last_time = None;
+    for item in ledger.records(0) {
+        let (seq, bytes) = item?;
+        if matches!(as_of, AsOf::Size(n) if seq >= n) {
+            break;
+        }
+        let rec = Record::decode(&bytes).map_err(|e| relic_ledger::Error::Corrupt(format!("record {seq}: {e}")))?;
+        if matches!(as_of, AsOf::Time(t) if rec.time() > t) {
+            break;
+        }
+        last_time = Some(rec.time());
+        state.apply(&rec)?;
+    }
+    let size = state.size;
+    let at = match as_of {
+        AsOf::Now => Utc::now(),
+        AsOf::Time(t) => t,
+        AsOf::Size(_) => last_time.unwrap_or_else(Utc::now),
+    };
+    Ok(Snapshot { root: ledger.root(size)?, state, size, at })
+}
+
+impl Snapshot {
+    /// What every view says about where it comes from.
+    pub fn provenance(&self) -> Value {
+        json!({
+            "tree_size": self.size,
+            "root": B64.encode(self.root),
+            "evaluated_at": self.at.to_rfc3339(),
+            "checkpoint": format!("relic checkpoint --size {}", self.size),
+        })
+    }
+
+    pub fn project(&self, path: &str) -> Result<&Project, ViewError> {
+        self.state.projects.get(path).ok_or_else(|| ViewError::NotFound(format!("Project {path} not found")))
+    }
+}
+
+fn parse(t: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc))
+}
+
+/// How a viewer sees releases: in full (reporter and above, or an auditor without `--viewer`), or
+/// redacted (guest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sight {
+    Full,
+    Guest,
+}
+
+/// The viewer's sight in `project`; non-members may not read.
+pub fn sight(p: &Project, viewer: Option<&str>) -> Result<Sight, ViewError> {
+    match viewer {
+        None => Ok(Sight::Full),
+        Some(v) => match p.members.get(v) {
+            Some(Role::Guest) => Ok(Sight::Guest),
+            Some(_) => Ok(Sight::Full),
+            None => Err(ViewError::NotFound("Access Denied".into())),
+        },
+    }
+}
+
+const SOURCE_FORMATS: [&str; 4] = ["zip", "tar.gz", "tar.bz2", "tar"];
+
+/// One release in the reference API's shape.
+pub fn release_json(p: &Project, r: &Release, at: DateTime<Utc>, sight: Sight) -> Value {
+    let released = parse(&r.released_at);
+    let created = parse(&r.created_at);
+    let upcoming = released.is_some_and(|t| t > at);
+    let historical = matches!((released, created), (Some(rl), Some(cr)) if rl.timestamp() < cr.timestamp());
+    let repo = p.path.rsplit('/').next().unwrap_or(&p.path);
+    let links: Vec<Value> = r
+        .links
+        .values()
+        .map(|l| {
+            let direct = match &l.direct_asset_path {
+                Some(path) => format!("/{}/-/releases/{}/downloads{}", p.path, r.tag_name, path),
+                None => l.url.clone(),
+            };
+            json!({"id": l.id, "name": l.name, "url": l.url, "direct_asset_url": direct, "link_type": l.link_type})
+        })
+        .collect();
+    let milestones: Vec<Value> = r
+        .milestones
+        .iter()
+        .filter_map(|t| p.milestones.get(t))
+        .map(|m| {
+            let closed = m.issues.iter().filter(|i| i.state == "closed").count();
+            json!({"id": m.id, "iid": m.iid, "title": m.title, "description": m.description, "state": m.state,
+                   "created_at": m.created_at, "due_date": m.due_date,
+                   "issue_stats": {"total": m.issues.len(), "closed": closed}})
+        })
+        .collect();
+    let mut v = json!({
+        "id": r.id,
+        "name": r.name,
+        "tag_name": r.tag_name,
+        "description": r.description,
+        "created_at": r.created_at,
+        "released_at": r.released_at,
+        "upcoming_release": upcoming,
+        "historical_release": historical,
+        "author": {"username": r.author},
+        "commit": r.commit.as_ref().map(|c| json!({"id": c})),
+        "milestones": milestones,
+        "assets": {
+            "count": SOURCE_FORMATS.len() + links.len(),
+            "sources": SOURCE_FORMATS.iter().map(|f| json!({"format": f, "url": format!("/{}/-/archive/{}/{repo}-{}.{f}", p.path, r.tag_name, r.tag_name)})).collect::<Vec<_>>(),
+            "links": links,
+        },
+        "evidences": r.evidences.iter().map(|e| json!({"sha": e.sha, "filepath": e.filepath, "collected_at": e.collected_at})).collect::<Vec<_>>(),
+        "_links": {"self": format!("/{}/-/releases/{}", p.path, r.tag_name)},
+    });
+    if sight == Sight::Guest {
+        // The reference hides repository information from guests.
+        v["name"] = json!(format!("Release-{}", r.id));
+        v["tag_name"] = Value::Null;
+        v["commit"] = Value::Null;
+        v["evidences"] = json!([]);
+        v["assets"]["count"] = json!(v["assets"]["links"].as_array().map_or(0, Vec::len));
+        v["assets"]["sources"] = json!([]);
+        v["_links"] = json!({});
+    }
+    v
+}
+
+/// Sorting and pagination of a release list.
+#[derive(Debug, Clone)]
+pub struct ListOptions {
+    /// `released_at` or `created_at`.
+    pub order_by: String,
+    /// `desc` or `asc`.
+    pub sort: String,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+impl Default for ListOptions {
+    fn default() -> Self {
+        Self { order_by: "released_at".into(), sort: "desc".into(), page: 1, per_page: 20 }
+    }
+}
+
+/// One page of a project's releases, sorted.
+pub fn list(snap: &Snapshot, project: &str, opts: &ListOptions, viewer: Option<&str>) -> Result<Value, ViewError> {
+    if opts.order_by != "released_at" && opts.order_by != "created_at" {
+        return Err(ViewError::Invalid("order_by does not have a valid value".into()));
+    }
+    if opts.sort != "asc" && opts.sort != "desc" {
+        return Err(ViewError::Invalid("sort does not have a valid value".into()));
+    }
+    if opts.page == 0 || opts.per_page == 0 || opts.per_page > 100 {
+        return Err(ViewError::Invalid("page starts at 1 and per_page is between 1 and 100".into()));
+    }
+    let p = snap.project(project)?;
+    let s = sight(p, viewer)?;
+    let mut rs: Vec<&Release> = p.releases.values().collect();
+    let key = |r: &Release| if opts.order_by == "created_at" { r.created_at.clone() } else { r.released_at.clone() };
+    rs.sort_by(|a, b| key(a).cmp(&key(b)).then(a.id.cmp(&b.id)));
+    if opts.sort == "desc" {
+        rs.reverse();
+    }
+    let total = rs.len() as u64;
+    let start = ((opts.page - 1) * opts.per_page).min(total) as usize;
+    let end = (start + opts.per_page as usize).min(rs.len());
+    let items: Vec<Value> = rs[start..end].iter().map(|r| release_json(p, r, snap.at, s)).collect();
+    Ok(json!({
+        "releases": items,
+        "page": opts.page, "per_page": opts.per_page, "total": total,
+        "total_pages": total.div_ceil(opts.per_page),
+        "log": snap.provenance(),
+    }))
+}
+
+/// One release, by tag, or the latest (newest by `released_at` among released ones).
+pub fn get(snap: &Snapshot, project: &str, tag: Option<&str>, viewer: Option<&str>) -> Result<Value, ViewError> {
+    let p = snap.project(project)?;
+    let s = sight(p, viewer)?;
+    let r = match tag {
+        Some(t) => p.releases.get(t).ok_or_else(|| ViewError::NotFound("Release does not exist".into()))?,
+        None => p
+            .releases
+            .values()
+            .filter(|r| parse(&r.released_at).is_some_and(|t| t <= snap.at))
+            .max_by(|a, b| a.released_at.cmp(&b.released_at).then(a.id.cmp(&b.id)))
+            .ok_or_else(|| ViewError::NotFound("Release does not exist".into()))?,
+    };
+    Ok(json!({"release": release_json(p, r, snap.at, s), "log": snap.provenance()}))
+}
