@@ -139,6 +139,15 @@ pub enum Command {
     Internal(crate::domain_args::InternalCmd),
     /// Record a realistic release history into the data directory, then checkpoint and verify it.
     Demo,
+    /// Collect the evidence of upcoming releases when their released_at arrives (exactly once).
+    Scheduler {
+        /// One pass, then exit.
+        #[arg(long)]
+        once: bool,
+        /// Seconds between passes.
+        #[arg(long, default_value_t = 30)]
+        interval: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

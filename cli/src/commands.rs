@@ -100,6 +100,7 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
             Ok(())
         }
         Command::Demo => crate::demo::run(data, out, err),
+        Command::Scheduler { once, interval } => crate::scheduler::run(data, once, interval, json, out),
     }
 }
 

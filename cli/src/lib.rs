@@ -6,6 +6,7 @@ mod commands;
 mod demo;
 mod domain_args;
 mod domain_cmds;
+mod scheduler;
 
 use std::io::Write;
 

@@ -490,8 +490,17 @@ pub fn decide(st: &State, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Res
         Command::CollectEvidence { project, tag_name, reason, scheduled_at } => {
             let p = cx.project(project)?;
             let r = p.releases.get(tag_name).ok_or_else(|| refuse(404, "Release does not exist"))?;
-            // The scheduler collects as the system itself; people need the release permission.
-            let role = if *reason == EvidenceReason::Scheduled { None } else { Some(cx.release_access(p, tag_name)?) };
+            // The scheduler collects as the system itself, exactly once per scheduled time; people
+            // need the release permission.
+            let role = if *reason == EvidenceReason::Scheduled {
+                let at = scheduled_at.as_deref().ok_or_else(|| refuse(400, "scheduled_at is missing"))?;
+                if let Some(why) = crate::schedule::not_due(r, at, now) {
+                    return Err(refuse(409, why));
+                }
+                None
+            } else {
+                Some(cx.release_access(p, tag_name)?)
+            };
             let (doc, ev) = collect(st, p, r, now, *reason, scheduled_at.clone());
             Ok(Decision { documents: vec![doc], events: vec![Event::EvidenceCollected(ev)], role })
         }

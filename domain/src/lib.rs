@@ -9,6 +9,7 @@
 //! - [`internal`]: the internal-release lifecycle and versioning rule;
 //! - [`freeze`]: deploy freeze periods (cron, time zones);
 //! - [`evidence`]: evidence documents, their digests and the content-addressed store;
+//! - [`schedule`]: which upcoming releases' evidence is due, exactly once;
 //! - [`schema`]: JSON Schema validation of payloads, and upcasting of older versions;
 //! - [`service`]: the glue: replay, decide, store documents, append.
 
@@ -17,6 +18,7 @@ pub mod event;
 pub mod evidence;
 pub mod freeze;
 pub mod internal;
+pub mod schedule;
 pub mod schema;
 pub mod service;
 pub mod state;
