@@ -137,6 +137,9 @@ pub enum Command {
     /// Internal releases through their phases.
     #[command(subcommand)]
     Internal(crate::domain_args::InternalCmd),
+    /// Reports derived from the log.
+    #[command(subcommand)]
+    Report(crate::domain_args::ReportCmd),
     /// Record a realistic release history into the data directory, then checkpoint and verify it.
     Demo,
     /// Collect the evidence of upcoming releases when their released_at arrives (exactly once).

@@ -427,3 +427,27 @@ pub enum InternalCmd {
         who: Who,
     },
 }
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCmd {
+    /// Evidence, freezes, internal releases, access and integrity, for a period.
+    Compliance {
+        #[arg(long)]
+        project: Option<String>,
+        /// Start of the period (RFC 3339).
+        #[arg(long)]
+        from: Option<String>,
+        /// End of the period (RFC 3339).
+        #[arg(long)]
+        to: Option<String>,
+        /// Report on the log as it was after this many records, or at this time.
+        #[arg(long = "as-of")]
+        as_of: Option<String>,
+        /// json, md or html (one self-contained, printable file).
+        #[arg(long, default_value = "md")]
+        format: String,
+        /// Write the report here instead of to standard output.
+        #[arg(long)]
+        output: Option<String>,
+    },
+}

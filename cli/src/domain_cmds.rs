@@ -359,3 +359,29 @@ pub fn internal(data: &Path, c: InternalCmd, json: bool, out: &mut dyn Write) ->
     };
     run(data, &who, cmd, json, out)
 }
+
+fn time_arg(flag: &str, s: Option<String>) -> Result<Option<DateTime<Utc>>> {
+    s.map(|s| {
+        DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).map_err(|_| usage(format!("--{flag} {s}: expected an RFC 3339 time")))
+    })
+    .transpose()
+}
+
+pub fn report(data: &Path, c: ReportCmd, out: &mut dyn Write) -> Result<()> {
+    let ReportCmd::Compliance { project, from, to, as_of: a, format, output } = c;
+    let scope = relic_projector::report::Scope { project, from: time_arg("from", from)?, to: time_arg("to", to)?, as_of: as_of(a.as_deref())? };
+    if !matches!(format.as_str(), "json" | "md" | "html") {
+        return Err(usage(format!("--format {format}: use json, md or html")));
+    }
+    let ledger = Ledger::open_read_only(data)?;
+    let r = relic_projector::report::compliance(&ledger, data, &scope).map_err(view_err)?;
+    let text = match format.as_str() {
+        "json" => serde_json::to_string_pretty(&r).unwrap_or_default() + "\n",
+        "md" => relic_projector::report::markdown(&r),
+        _ => relic_projector::report::html(&r),
+    };
+    match output {
+        Some(path) => std::fs::write(&path, text).map_err(|source| CliError::Io { path, source }),
+        None => out.write_all(text.as_bytes()).map_err(out_err),
+    }
+}

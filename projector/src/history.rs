@@ -102,11 +102,24 @@ pub fn deadline(start: DateTime<Utc>, allowed: Duration, done: Option<DateTime<U
 pub fn internal_json(i: &Internal, at: DateTime<Utc>) -> Value {
     let detected = parse(&i.detected.detected_at).unwrap_or(at);
     let mut prev = detected;
+    // Each phase at the time the business event happened, where the event says it; otherwise when
+    // it was recorded.
+    let happened = |phase: Phase| -> Option<DateTime<Utc>> {
+        match phase {
+            Phase::Detected => Some(detected),
+            Phase::Prepared => i.prepared.as_ref().and_then(|p| parse(&p.prepared_at)),
+            Phase::Remediated => i.remediated.as_ref().and_then(|r| parse(&r.multi_tenant_deployed_at)),
+            Phase::Backported => i.backports.values().filter_map(|b| parse(&b.merged_at)).max(),
+            Phase::Released => i.released.as_ref().and_then(|r| parse(&r.released_at)),
+            Phase::Finalized => i.finalized.as_ref().and_then(|f| parse(&f.rollout_completed_at)),
+            Phase::Disclosed => i.disclosed.as_ref().and_then(|d| parse(&d.disclosed_at)),
+        }
+    };
     let timeline: Vec<Value> = i
         .timeline
         .iter()
         .map(|(phase, seq, time)| {
-            let t = if *phase == Phase::Detected { detected } else { parse(time).unwrap_or(detected) };
+            let t = happened(*phase).or_else(|| parse(time)).unwrap_or(detected);
             let v = json!({"phase": phase.name(), "seq": seq, "at": t.to_rfc3339(),
                            "since_previous_hours": (t - prev).num_minutes() as f64 / 60.0,
                            "since_detection_hours": (t - detected).num_minutes() as f64 / 60.0});

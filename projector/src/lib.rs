@@ -6,6 +6,7 @@
 //! (tree size) it reflects.
 
 pub mod history;
+pub mod report;
 pub mod views;
 
 use relic_ledger::{Ledger, Record};

@@ -301,6 +301,8 @@ fn demo_records_a_history_and_verifies_it() {
         assert!(out.contains(kind), "demo lacks {kind}");
     }
     ok(relic(&data, &["verify"]));
+    let page = ok(relic(&data, &["report", "compliance", "--format", "html"]));
+    assert!(page.contains("<svg") && page.contains("IR-2026-001"), "the report draws the internal release's timeline");
     fails(relic(&data, &["demo"]), "already exists");
 }
 
