@@ -140,6 +140,9 @@ pub enum Command {
     /// Reports derived from the log.
     #[command(subcommand)]
     Report(crate::domain_args::ReportCmd),
+    /// The incremental view store.
+    #[command(subcommand)]
+    Projections(crate::domain_args::ProjectionsCmd),
     /// Record a realistic release history into the data directory, then checkpoint and verify it.
     Demo,
     /// Collect the evidence of upcoming releases when their released_at arrives (exactly once).

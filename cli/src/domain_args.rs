@@ -451,3 +451,11 @@ pub enum ReportCmd {
         output: Option<String>,
     },
 }
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCmd {
+    /// Rebuild every view from record 0.
+    Rebuild,
+    /// How many records the stored views reflect.
+    Status,
+}

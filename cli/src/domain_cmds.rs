@@ -134,7 +134,7 @@ fn as_of(s: Option<&str>) -> Result<AsOf> {
 
 fn snapshot(data: &Path, s: Option<&str>) -> Result<(Ledger, relic_projector::views::Snapshot)> {
     let ledger = Ledger::open_read_only(data)?;
-    let snap = views::snapshot(&ledger, as_of(s)?).map_err(view_err)?;
+    let snap = views::snapshot_stored(data, &ledger, as_of(s)?).map_err(view_err)?;
     Ok((ledger, snap))
 }
 
@@ -383,5 +383,19 @@ pub fn report(data: &Path, c: ReportCmd, out: &mut dyn Write) -> Result<()> {
     match output {
         Some(path) => std::fs::write(&path, text).map_err(|source| CliError::Io { path, source }),
         None => out.write_all(text.as_bytes()).map_err(out_err),
+    }
+}
+
+pub fn projections(data: &Path, c: ProjectionsCmd, json: bool, out: &mut dyn Write) -> Result<()> {
+    let ledger = Ledger::open_read_only(data)?;
+    let store = relic_projector::store::ViewStore::open(data).map_err(view_err)?;
+    let (what, applied) = match c {
+        ProjectionsCmd::Rebuild => ("rebuilt", store.rebuild(&ledger, relic_projector::store::DEFAULT_BATCH).map_err(view_err)?.size),
+        ProjectionsCmd::Status => ("applied", store.applied().map_err(view_err)?),
+    };
+    if json {
+        writeln!(out, "{}", json!({"applied": applied, "log_size": ledger.size()})).map_err(out_err)
+    } else {
+        writeln!(out, "{what}: views reflect {applied} of the log's {} records", ledger.size()).map_err(out_err)
     }
 }

@@ -11,7 +11,7 @@ use relic_ledger::Record;
 use crate::event::*;
 
 /// An internal release's phases, in order. None may be skipped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     Detected,
@@ -37,7 +37,7 @@ impl Phase {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Release {
     pub id: u64,
     pub tag_name: String,
@@ -54,7 +54,7 @@ pub struct Release {
     pub author: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Project {
     pub id: u64,
     pub path: String,
@@ -71,7 +71,7 @@ pub struct Project {
     pub freezes: BTreeMap<u64, FreezeCreated>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Internal {
     pub detected: InternalDetected,
     pub phase: Phase,
@@ -86,7 +86,7 @@ pub struct Internal {
 }
 
 /// Everything the domain knows, as of `size` records.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct State {
     /// The number of log records applied.
     pub size: u64,

@@ -7,6 +7,7 @@
 
 pub mod history;
 pub mod report;
+pub mod store;
 pub mod views;
 
 use relic_ledger::{Ledger, Record};
