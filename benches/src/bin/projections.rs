@@ -1,0 +1,118 @@
+//! Rebuilding views and reporting over a log of N domain events (default 1,000,000), next to the raw
+//! cost of reading and decoding the same records, measured in one run.
+//!
+//!     cargo run --release -p relic-benches --bin projections [-- N]
+//!
+//! The log is built once (appends in atomic groups of 1,000) and cached under
+//! `target/relic-bench-domain-<N>`.
+
+use std::time::Instant;
+
+use relic_domain::event::*;
+use relic_domain::state::State;
+use relic_ledger::{Actor, Draft, Ledger, Record};
+use relic_projector::report::{compliance, Scope};
+use relic_projector::store::ViewStore;
+use relic_projector::views::AsOf;
+
+const P: &str = "acme/payments";
+
+fn draft(e: &Event) -> Draft {
+    Draft {
+        actor: Actor { id: "bob".into(), role: "maintainer".into() },
+        kind: e.kind().into(),
+        subject: e.subject(),
+        payload: serde_json::to_vec(&e.payload()).expect("json"),
+        schema_version: relic_ledger::kind::schema_version(e.kind()).expect("kind"),
+    }
+}
+
+/// A realistic mix: per release a creation with a link, an update and a second link; every tenth
+/// release is deleted; every hundredth attempt is refused.
+fn events(n: u64) -> impl Iterator<Item = Event> {
+    let ts = |i: u64| format!("2026-{:02}-{:02}T10:00:00Z", 1 + (i / 28) % 12, 1 + i % 28);
+    let link = |id: u64, i: u64| Link { id, name: format!("pkg-{id}"), url: format!("https://dl.example/{i}/{id}"), direct_asset_path: Some(format!("/bin/pkg-{id}")), link_type: LinkType::Package };
+    let head = vec![Event::ProjectRegistered(ProjectRegistered { project: P.into(), id: 1, name: "Payments".into(), description: None, created_at: ts(0) })];
+    head.into_iter().chain((0..).flat_map(move |i: u64| {
+        let tag = format!("v{}.{}.{}", i / 10_000, (i / 100) % 100, i % 100);
+        let mut v = vec![
+            Event::ReleaseCreated(ReleaseCreated {
+                project: P.into(), id: i + 1, tag_name: tag.clone(), name: tag.clone(), description: Some("A release of the payments service with refunds and FX fixes.".into()),
+                git_ref: Some("main".into()), commit: None, created_at: ts(i), released_at: ts(i), milestones: vec![], links: vec![link(2 * i + 1, i)], report_artifacts: vec![],
+            }),
+            Event::ReleaseUpdated(ReleaseUpdated { project: P.into(), tag_name: tag.clone(), description: Some("Updated notes.".into()), ..Default::default() }),
+            Event::LinkAdded(LinkAdded { project: P.into(), tag_name: tag.clone(), link: link(2 * i + 2, i) }),
+        ];
+        if i % 10 == 9 {
+            v.push(Event::ReleaseDeleted(ReleaseDeleted { project: P.into(), tag_name: tag.clone() }));
+        }
+        if i % 100 == 0 {
+            v.push(Event::AccessDenied(AccessDenied { project: P.into(), command: "release delete".into(), target: tag, reason: "Access Denied".into(), actor_role: "guest".into(), required_role: Role::Developer }));
+        }
+        v
+    })).take(n as usize)
+}
+
+fn ledger(n: u64) -> std::path::PathBuf {
+    let dir = relic_benches::target_dir().join(format!("relic-bench-domain-{n}"));
+    if let Ok(l) = Ledger::open_read_only(&dir) {
+        if l.size() == n + 1 {
+            return dir;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let l = Ledger::init(&dir, "bench.example/domain").expect("init");
+    let start = Instant::now();
+    let mut batch = Vec::with_capacity(1000);
+    for e in events(n) {
+        batch.push(draft(&e));
+        if batch.len() == 1000 {
+            l.append_all_blocking(std::mem::take(&mut batch)).expect("append");
+        }
+    }
+    if !batch.is_empty() {
+        l.append_all_blocking(batch).expect("append");
+    }
+    eprintln!("built {n} events in {:.1} s", start.elapsed().as_secs_f64());
+    dir
+}
+
+fn main() {
+    let n: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let dir = ledger(n);
+    let l = Ledger::open_read_only(&dir).expect("open");
+    let total = l.size();
+
+    let t = Instant::now();
+    let mut bytes_read = 0usize;
+    for item in l.records(0) {
+        let (_, b) = item.expect("read");
+        let r = Record::decode(&b).expect("decode");
+        let v: serde_json::Value = serde_json::from_slice(&r.payload).expect("json");
+        bytes_read += b.len() + v.is_object() as usize;
+    }
+    let raw = t.elapsed().as_secs_f64();
+    println!("raw read + decode + JSON parse: {total} records in {raw:.2} s = {:.0} records/s ({} MB)", total as f64 / raw, bytes_read >> 20);
+
+    let t = Instant::now();
+    let mut st = State::default();
+    for item in l.records(0) {
+        let (_, b) = item.expect("read");
+        st.apply(&Record::decode(&b).expect("decode")).expect("apply");
+    }
+    let mem = t.elapsed().as_secs_f64();
+    println!("replay into memory (schema-validated): {total} records in {mem:.2} s = {:.0} records/s", total as f64 / mem);
+
+    let views = tempfile::tempdir_in(relic_benches::target_dir()).expect("tmp");
+    let store = ViewStore::open(views.path()).expect("store");
+    let t = Instant::now();
+    let rebuilt = store.rebuild(&l, relic_projector::store::DEFAULT_BATCH).expect("rebuild");
+    let rb = t.elapsed().as_secs_f64();
+    assert_eq!(rebuilt, st);
+    println!("rebuild into the view store: {total} records in {rb:.2} s = {:.0} records/s", total as f64 / rb);
+
+    let t = Instant::now();
+    let r = compliance(&l, &dir, &Scope { project: None, from: None, to: None, as_of: AsOf::Now }).expect("report");
+    let rep = t.elapsed().as_secs_f64();
+    println!("compliance report (including full verification): {rep:.2} s; {} releases, integrity verified: {}", r["summary"]["releases"], r["integrity"]["verified"]);
+}
