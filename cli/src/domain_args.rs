@@ -401,6 +401,9 @@ pub enum InternalCmd {
         id: String,
         #[arg(long)]
         package: Vec<String>,
+        /// The internal version scheme; `{patch}` is the next public patch of the minor.
+        #[arg(long = "version-scheme", default_value = relic_domain::internal::DEFAULT_SCHEME)]
+        version_scheme: Option<String>,
         #[command(flatten)]
         who: Who,
     },

@@ -349,8 +349,8 @@ pub fn internal(data: &Path, c: InternalCmd, json: bool, out: &mut dyn Write) ->
         InternalCmd::Backport { id, target, merge_request, approved, pipeline, merged_commit, who } => {
             (who, Command::InternalBackport { id, target, merge_request, approved, pipeline, merged_commit })
         }
-        InternalCmd::Release { id, package: p, who } => {
-            (who, Command::InternalRelease { id, packages: p.iter().map(|s| package(s)).collect::<Result<_>>()? })
+        InternalCmd::Release { id, package: p, version_scheme, who } => {
+            (who, Command::InternalRelease { id, packages: p.iter().map(|s| package(s)).collect::<Result<_>>()?, scheme: version_scheme })
         }
         InternalCmd::Finalize { id, rollout_completed_at, notify, emergency_maintenance, who } => {
             (who, Command::InternalFinalize { id, rollout_completed_at, notified: notify, emergency_maintenance })

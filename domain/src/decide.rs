@@ -76,7 +76,8 @@ pub enum Command {
     InternalPrepare { id: String, release_issue: String, notified: Vec<String>, targets: Vec<String> },
     InternalRemediate { id: String, default_branch_commit: String, multi_tenant_deployed_at: String, security_verified_by: Option<String> },
     InternalBackport { id: String, target: String, merge_request: String, approved: bool, pipeline: String, merged_commit: String },
-    InternalRelease { id: String, packages: Vec<InternalPackage> },
+    /// `scheme`: the internal version scheme (default [`crate::internal::DEFAULT_SCHEME`]).
+    InternalRelease { id: String, packages: Vec<InternalPackage>, scheme: Option<String> },
     InternalFinalize { id: String, rollout_completed_at: String, notified: Vec<String>, emergency_maintenance: String },
     InternalDisclose { id: String, public_versions: Vec<String> },
 }

@@ -53,25 +53,31 @@ pub fn previous_minors(p: &Project, now: DateTime<Utc>) -> Option<[String; 2]> {
     (n >= 3).then(|| [format!("{}.{}", minors[n - 2].0, minors[n - 2].1), format!("{}.{}", minors[n - 3].0, minors[n - 3].1)])
 }
 
-/// The version the next internal package of minor `target` (`X.Y`) must carry.
+/// Checks a version scheme: it must name every part, so that versions stay unique and ordered.
+pub fn check_scheme(scheme: &str) -> Result<(), String> {
+    for part in ["{major}", "{minor}", "{patch}", "{n}"] {
+        if !scheme.contains(part) {
+            return Err(format!("Version scheme {scheme:?} must contain {{major}}, {{minor}}, {{patch}} and {{n}}"));
+        }
+    }
+    Ok(())
+}
+
+/// The version the next internal package of minor `target` (`X.Y`) must carry under `scheme`:
+/// the next public patch of that minor, and the first `n` not used by an earlier internal release.
 pub fn expected_version(st: &State, p: &Project, target: &str, scheme: &str, now: DateTime<Utc>) -> Option<String> {
     let (major, minor) = target.split_once('.').and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)))?;
     let next = latest_patch(p, major, minor, now).map_or(0, |c| c + 1);
-    let base = format!("{major}.{minor}.{next}-internal.");
-    let earlier = st
-        .internal
-        .values()
-        .filter_map(|i| i.released.as_ref())
-        .flat_map(|r| r.packages.iter())
-        .filter(|pkg| pkg.version.starts_with(&base))
-        .count() as u64;
-    Some(
+    let render = |n: u64| {
         scheme
             .replace("{major}", &major.to_string())
             .replace("{minor}", &minor.to_string())
             .replace("{patch}", &next.to_string())
-            .replace("{n}", &(earlier + 1).to_string()),
-    )
+            .replace("{n}", &n.to_string())
+    };
+    let used: Vec<&str> =
+        st.internal.values().filter_map(|i| i.released.as_ref()).flat_map(|r| r.packages.iter()).map(|pkg| pkg.version.as_str()).collect();
+    (1u64..).map(render).find(|v| !used.contains(&v.as_str()))
 }
 
 fn get<'a>(st: &'a State, id: &str) -> Result<&'a Internal, Refusal> {
@@ -214,14 +220,16 @@ pub(crate) fn decide(cx: &Parts, cmd: &Command, now: DateTime<Utc>) -> Result<De
             };
             done(role, Event::InternalBackported(e))
         }
-        Command::InternalRelease { id, packages } => {
+        Command::InternalRelease { id, packages, scheme } => {
             let i = get(st, id)?;
             let role = cx.require(&i.detected.project, Role::Maintainer, &format!("internal/{id}"))?;
             in_order(i, Phase::Released)?;
+            let scheme = scheme.as_deref().unwrap_or(DEFAULT_SCHEME);
+            check_scheme(scheme).map_err(|m| refusal(422, m))?;
             let p = cx.project(&i.detected.project)?;
             let targets = i.prepared.as_ref().map(|p| p.targets.clone()).unwrap_or_default();
             for t in &targets {
-                let want = expected_version(st, p, t, DEFAULT_SCHEME, now).unwrap_or_default();
+                let want = expected_version(st, p, t, scheme, now).unwrap_or_default();
                 let Some(pkg) = packages.iter().find(|pkg| pkg.version.starts_with(&format!("{t}."))) else {
                     return Err(refusal(422, format!("No internal package for {t}: expected version {want}")));
                 };

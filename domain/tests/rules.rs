@@ -353,6 +353,7 @@ fn internal_release_runs_through_every_phase_in_order() {
     let backport = |t: &str, approved: bool, pipeline: &str| Command::InternalBackport { id: "IR-1".into(), target: t.into(), merge_request: format!("!{t}"), approved, pipeline: pipeline.into(), merged_commit: "def".into() };
     let release = |v1: &str, v2: &str| Command::InternalRelease {
         id: "IR-1".into(),
+        scheme: None,
         packages: vec![
             InternalPackage { version: v1.into(), name: "omnibus".into(), digest: format!("sha256:{}", "0".repeat(64)) },
             InternalPackage { version: v2.into(), name: "omnibus".into(), digest: format!("sha256:{}", "1".repeat(64)) },
@@ -367,6 +368,12 @@ fn internal_release_runs_through_every_phase_in_order() {
     assert_eq!(w.st.internal["IR-1"].phase, Phase::Backported);
     // Versions: the next public patch of each minor, so no public number is skipped.
     w.refused("maint", release("17.2.4-internal.1", "17.1.6-internal.1"), "Package version 17.2.4-internal.1 is not valid: expected 17.2.3-internal.1 (the next public patch of 17.2, so no public version is skipped)", false);
+    let bad_scheme = with(release("17.2.3-internal.1", "17.1.6-internal.1"), |c| {
+        if let Command::InternalRelease { scheme, .. } = c {
+            *scheme = Some("{major}.{minor}-hotfix".into());
+        }
+    });
+    w.refused("maint", bad_scheme, "Version scheme \"{major}.{minor}-hotfix\" must contain {major}, {minor}, {patch} and {n}", false);
     w.ok("maint", release("17.2.3-internal.1", "17.1.6-internal.1"));
     let disclose = Command::InternalDisclose { id: "IR-1".into(), public_versions: vec!["17.2.3".into()] };
     w.refused("maint", disclose.clone(), "Internal release IR-1 cannot enter Public patch and disclosure: Final steps has not been recorded", false);
@@ -388,6 +395,15 @@ fn a_bug_needs_no_security_verification_and_versions_count_up() {
     w.ok("maint", Command::InternalPrepare { id: "IR-B".into(), release_issue: "i".into(), notified: vec!["d".into()], targets: vec!["17.2".into(), "17.1".into()] });
     w.ok("maint", Command::InternalRemediate { id: "IR-B".into(), default_branch_commit: "c".into(), multi_tenant_deployed_at: "2026-06-01T12:00:00Z".into(), security_verified_by: None });
     w.refused("maint", detect("IR-B", 1, InternalKind::Bug), "Internal release IR-B already exists", false);
+    for t in ["17.2", "17.1"] {
+        w.ok("maint", Command::InternalBackport { id: "IR-B".into(), target: t.into(), merge_request: "!1".into(), approved: true, pipeline: "success".into(), merged_commit: "c".into() });
+    }
+    // A configured version scheme: still the next public patch of each minor.
+    let pkg = |v: &str| InternalPackage { version: v.into(), name: "omnibus".into(), digest: format!("blake3:{}", "2".repeat(64)) };
+    let with_scheme = |a: &str, b: &str| Command::InternalRelease { id: "IR-B".into(), packages: vec![pkg(a), pkg(b)], scheme: Some("{major}.{minor}.{patch}-p{n}".into()) };
+    w.refused("maint", with_scheme("17.2.2-p1", "17.1.6-p1"), "Package version 17.2.2-p1 is not valid: expected 17.2.3-p1 (the next public patch of 17.2, so no public version is skipped)", false);
+    w.ok("maint", with_scheme("17.2.3-p1", "17.1.6-p1"));
+    assert_eq!(w.st.internal["IR-B"].phase, Phase::Released);
     w.refused("maint", Command::InternalPrepare { id: "IR-X".into(), release_issue: "i".into(), notified: vec![], targets: vec![] }, "Internal release IR-X does not exist", false);
 }
 
