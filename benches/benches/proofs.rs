@@ -12,21 +12,39 @@
 //! - `ledger_prove_inclusion_bundle_1m`: `Ledger::prove_inclusion(index, None)`, the tlog-proof
 //!   bundle the CLI serves: the proof plus the stored checkpoint at the current size, opened and
 //!   checked (signature verification) on every call.
+//! - `ledger_checkpoint_stored_1m`: `Ledger::checkpoint(None)` when the checkpoint is already stored
+//!   (what every bundle pays on top of the proof).
+//! - `sled_get_same_hash`: one `sled::Db::get` of the same stored hash (always in sled's cache).
 //! - `sled_get_random_hash`: one `sled::Db::get` of a random stored hash: the unit of work.
 //! - `sled_get_random_hash_x20`: 20 such gets (`log2(1,000,000)` ≈ 20): the physical bound of a proof
 //!   that reads one stored hash per level.
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use relic_benches::{cached_ledger, report_load};
-use relic_ledger::merkle;
-use relic_ledger::store::hash_key;
+use relic_benches::{cached_ledger, peak_rss_kib, report_load, sled_config};
+use relic_ledger::ledger::store_path;
+use relic_ledger::merkle::{self, Hash, HashReader, ReadError};
+use relic_ledger::store::{hash_key, Store};
 use relic_ledger::Ledger;
 
 const SIZE: u64 = 1_000_000;
+
+/// A store that counts the stored hashes read through it.
+struct Counting<'a> {
+    store: &'a Store,
+    reads: Cell<u64>,
+}
+
+impl HashReader for Counting<'_> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, ReadError> {
+        self.reads.set(self.reads.get() + indexes.len() as u64);
+        self.store.read_hashes(indexes)
+    }
+}
 
 fn proofs(c: &mut Criterion) {
     let dir = cached_ledger(SIZE, 100);
@@ -39,26 +57,41 @@ fn proofs(c: &mut Criterion) {
     let store = ledger.store();
     let stored = merkle::stored_hash_count(n);
     let mut rng = StdRng::seed_from_u64(0x5eed);
+
+    // How many stored hashes each operation reads (the physical bound is that many sled gets), over
+    // random inputs; this also brings sled's cache to its steady state before anything is timed.
     {
-        let p = merkle::prove_inclusion(n / 3, n, store).unwrap();
-        let q = ledger.prove_consistency(n / 3, n).unwrap();
-        eprintln!("inclusion proof: {} hashes; consistency proof: {} hashes", p.len(), q.len());
+        const SAMPLES: u64 = 20_000;
+        let counting = Counting { store, reads: Cell::new(0) };
+        let (mut inc, mut con, mut th, mut len) = (0u64, 0u64, 0u64, 0usize);
+        for _ in 0..SAMPLES {
+            counting.reads.set(0);
+            len += merkle::prove_inclusion(rng.gen_range(0..n), n, &counting).unwrap().len();
+            inc += counting.reads.get();
+            counting.reads.set(0);
+            merkle::prove_consistency(rng.gen_range(1..n), n, &counting).unwrap();
+            con += counting.reads.get();
+            counting.reads.set(0);
+            merkle::tree_hash(rng.gen_range(1..=n), &counting).unwrap();
+            th += counting.reads.get();
+        }
+        let avg = |x: u64| x as f64 / SAMPLES as f64;
+        eprintln!(
+            "stored hashes read per operation at n = {n} (mean of {SAMPLES} random): inclusion proof {:.1} (proof length {:.1}), consistency proof {:.1}, tree hash {:.1}",
+            avg(inc),
+            len as f64 / SAMPLES as f64,
+            avg(con),
+            avg(th)
+        );
     }
 
     let mut g = c.benchmark_group("proofs");
     g.sample_size(50).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
     g.throughput(Throughput::Elements(1));
 
-    g.bench_function("prove_inclusion_1m", |b| {
-        b.iter(|| merkle::prove_inclusion(rng.gen_range(0..n), n, store).unwrap())
-    });
-    g.bench_function("prove_consistency_1m", |b| {
-        b.iter(|| ledger.prove_consistency(rng.gen_range(1..n), n).unwrap())
-    });
-    g.bench_function("tree_hash_1m", |b| b.iter(|| merkle::tree_hash(rng.gen_range(1..=n), store).unwrap()));
-    g.bench_function("ledger_prove_inclusion_bundle_1m", |b| {
-        b.iter(|| ledger.prove_inclusion(rng.gen_range(0..n), None).unwrap())
-    });
+    // --- the unit of work: one sled get of a stored hash ---
+    let hot = hash_key(merkle::stored_hash_index(19, 0));
+    g.bench_function("sled_get_same_hash", |b| b.iter(|| black_box(store.db.get(hot).unwrap().unwrap())));
     g.bench_function("sled_get_random_hash", |b| {
         b.iter(|| black_box(store.db.get(hash_key(rng.gen_range(0..stored))).unwrap().unwrap()))
     });
@@ -70,8 +103,39 @@ fn proofs(c: &mut Criterion) {
         })
     });
 
-    g.finish();
+    // --- the tree operations ---
+    g.bench_function("prove_inclusion_1m", |b| {
+        b.iter(|| merkle::prove_inclusion(rng.gen_range(0..n), n, store).unwrap())
+    });
+    g.bench_function("prove_consistency_1m", |b| {
+        b.iter(|| ledger.prove_consistency(rng.gen_range(1..n), n).unwrap())
+    });
+    g.bench_function("tree_hash_1m", |b| b.iter(|| merkle::tree_hash(rng.gen_range(1..=n), store).unwrap()));
+
+    // --- what the CLI serves: a tlog-proof bundle (checkpoint + proof) ---
+    g.bench_function("ledger_checkpoint_stored_1m", |b| b.iter(|| ledger.checkpoint(None).unwrap()));
+    g.bench_function("ledger_prove_inclusion_bundle_1m", |b| {
+        b.iter(|| ledger.prove_inclusion(rng.gen_range(0..n), None).unwrap())
+    });
+
+    // --- what if sled's cache held the whole hash working set? (the store opened by hand with a
+    // 1 GB cache instead of the 64 MB `Store::open` sets; nothing else differs) ---
     drop(ledger);
+    {
+        let big = Store { db: sled_config(&store_path(&dir)).cache_capacity(1 << 30).open().unwrap() };
+        for _ in 0..20_000 {
+            merkle::prove_inclusion(rng.gen_range(0..n), n, &big).unwrap();
+        }
+        g.bench_function("sled_get_random_hash_cache_1g", |b| {
+            b.iter(|| black_box(big.db.get(hash_key(rng.gen_range(0..stored))).unwrap().unwrap()))
+        });
+        g.bench_function("prove_inclusion_1m_cache_1g", |b| {
+            b.iter(|| merkle::prove_inclusion(rng.gen_range(0..n), n, &big).unwrap())
+        });
+        eprintln!("peak RSS with the 1 GB cache: {} MiB", peak_rss_kib().unwrap_or(0) / 1024);
+    }
+
+    g.finish();
     report_load("proofs: end");
 }
 

@@ -9,10 +9,14 @@
 //! - `verify_store_100k`: `relic_ledger::verify::verify` on an already open store.
 //!   Both use every core: one thread streams and hashes, `available_parallelism()` workers check
 //!   signatures in batches of 256.
+//! - `verify_store_100k_strict`: the same with `Options { strict: true }` (`verify --strict`): each
+//!   signature checked alone with `verify_strict`.
 //! - `ed25519_verify_strict`: one `VerifyingKey::verify_strict` of a record's signed message (1 thread).
 //! - `ed25519_verify_batch_256`: `ed25519_dalek::verify_batch` over 256 records' messages (1 thread).
 //! - `ed25519_verify_batch_256_all_cores`: the same on every core at once: the signature bound of
 //!   a verifier that does nothing else.
+//! - `ed25519_verify_strict_256_all_cores`: 256 `verify_strict` per core on every core at once: the
+//!   signature bound of `--strict`.
 //! - `sled_scan_100k`: reading every record of the store in order (the storage bound of the stream).
 
 use std::time::Duration;
@@ -52,6 +56,13 @@ fn verify_bench(c: &mut Criterion) {
         g.bench_function("verify_store_100k", |b| {
             b.iter(|| {
                 let report = verify::verify(ledger.store(), &verify::Options::default(), &mut |_, _| {}).unwrap();
+                assert_eq!(report.size, SIZE);
+            })
+        });
+        g.bench_function("verify_store_100k_strict", |b| {
+            let opts = verify::Options { strict: true, ..Default::default() };
+            b.iter(|| {
+                let report = verify::verify(ledger.store(), &opts, &mut |_, _| {}).unwrap();
                 assert_eq!(report.size, SIZE);
             })
         });
@@ -100,6 +111,22 @@ fn verify_bench(c: &mut Criterion) {
                     let (refs, sigs, keys) = (&refs, &sigs, &keys);
                     s.spawn(move || {
                         ed25519_dalek::verify_batch(&refs[j..j + BATCH], &sigs[j..j + BATCH], &keys[j..j + BATCH]).unwrap()
+                    });
+                }
+            })
+        })
+    });
+
+    g.bench_function("ed25519_verify_strict_256_all_cores", |b| {
+        b.iter(|| {
+            std::thread::scope(|s| {
+                for t in 0..cores {
+                    let j = (t * BATCH) % SAMPLE;
+                    let (msgs, sigs, keys) = (&msgs, &sigs, &keys);
+                    s.spawn(move || {
+                        for k in j..j + BATCH {
+                            keys[k].verify_strict(&msgs[k], &sigs[k]).unwrap();
+                        }
                     });
                 }
             })

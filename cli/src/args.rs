@@ -145,6 +145,12 @@ pub enum Command {
     Projections(crate::domain_args::ProjectionsCmd),
     /// Record a realistic release history into the data directory, then checkpoint and verify it.
     Demo,
+    /// Publish every record to Kafka, in order, advancing a durable cursor on the broker's acknowledgement.
+    Publish(crate::relay_args::PublishArgs),
+    /// Build a verified, read-only copy (a mirror) in --data of a log published to Kafka.
+    Mirror(crate::relay_args::MirrorArgs),
+    /// Print verified events published to Kafka as JSON lines, resuming from a stored position.
+    Subscribe(crate::relay_args::SubscribeArgs),
     /// Collect the evidence of upcoming releases when their released_at arrives (exactly once).
     Scheduler {
         /// One pass, then exit.

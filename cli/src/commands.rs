@@ -58,8 +58,7 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
         Command::Log { from, limit } => log(data, from, limit, json, out),
         Command::Record { seq, raw } => record(data, seq, raw, out),
         Command::Checkpoint { size } => {
-            let l = Ledger::open(data)?;
-            let cp = l.checkpoint(size)?;
+            let cp = crate::relay_cmds::checkpoint(data, size)?;
             if json {
                 let c = &cp.checkpoint;
                 print_json(out, &json!({"origin": c.origin, "size": c.size, "root": B64.encode(c.root), "note": cp.note}))
@@ -68,8 +67,7 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
             }
         }
         Command::Prove { what: ProveWhat::Inclusion { seq, size } } => {
-            let l = Ledger::open(data)?;
-            let b = l.prove_inclusion(seq, size)?;
+            let b = crate::relay_cmds::prove_inclusion(data, seq, size)?;
             if json {
                 let proof: Vec<String> = b.proof.iter().map(|h| B64.encode(h)).collect();
                 print_json(out, &json!({"index": b.index, "proof": proof, "checkpoint": b.checkpoint, "tlog_proof": b.to_text()}))
@@ -102,6 +100,9 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
             Ok(())
         }
         Command::Demo => crate::demo::run(data, out, err),
+        Command::Publish(a) => crate::relay_cmds::publish(data, a, json, out, err),
+        Command::Mirror(a) => crate::relay_cmds::mirror(data, a, json, out, err),
+        Command::Subscribe(a) => crate::relay_cmds::subscribe(a, out, err),
         Command::Scheduler { once, interval } => crate::scheduler::run(data, once, interval, json, out),
     }
 }

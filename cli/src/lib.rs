@@ -6,6 +6,8 @@ mod commands;
 mod demo;
 mod domain_args;
 mod domain_cmds;
+mod relay_args;
+mod relay_cmds;
 mod scheduler;
 
 use std::io::Write;

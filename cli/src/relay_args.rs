@@ -16,7 +16,10 @@ pub struct KafkaArgs {
     /// The topic of the signed checkpoints.
     #[arg(long, default_value = relic_relay::DEFAULT_CHECKPOINT_TOPIC)]
     pub checkpoint_topic: String,
-    /// A librdkafka property for the client (e.g. `-X security.protocol=ssl`); repeatable.
+    /// The topic of the evidence documents and report artifacts the records name.
+    #[arg(long, default_value = relic_relay::DEFAULT_EVIDENCE_TOPIC)]
+    pub evidence_topic: String,
+    /// A librdkafka property for the client (e.g. `-X request.timeout.ms=5000`); repeatable.
     #[arg(short = 'X', long = "kafka-option", value_name = "KEY=VALUE")]
     pub options: Vec<String>,
 }

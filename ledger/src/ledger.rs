@@ -465,7 +465,7 @@ fn prepare(mut draft: Draft) -> Result<Draft> {
 
 /// Checks the head against the records around it: the last record is there, matches the link, and
 /// nothing follows it. A head that disagrees means the store was altered outside relic.
-fn check_head(store: &Store, head: &Head) -> Result<()> {
+pub(crate) fn check_head(store: &Store, head: &Head) -> Result<()> {
     if head.size == 0 {
         return Err(Error::Corrupt("the head says the log is empty, but record 0 is written at init".into()));
     }

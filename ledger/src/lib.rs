@@ -14,15 +14,21 @@
 //! - [`store`]: the sled layout (`schemas/store-v1.md`);
 //! - [`keys`]: private key files (mode 0600);
 //! - [`ledger`]: group-committed appends, reads, checkpoints, proofs, key rotation;
-//! - [`verify`]: the full, streaming, parallel verification of a store.
+//! - [`verify`]: the full, streaming, parallel verification of a store;
+//! - [`chain`]: the same per-record checks for records received one at a time;
+//! - [`mirror`]: a verified copy of another node's log, built from its published record bytes;
+//! - [`outbox`]: the publish cursor (records a broker acknowledged).
 
+pub mod chain;
 pub mod checkpoint;
 pub mod error;
 pub mod keys;
 pub mod kind;
 pub mod ledger;
 pub mod merkle;
+pub mod mirror;
 pub mod note;
+pub mod outbox;
 pub mod record;
 pub mod store;
 pub mod verify;

@@ -66,20 +66,21 @@ pub struct Report {
     pub trusted: Option<Checkpoint>,
 }
 
-struct Chunk {
-    seqs: Vec<u64>,
-    msgs: Vec<Vec<u8>>,
-    sigs: Vec<Signature>,
-    keys: Vec<VerifyingKey>,
+/// Signatures checked together: one batch verification, and on failure each alone to find the first bad one.
+pub(crate) struct Chunk {
+    pub(crate) seqs: Vec<u64>,
+    pub(crate) msgs: Vec<Vec<u8>>,
+    pub(crate) sigs: Vec<Signature>,
+    pub(crate) keys: Vec<VerifyingKey>,
 }
 
 impl Chunk {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self { seqs: Vec::with_capacity(CHUNK), msgs: Vec::with_capacity(CHUNK), sigs: Vec::with_capacity(CHUNK), keys: Vec::with_capacity(CHUNK) }
     }
 
     /// The lowest sequence number whose signature fails, if any.
-    fn first_bad(&self, strict: bool) -> Option<u64> {
+    pub(crate) fn first_bad(&self, strict: bool) -> Option<u64> {
         let msgs: Vec<&[u8]> = self.msgs.iter().map(Vec::as_slice).collect();
         if !strict && ed25519_dalek::verify_batch(&msgs, &self.sigs, &self.keys).is_ok() {
             return None;
@@ -276,7 +277,7 @@ fn stream(
             return Err((seq, rec_err(seq, "its time is earlier than the previous record's")));
         }
         st.last_time = rec.time_us;
-        let key = signing_key(&mut st, &rec, origin).map_err(|e| (seq, rec_err(seq, e)))?;
+        let key = signing_key(&mut st.keys, &rec, origin).map_err(|e| (seq, rec_err(seq, e)))?;
 
         // Tree hashes: recompute this record's and compare with what is stored at those positions.
         let leaf = merkle::leaf_hash(&bytes);
@@ -302,7 +303,7 @@ fn stream(
         chunk.sigs.push(Signature::from_bytes(&rec.signature));
         chunk.keys.push(key.key);
         if rec.kind == kind::KEY_ROTATED {
-            rotate(&mut st, &rec, origin).map_err(|e| (seq, rec_err(seq, e)))?;
+            rotate(&mut st.keys, &rec, origin).map_err(|e| (seq, rec_err(seq, e)))?;
         }
         st.link = link_of(&bytes);
         st.size += 1;
@@ -375,8 +376,8 @@ fn check_checkpoints(
     Ok(())
 }
 
-/// The key that must have signed `rec`, from the key history replayed so far.
-fn signing_key(st: &mut State, rec: &Record, origin: &str) -> Result<VerifierKey, String> {
+/// The key that must have signed `rec`, from the key history replayed so far (record 0 starts it).
+pub(crate) fn signing_key(keys: &mut Vec<KeyEntry>, rec: &Record, origin: &str) -> Result<VerifierKey, String> {
     if rec.seq == 0 {
         if rec.kind != kind::LEDGER_CREATED {
             return Err(format!("record 0 must be {}, found {}", kind::LEDGER_CREATED, rec.kind));
@@ -386,17 +387,17 @@ fn signing_key(st: &mut State, rec: &Record, origin: &str) -> Result<VerifierKey
             return Err("it names another origin than this store's".into());
         }
         let key = introduced_key(&p, "key", origin)?;
-        st.keys.push(KeyEntry { key, from_seq: 0 });
+        keys.push(KeyEntry { key, from_seq: 0 });
     } else if rec.kind == kind::LEDGER_CREATED {
         return Err(format!("{} may only be record 0", kind::LEDGER_CREATED));
     }
-    let current = st.keys.last().map(|k| k.key.clone()).ok_or("no signing key is established")?;
+    let current = keys.last().map(|k| k.key.clone()).ok_or("no signing key is established")?;
     if rec.key_id != current.key_id {
         return Err(format!(
             "signed by key {}, but key {} holds from record {}",
             key_id_hex(&rec.key_id),
             key_id_hex(&current.key_id),
-            st.keys.last().map_or(0, |k| k.from_seq)
+            keys.last().map_or(0, |k| k.from_seq)
         ));
     }
     Ok(current)
@@ -415,17 +416,17 @@ fn introduced_key(p: &serde_json::Value, field: &str, origin: &str) -> Result<Ve
 }
 
 /// Applies a `key.rotated` record: the key it introduces signs every record after it.
-fn rotate(st: &mut State, rec: &Record, origin: &str) -> Result<(), String> {
+pub(crate) fn rotate(keys: &mut Vec<KeyEntry>, rec: &Record, origin: &str) -> Result<(), String> {
     let p = rec.payload_json();
     let previous = introduced_key(&p, "previous_key", origin)?;
-    if st.keys.last().map(|k| &k.key) != Some(&previous) {
+    if keys.last().map(|k| &k.key) != Some(&previous) {
         return Err("previous_key is not the key that held before it".into());
     }
     let new = introduced_key(&p, "new_key", origin)?;
-    if st.keys.iter().any(|k| k.key.key_id == new.key_id) {
+    if keys.iter().any(|k| k.key.key_id == new.key_id) {
         return Err("new_key reuses the ID of an earlier key".into());
     }
-    st.keys.push(KeyEntry { key: new, from_seq: rec.seq + 1 });
+    keys.push(KeyEntry { key: new, from_seq: rec.seq + 1 });
     Ok(())
 }
 

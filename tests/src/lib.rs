@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+pub mod tansu;
+
 use relic_ledger::{kind, Actor, Draft};
 
 /// What one CLI invocation produced.
