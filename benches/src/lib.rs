@@ -12,6 +12,10 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use relic_ledger::record::Record;
 use relic_ledger::{Actor, Draft, Ledger};
 
+/// Every benchmark runs with the allocator of the `relic` binary (`cli/src/main.rs`).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The origin of every benchmark ledger.
 pub const ORIGIN: &str = "bench.example/log";
 /// The event kind of every benchmark record.

@@ -234,7 +234,7 @@ fn verify_log(data: &Path, trusted: Option<&Path>, strict: bool, keys: &[String]
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let result = verify::verify_dir(data, &verify::Options { trusted: trusted_text.as_deref(), strict, pinned: &pinned }, &mut |n, total| {
+    let result = verify::verify_dir(data, &verify::Options { trusted: trusted_text.as_deref(), strict, pinned: &pinned, resume: None }, &mut |n, total| {
         bar.set_length(total.max(n));
         bar.set_position(n);
     })?;

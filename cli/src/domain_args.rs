@@ -452,6 +452,10 @@ pub enum ReportCmd {
         /// Write the report here instead of to standard output.
         #[arg(long)]
         output: Option<String>,
+        /// Verify the whole log from record 0, instead of the records appended since the position
+        /// the last report saved (after checking the log still has the tree head verified there).
+        #[arg(long = "full-verify")]
+        full_verify: bool,
     },
 }
 

@@ -367,14 +367,17 @@ fn time_arg(flag: &str, s: Option<String>) -> Result<Option<DateTime<Utc>>> {
     .transpose()
 }
 
+use relic_projector::report::Verification;
+
 pub fn report(data: &Path, c: ReportCmd, out: &mut dyn Write) -> Result<()> {
-    let ReportCmd::Compliance { project, from, to, as_of: a, format, output } = c;
+    let ReportCmd::Compliance { project, from, to, as_of: a, format, output, full_verify } = c;
     let scope = relic_projector::report::Scope { project, from: time_arg("from", from)?, to: time_arg("to", to)?, as_of: as_of(a.as_deref())? };
     if !matches!(format.as_str(), "json" | "md" | "html") {
         return Err(usage(format!("--format {format}: use json, md or html")));
     }
     let ledger = Ledger::open_read_only(data)?;
-    let r = relic_projector::report::compliance(&ledger, data, &scope).map_err(view_err)?;
+    let how = if full_verify { Verification::Full } else { Verification::Incremental };
+    let r = relic_projector::report::compliance_with(&ledger, data, &scope, how).map_err(view_err)?;
     let text = match format.as_str() {
         "json" => serde_json::to_string_pretty(&r).unwrap_or_default() + "\n",
         "md" => relic_projector::report::markdown(&r),
@@ -390,7 +393,7 @@ pub fn projections(data: &Path, c: ProjectionsCmd, json: bool, out: &mut dyn Wri
     let ledger = Ledger::open_read_only(data)?;
     let store = relic_projector::store::ViewStore::open(data).map_err(view_err)?;
     let (what, applied) = match c {
-        ProjectionsCmd::Rebuild => ("rebuilt", store.rebuild(&ledger, relic_projector::store::DEFAULT_BATCH).map_err(view_err)?.size),
+        ProjectionsCmd::Rebuild => ("rebuilt", store.rebuild(&ledger, relic_projector::store::DEFAULT_BATCH).map_err(view_err)?.state.size),
         ProjectionsCmd::Status => ("applied", store.applied().map_err(view_err)?),
     };
     if json {

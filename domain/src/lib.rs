@@ -5,6 +5,7 @@
 //!
 //! - [`event`]: the payload of every kind (the log's vocabulary);
 //! - [`state`]: the fold of the log into current state;
+//! - [`feed`]: the log read back as events, decoded on every core, in order;
 //! - [`decide`]: commands and the rules, with the reference's exact error texts;
 //! - [`internal`]: the internal-release lifecycle and versioning rule;
 //! - [`freeze`]: deploy freeze periods (cron, time zones);
@@ -16,6 +17,7 @@
 pub mod decide;
 pub mod event;
 pub mod evidence;
+pub mod feed;
 pub mod freeze;
 pub mod internal;
 pub mod schedule;

@@ -32,6 +32,15 @@ pub enum ServiceError {
     Evidence(#[from] EvidenceError),
 }
 
+impl From<crate::feed::FeedError> for ServiceError {
+    fn from(e: crate::feed::FeedError) -> Self {
+        match e {
+            crate::feed::FeedError::Ledger(e) => ServiceError::Ledger(e),
+            crate::feed::FeedError::Event(e) => ServiceError::Event(e),
+        }
+    }
+}
+
 /// An open ledger with its domain state.
 pub struct Service {
     ledger: Ledger,
@@ -40,11 +49,10 @@ pub struct Service {
 
 /// Replays every record of `ledger` from `state.size` on, validating payloads against their schemas.
 pub fn replay(ledger: &Ledger, state: &mut State) -> Result<(), ServiceError> {
-    for item in ledger.records(state.size) {
-        let (seq, bytes) = item?;
-        let rec = relic_ledger::Record::decode(&bytes).map_err(|e| relic_ledger::Error::Corrupt(format!("record {seq}: {e}")))?;
-        state.apply(&rec)?;
-    }
+    crate::feed::replay(ledger, state.size, u64::MAX, |it| {
+        state.apply_decoded(&it.record, it.event.as_ref());
+        Ok::<_, ServiceError>(true)
+    })?;
     Ok(())
 }
 

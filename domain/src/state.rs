@@ -67,6 +67,8 @@ pub struct Project {
     pub tags: BTreeMap<String, TagRecorded>,
     /// Milestones by title.
     pub milestones: BTreeMap<String, MilestoneRecorded>,
+    /// Not part of a project's serialized form: the view store keeps one row per release.
+    #[serde(skip, default)]
     pub releases: BTreeMap<String, Release>,
     pub freezes: BTreeMap<u64, FreezeCreated>,
 }
@@ -85,8 +87,24 @@ pub struct Internal {
     pub timeline: Vec<(Phase, u64, String)>,
 }
 
+/// Reads the domain event a record carries: its payload is checked against the schema of its kind at
+/// the version it was written with, brought up to the current version, and decoded. `None` for
+/// records that are not domain events (`ledger.created`, `key.rotated`).
+pub fn decode(rec: &Record) -> Result<Option<Event>, EventError> {
+    if !DOMAIN_KINDS.contains(&rec.kind.as_str()) {
+        return Ok(None);
+    }
+    let bad = |reason: String| EventError::Payload { seq: rec.seq, kind: rec.kind.clone(), reason };
+    let payload: serde_json::Value = serde_json::from_slice(&rec.payload).map_err(|e| bad(e.to_string()))?;
+    let payload = crate::schema::upcast(&rec.kind, rec.schema_version, payload).map_err(|e| bad(e.to_string()))?;
+    match Event::from_payload(&rec.kind, payload) {
+        None => Ok(None),
+        Some(parsed) => parsed.map(Some).map_err(|e| bad(e.to_string())),
+    }
+}
+
 /// Everything the domain knows, as of `size` records.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
     /// The number of log records applied.
     pub size: u64,
@@ -107,17 +125,18 @@ impl State {
     /// advance `size`. Fails only if a payload does not match its kind's schema at its version, which
     /// validation on append rules out for records relic wrote.
     pub fn apply(&mut self, rec: &Record) -> Result<(), EventError> {
-        self.size = rec.seq + 1;
-        if !DOMAIN_KINDS.contains(&rec.kind.as_str()) {
-            return Ok(());
-        }
-        let bad = |reason: String| EventError::Payload { seq: rec.seq, kind: rec.kind.clone(), reason };
-        // Read back at its own schema version, validated, and brought up to the current one.
-        let payload = crate::schema::upcast(&rec.kind, rec.schema_version, rec.payload_json()).map_err(|e| bad(e.to_string()))?;
-        let Some(parsed) = Event::from_payload(&rec.kind, payload) else { return Ok(()) };
-        let event = parsed.map_err(|e| bad(e.to_string()))?;
-        self.apply_event(&event, &rec.actor.id, rec.seq, &rec.time_rfc3339());
+        let event = decode(rec)?;
+        self.apply_decoded(rec, event.as_ref());
         Ok(())
+    }
+
+    /// Applies a record whose event was already decoded by [`decode`] (possibly on another thread,
+    /// see [`crate::feed`]).
+    pub fn apply_decoded(&mut self, rec: &Record, event: Option<&Event>) {
+        self.size = rec.seq + 1;
+        if let Some(event) = event {
+            self.apply_event(event, &rec.actor.id, rec.seq, &rec.time_rfc3339());
+        }
     }
 
     /// Applies a decided event (used by `apply`, and by tests that fold events without a log).

@@ -357,6 +357,18 @@ impl Frontier {
         self.size
     }
 
+    /// The heads of the maximal complete subtrees, as (level, hash), highest level first.
+    pub fn nodes(&self) -> &[(u32, Hash)] {
+        &self.nodes
+    }
+
+    /// The frontier of a tree of `size` leaves with these subtree heads; `None` unless there is
+    /// exactly one head per set bit of `size`, highest level first.
+    pub fn from_nodes(size: u64, nodes: Vec<(u32, Hash)>) -> Option<Self> {
+        let levels: Vec<u32> = (0..64).rev().filter(|l| size >> l & 1 == 1).collect();
+        (nodes.iter().map(|&(l, _)| l).eq(levels)).then_some(Self { size, nodes })
+    }
+
     /// Appends a leaf hash; returns the hashes to store, in stored-index order starting at
     /// `stored_hash_index(0, old_size)`: the leaf, then each subtree it completes.
     pub fn push(&mut self, leaf: Hash) -> Vec<Hash> {

@@ -37,6 +37,9 @@ pub enum VerifyError {
     Trusted(String),
     #[error("store: {0}")]
     Store(String),
+    /// The saved position to resume from does not describe this log.
+    #[error("saved verification position: {0}")]
+    Resume(String),
 }
 
 /// How to verify.
@@ -51,6 +54,73 @@ pub struct Options<'a> {
     /// Keys obtained out of band (from the log's operator, a transparency page): each must be in the
     /// key history the log itself records, or the log is not the one these keys belong to.
     pub pinned: &'a [VerifierKey],
+    /// Where an earlier successful verification of this store stopped ([`Report::resume`]):
+    /// records before it are not read again. Before resuming, the saved tree head is compared with
+    /// the one the stored tree hashes give at that size and the saved link with the last record
+    /// before it, so a log that was replaced or rewritten there is refused; an alteration of
+    /// earlier records that leaves both intact is only found by a full verification, and so is a
+    /// checkpoint stored later at a size at or before the position.
+    pub resume: Option<&'a Resume>,
+}
+
+/// The state of a verification after `size` records: enough to carry on with record `size`
+/// without reading the records before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    pub size: u64,
+    /// The link record `size` must carry.
+    pub link: [u8; 32],
+    /// The tree's right edge at `size`.
+    pub frontier: Frontier,
+    pub last_time_us: i64,
+    /// The key history up to `size`.
+    pub keys: Vec<KeyEntry>,
+    /// Checkpoints checked so far.
+    pub checkpoints: u64,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex32(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 || !s.is_ascii() {
+        return None;
+    }
+    let v: Option<Vec<u8>> = (0..64).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok()).collect();
+    v?.try_into().ok()
+}
+
+impl Resume {
+    /// A JSON document (a local cache, never signed: see [`Options::resume`]).
+    pub fn encode(&self) -> Vec<u8> {
+        let frontier: Vec<serde_json::Value> = self.frontier.nodes().iter().map(|(l, h)| serde_json::json!([l, hex(h)])).collect();
+        let keys: Vec<serde_json::Value> = self.keys.iter().map(|k| serde_json::json!({"key": k.key.to_string(), "from_seq": k.from_seq})).collect();
+        serde_json::json!({"size": self.size, "link": hex(&self.link), "frontier": frontier, "last_time_us": self.last_time_us,
+            "keys": keys, "checkpoints": self.checkpoints})
+        .to_string()
+        .into_bytes()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
+        let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let num = |k: &str| v[k].as_u64().ok_or_else(|| format!("{k} is missing"));
+        let size = num("size")?;
+        let link = v["link"].as_str().and_then(unhex32).ok_or("link is malformed")?;
+        let mut nodes = Vec::new();
+        for n in v["frontier"].as_array().ok_or("frontier is missing")? {
+            let level = n[0].as_u64().and_then(|l| u32::try_from(l).ok()).ok_or("frontier level is malformed")?;
+            nodes.push((level, n[1].as_str().and_then(unhex32).ok_or("frontier hash is malformed")?));
+        }
+        let frontier = Frontier::from_nodes(size, nodes).ok_or("frontier does not fit the size")?;
+        let mut keys = Vec::new();
+        for k in v["keys"].as_array().ok_or("keys are missing")? {
+            let key = k["key"].as_str().and_then(|t| VerifierKey::parse(t).ok()).ok_or("key is malformed")?;
+            keys.push(KeyEntry { key, from_seq: k["from_seq"].as_u64().ok_or("from_seq is missing")? });
+        }
+        let last_time_us = v["last_time_us"].as_i64().ok_or("last_time_us is missing")?;
+        Ok(Self { size, link, frontier, last_time_us, keys, checkpoints: num("checkpoints")? })
+    }
 }
 
 /// What a successful verification established.
@@ -64,6 +134,10 @@ pub struct Report {
     pub keys: Vec<KeyEntry>,
     /// The trusted checkpoint, now shown to be a prefix of this log.
     pub trusted: Option<Checkpoint>,
+    /// The first record this verification read (0, or where it resumed).
+    pub resumed_from: u64,
+    /// Where this verification stopped, to resume from later.
+    pub resume: Resume,
 }
 
 /// Signatures checked together: one batch verification, and on failure each alone to find the first bad one.
@@ -125,6 +199,13 @@ pub fn verify(store: &Store, opts: &Options, progress: &mut dyn FnMut(u64, u64))
         }
     };
 
+    if let Some(r) = opts.resume {
+        check_resume(store, r, head.size)?;
+        if trusted_cp.as_ref().is_some_and(|c| c.size < r.size) {
+            return Err(VerifyError::Trusted("it is older than the saved verification position; verify the whole log".into()));
+        }
+    }
+
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).max(1);
     let bad_sig = AtomicU64::new(u64::MAX);
     let (tx, rx) = mpsc::sync_channel::<Chunk>(workers * 2);
@@ -147,7 +228,7 @@ pub fn verify(store: &Store, opts: &Options, progress: &mut dyn FnMut(u64, u64))
             });
         }
         let mut pending = Chunk::new();
-        let r = stream(store, &origin, &meta_vks, trusted_cp.as_ref(), tx, &mut pending, &bad_sig, &mut |n| progress(n, head.size));
+        let r = stream(store, &origin, &meta_vks, (trusted_cp.as_ref(), opts.resume), tx, &mut pending, &bad_sig, &mut |n| progress(n, head.size));
         // A structural error stops the pass early: the signatures read but not yet handed to the
         // workers may hold a lower bad position, so check them too.
         if r.is_err() && !pending.seqs.is_empty() {
@@ -203,6 +284,7 @@ pub fn verify(store: &Store, opts: &Options, progress: &mut dyn FnMut(u64, u64))
             )));
         }
     }
+    let resume = Resume { size: state.size, link: state.link, frontier: state.frontier.clone(), last_time_us: state.last_time, keys: state.keys.clone(), checkpoints: state.checkpoints };
     Ok(Report {
         origin,
         size: state.size,
@@ -210,7 +292,30 @@ pub fn verify(store: &Store, opts: &Options, progress: &mut dyn FnMut(u64, u64))
         checkpoints: state.checkpoints,
         keys: state.keys,
         trusted: trusted_cp,
+        resumed_from: opts.resume.map_or(0, |r| r.size),
+        resume,
     })
+}
+
+/// A saved position must describe this log: same tree head at its size (from the stored tree
+/// hashes), same link to the record before it, a size the log has reached.
+fn check_resume(store: &Store, r: &Resume, head_size: u64) -> Result<(), VerifyError> {
+    let bad = |m: String| VerifyError::Resume(m);
+    if r.size > head_size {
+        return Err(bad(format!("it is at size {}, past the end of the log ({head_size} records)", r.size)));
+    }
+    if r.size == 0 {
+        return Ok(());
+    }
+    let root = merkle::tree_hash(r.size, store).map_err(store_err)?;
+    if root != r.frontier.root() {
+        return Err(bad(format!("the log's tree at size {} has another root than the one verified: the log was rewritten", r.size)));
+    }
+    let last = store.record_bytes(r.size - 1).map_err(store_err)?.ok_or_else(|| bad(format!("record {} is missing", r.size - 1)))?;
+    if link_of(&last) != r.link {
+        return Err(bad(format!("record {} is not the one verified: the log was rewritten", r.size - 1)));
+    }
+    Ok(())
 }
 
 struct State {
@@ -231,32 +336,45 @@ fn stream(
     store: &Store,
     origin: &str,
     meta_vks: &[VerifierKey],
-    trusted: Option<&Checkpoint>,
+    (trusted, resume): (Option<&Checkpoint>, Option<&Resume>),
     tx: mpsc::SyncSender<Chunk>,
     chunk: &mut Chunk,
     bad_sig: &AtomicU64,
     progress: &mut dyn FnMut(u64),
 ) -> Result<State, Positioned> {
-    let mut st = State {
-        size: 0,
-        link: genesis_link(origin),
-        frontier: Frontier::new(),
-        checkpoints: 0,
-        keys: Vec::new(),
-        trusted_root: None,
-        last_time: i64::MIN,
+    let mut st = match resume {
+        None => State {
+            size: 0,
+            link: genesis_link(origin),
+            frontier: Frontier::new(),
+            checkpoints: 0,
+            keys: Vec::new(),
+            trusted_root: None,
+            last_time: i64::MIN,
+        },
+        Some(r) => State {
+            size: r.size,
+            link: r.link,
+            frontier: r.frontier.clone(),
+            checkpoints: r.checkpoints,
+            keys: r.keys.clone(),
+            trusted_root: None,
+            last_time: r.last_time_us,
+        },
     };
-    let mut hashes = store.scan(b'h', 0);
-    let mut cps = store.scan(b'c', 0).peekable();
+    let start = st.size;
+    let mut hashes = store.scan(b'h', merkle::stored_hash_index(0, start));
+    // Checkpoints at the saved position were checked by the verification that saved it.
+    let mut cps = store.scan(b'c', if resume.is_some() { start + 1 } else { 0 }).peekable();
     let check_cps = |st: &mut State, cps: &mut std::iter::Peekable<_>| -> Result<(), Positioned> {
         check_checkpoints(st, cps, origin, meta_vks)
     };
-    if trusted.is_some_and(|c| c.size == 0) {
-        st.trusted_root = Some(merkle::empty_root());
+    if trusted.is_some_and(|c| c.size == start) {
+        st.trusted_root = Some(st.frontier.root());
     }
     check_cps(&mut st, &mut cps)?;
 
-    for item in store.scan(b'r', 0) {
+    for item in store.scan(b'r', start) {
         let seq = st.size;
         let (k, bytes) = item.map_err(|e| (seq, store_err(e)))?;
         if bad_sig.load(Ordering::Relaxed) < seq {

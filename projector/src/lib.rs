@@ -5,6 +5,7 @@
 //! order, and reports the sequence number it has applied, so that it can say which log state
 //! (tree size) it reflects.
 
+pub mod audit;
 pub mod history;
 pub mod report;
 pub mod store;

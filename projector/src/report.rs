@@ -8,18 +8,16 @@
 //! and mutations by actor and role; and the integrity of the log the report reflects. The JSON form
 //! is described by `schemas/reports/compliance.v1.json`.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use relic_domain::evidence;
-use relic_domain::freeze::{self, FreezePeriod};
 use relic_domain::internal::parse_version;
-use relic_domain::state::State;
-use relic_ledger::{verify, Ledger, Record};
+use relic_ledger::{verify, Ledger};
 use serde_json::{json, Value};
 
 use crate::history::internal_json;
+use crate::store::ViewStore;
 use crate::views::{AsOf, ViewError};
 
 /// What to report on.
@@ -39,50 +37,52 @@ fn in_period(t: Option<DateTime<Utc>>, s: &Scope) -> bool {
     t.is_some_and(|t| s.from.is_none_or(|f| t >= f) && s.to.is_none_or(|to| t <= to))
 }
 
-const MUTATIONS: [&str; 6] = ["release.created", "release.updated", "release.deleted", "link.added", "link.updated", "link.deleted"];
+fn time_text(us: i64) -> String {
+    DateTime::from_timestamp_micros(us).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// How the report checks the log's integrity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Verification {
+    /// Verify the records appended since the position the last report saved in the view store,
+    /// after checking that the log still has the verified tree head there.
+    #[default]
+    Incremental,
+    /// Verify the whole log from record 0.
+    Full,
+}
 
 /// Builds the report as JSON.
 pub fn compliance(ledger: &Ledger, data: &Path, scope: &Scope) -> Result<Value, ViewError> {
-    let snap = crate::views::snapshot(ledger, scope.as_of)?;
-    let wanted = |project: &str| scope.project.as_deref().is_none_or(|p| p == project);
+    compliance_with(ledger, data, scope, Verification::Incremental)
+}
 
-    // One pass: state before each record, to judge freezes as they were when it was recorded.
-    let mut st = State::default();
-    let mut frozen_changes = Vec::new();
-    let mut refused = Vec::new();
-    let mut by_actor: BTreeMap<(String, String), u64> = BTreeMap::new();
-    for item in ledger.records(0) {
-        let (seq, bytes) = item?;
-        if seq >= snap.size {
-            break;
-        }
-        let rec = Record::decode(&bytes).map_err(|e| relic_ledger::Error::Corrupt(format!("record {seq}: {e}")))?;
-        let project = rec.subject.split('@').next().unwrap_or("").to_string();
-        let in_scope = in_period(Some(rec.time()), scope);
-        if in_scope && MUTATIONS.contains(&rec.kind.as_str()) && wanted(&project) {
-            if let Some(p) = st.projects.get(&project) {
-                let periods: Vec<FreezePeriod> = p
-                    .freezes
-                    .values()
-                    .map(|f| FreezePeriod { id: f.id, freeze_start: f.freeze_start.clone(), freeze_end: f.freeze_end.clone(), cron_timezone: f.cron_timezone.clone() })
-                    .collect();
-                let status = freeze::status(&periods, rec.time());
-                if status.frozen {
-                    frozen_changes.push(json!({"seq": seq, "time": rec.time_rfc3339(), "kind": rec.kind, "subject": rec.subject,
-                        "actor": rec.actor.id, "freeze_periods": status.active_ids()}));
-                }
-            }
-        }
-        if in_scope && rec.kind == "access.denied" && wanted(&project) {
-            let p = rec.payload_json();
-            refused.push(json!({"seq": seq, "time": rec.time_rfc3339(), "actor": rec.actor.id, "actor_role": p["actor_role"],
-                "command": p["command"], "target": p["target"], "reason": p["reason"]}));
-        }
-        if in_scope && rec.kind != "access.denied" && rec.actor.role != "system" && wanted(&project) {
-            *by_actor.entry((rec.actor.id.clone(), rec.actor.role.clone())).or_default() += 1;
-        }
-        st.apply(&rec)?;
-    }
+/// Builds the report as JSON, verifying the log as `how` says.
+pub fn compliance_with(ledger: &Ledger, data: &Path, scope: &Scope, how: Verification) -> Result<Value, ViewError> {
+    let store = ViewStore::open(data)?;
+    let snap = match scope.as_of {
+        AsOf::Now => crate::views::snapshot_from(&store, ledger)?,
+        as_of => crate::views::snapshot(ledger, as_of)?,
+    };
+    let wanted = |project: &str| scope.project.as_deref().is_none_or(|p| p == project);
+    let in_scope = |us: i64| in_period(DateTime::from_timestamp_micros(us), scope);
+
+    let frozen_changes: Vec<Value> = snap
+        .audit
+        .frozen
+        .iter()
+        .filter(|c| in_scope(c.time_us) && wanted(&c.project))
+        .map(|c| json!({"seq": c.seq, "time": time_text(c.time_us), "kind": c.kind, "subject": c.subject, "actor": c.actor, "freeze_periods": c.freeze_periods}))
+        .collect();
+    let refused: Vec<Value> = snap
+        .audit
+        .refused
+        .iter()
+        .filter(|r| in_scope(r.time_us) && wanted(&r.project))
+        .map(|r| json!({"seq": r.seq, "time": time_text(r.time_us), "actor": r.actor, "actor_role": r.actor_role,
+            "command": r.command, "target": r.target, "reason": r.reason}))
+        .collect();
+    let by_actor = snap.audit.mutations_by_actor(ledger, snap.size, scope.project.as_deref(), scope.from, scope.to)?;
 
     // Releases in the period, with their evidence re-verified.
     let mut releases = Vec::new();
@@ -144,11 +144,7 @@ pub fn compliance(ledger: &Ledger, data: &Path, scope: &Scope) -> Result<Value, 
         })
         .collect();
 
-    // Integrity: the whole stored log verifies, and the report's tree head is the one it recomputes.
-    let integrity = match verify::verify(ledger.store(), &verify::Options::default(), &mut |_, _| {}) {
-        Ok(r) => json!({"verified": true, "verified_size": r.size, "problem": null}),
-        Err(e) => json!({"verified": false, "verified_size": null, "problem": e.to_string()}),
-    };
+    let integrity = integrity(&store, ledger, how)?;
     let actors: Vec<Value> = by_actor.into_iter().map(|((a, r), n)| json!({"actor": a, "role": r, "records": n})).collect();
     Ok(json!({
         "report": "compliance",
@@ -164,6 +160,27 @@ pub fn compliance(ledger: &Ledger, data: &Path, scope: &Scope) -> Result<Value, 
         "internal_releases": internals,
         "access": {"refused": refused, "mutations_by_actor": actors},
     }))
+}
+
+/// Verifies the stored log (incrementally from the position saved in the view store, or in full)
+/// and saves the new position.
+fn integrity(store: &ViewStore, ledger: &Ledger, how: Verification) -> Result<Value, ViewError> {
+    let saved = match how {
+        Verification::Full => None,
+        Verification::Incremental => store.verified()?,
+    };
+    let opts = verify::Options { resume: saved.as_ref(), ..Default::default() };
+    Ok(match verify::verify(ledger.store(), &opts, &mut |_, _| {}) {
+        Ok(r) => {
+            store.save_verified(&r.resume)?;
+            json!({"verified": true, "verified_size": r.size, "problem": null,
+                   "mode": if how == Verification::Full { "full" } else { "incremental" },
+                   "records_verified_now": r.size - r.resumed_from, "verified_before": r.resumed_from,
+                   "checkpoints_checked": r.checkpoints})
+        }
+        Err(e) => json!({"verified": false, "verified_size": null, "problem": e.to_string(),
+                         "mode": if how == Verification::Full { "full" } else { "incremental" }}),
+    })
 }
 
 fn esc(s: &str) -> String {

@@ -17,7 +17,8 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use relic_domain::event::Role;
 use relic_domain::state::{Project, Release, State};
-use relic_ledger::{merkle, Ledger, Record};
+use relic_domain::feed;
+use relic_ledger::{merkle, Ledger};
 use serde_json::{json, Value};
 
 /// A point of the log: after `size` records.
@@ -45,6 +46,8 @@ impl AsOf {
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub state: State,
+    /// What the compliance report needs beyond state ([`crate::audit`]).
+    pub audit: crate::audit::Audit,
     /// Records applied.
     pub size: u64,
     /// RFC 6962 tree head at `size`.
@@ -65,46 +68,47 @@ pub enum ViewError {
     Invalid(String),
 }
 
-/// The snapshot for `as_of`, taking the current state from the incremental view store of `data`
+/// The snapshot for `as_of`, taking the current views from the incremental view store of `data`
 /// (brought up to date first) rather than replaying the whole log.
 pub fn snapshot_stored(data: &std::path::Path, ledger: &Ledger, as_of: AsOf) -> Result<Snapshot, ViewError> {
     if as_of != AsOf::Now {
         return snapshot(ledger, as_of);
     }
-    let state = crate::store::ViewStore::open(data)?.catch_up(ledger, crate::store::DEFAULT_BATCH)?;
-    let size = state.size;
-    Ok(Snapshot { root: ledger.root(size)?, state, size, at: Utc::now() })
+    snapshot_from(&crate::store::ViewStore::open(data)?, ledger)
+}
+
+/// The current snapshot, from `store` brought up to date.
+pub fn snapshot_from(store: &crate::store::ViewStore, ledger: &Ledger) -> Result<Snapshot, ViewError> {
+    let views = store.catch_up(ledger, crate::store::DEFAULT_BATCH)?;
+    let size = views.state.size;
+    Ok(Snapshot { root: ledger.root(size)?, state: views.state, audit: views.audit, size, at: Utc::now() })
 }
 
 /// Replays the log up to `as_of`.
 pub fn snapshot(ledger: &Ledger, as_of: AsOf) -> Result<Snapshot, ViewError> {
     let end = ledger.size();
-    if let AsOf::Size(n) = as_of {
-        if n > end {
-            return Err(ViewError::Invalid(format!("--as-of {n} is past the end of the log ({end} records)")));
-        }
-    }
-    let mut state = State::default();
+    let to = match as_of {
+        AsOf::Size(n) if n > end => return Err(ViewError::Invalid(format!("--as-of {n} is past the end of the log ({end} records)"))),
+        AsOf::Size(n) => n,
+        _ => end,
+    };
+    let mut views = crate::store::Views::default();
     let mut last_time = None;
-    for item in ledger.records(0) {
-        let (seq, bytes) = item?;
-        if matches!(as_of, AsOf::Size(n) if seq >= n) {
-            break;
+    feed::replay(ledger, 0, to, |it| {
+        if matches!(as_of, AsOf::Time(t) if it.record.time() > t) {
+            return Ok::<_, ViewError>(false);
         }
-        let rec = Record::decode(&bytes).map_err(|e| relic_ledger::Error::Corrupt(format!("record {seq}: {e}")))?;
-        if matches!(as_of, AsOf::Time(t) if rec.time() > t) {
-            break;
-        }
-        last_time = Some(rec.time());
-        state.apply(&rec)?;
-    }
-    let size = state.size;
+        last_time = Some(it.record.time());
+        views.apply(&it.record, it.event.as_ref());
+        Ok(true)
+    })?;
+    let size = views.state.size;
     let at = match as_of {
         AsOf::Now => Utc::now(),
         AsOf::Time(t) => t,
         AsOf::Size(_) => last_time.unwrap_or_else(Utc::now),
     };
-    Ok(Snapshot { root: ledger.root(size)?, state, size, at })
+    Ok(Snapshot { root: ledger.root(size)?, state: views.state, audit: views.audit, size, at })
 }
 
 impl Snapshot {

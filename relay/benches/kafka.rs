@@ -14,6 +14,10 @@
 mod tansu;
 
 use std::path::Path;
+
+/// The allocator of the `relic` binary (`cli/src/main.rs`).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

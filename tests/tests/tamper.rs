@@ -157,3 +157,78 @@ fn a_bad_signature_is_named_before_a_later_structural_error() {
         assert!(out.stderr.contains("record 7: signature does not verify"), "{args:?}: {}", out.stderr);
     }
 }
+
+/// Rewrites the value under `key` in the store of the ledger in `dir`.
+fn rewrite(dir: &Path, key: &[u8], f: impl Fn(&mut Vec<u8>)) {
+    let s = Store::open(&store_path(dir), false).unwrap();
+    let mut v = s.get(key).unwrap().unwrap().to_vec();
+    f(&mut v);
+    s.db.insert(key, v).unwrap();
+    s.flush().unwrap();
+}
+
+fn verify_from(dir: &Path, resume: Option<&relic_ledger::verify::Resume>) -> Result<relic_ledger::verify::Report, relic_ledger::verify::VerifyError> {
+    let opts = relic_ledger::verify::Options { resume, ..Default::default() };
+    relic_ledger::verify::verify_dir(dir, &opts, &mut |_, _| {}).unwrap()
+}
+
+/// A verification resumed from a saved position reads only the records after it, reaches the same
+/// result as a full one, and still catches what changed after the position; a log rewritten at the
+/// position is refused; only a full verification sees a record altered behind the position with
+/// its tree hashes left alone.
+#[test]
+fn a_resumed_verification_checks_what_is_new_and_that_the_log_still_ends_where_it_was_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    build(d);
+    let first = verify_from(d, None).unwrap();
+    assert_eq!((first.resumed_from, first.size), (0, RECORDS + 1));
+    let saved = relic_ledger::verify::Resume::decode(&first.resume.encode()).unwrap();
+    assert_eq!(saved, first.resume);
+
+    let l = Ledger::open(d).unwrap();
+    for i in 0..30 {
+        l.append_blocking(draft(&format!("acme/app@w{i}"), serde_json::json!({"w": i}))).unwrap();
+    }
+    l.checkpoint(None).unwrap();
+    l.close();
+    let full = verify_from(d, None).unwrap();
+    let resumed = verify_from(d, Some(&saved)).unwrap();
+    assert_eq!((resumed.resumed_from, resumed.size, resumed.root), (RECORDS + 1, full.size, full.root));
+    assert_eq!((resumed.checkpoints, resumed.keys.clone()), (full.checkpoints, full.keys.clone()));
+    assert_eq!(resumed.resume, full.resume);
+
+    // A record after the position: found, and named.
+    let after = RECORDS + 5;
+    rewrite(d, &record_key(after), |v| v[20] ^= 1);
+    let err = verify_from(d, Some(&saved)).unwrap_err().to_string();
+    assert!(err.starts_with(&format!("record {after}:")), "{err}");
+    rewrite(d, &record_key(after), |v| v[20] ^= 1);
+
+    // The last record before the position, or a tree hash under it: the log no longer ends where
+    // it was verified.
+    rewrite(d, &record_key(RECORDS), |v| v[20] ^= 1);
+    let err = verify_from(d, Some(&saved)).unwrap_err().to_string();
+    assert!(err.contains("saved verification position") && err.contains(&format!("record {RECORDS}")), "{err}");
+    rewrite(d, &record_key(RECORDS), |v| v[20] ^= 1);
+    let top = merkle::stored_hash_index(5, 0);
+    rewrite(d, &hash_key(top), |v| v[0] ^= 1);
+    let err = verify_from(d, Some(&saved)).unwrap_err().to_string();
+    assert!(err.contains("saved verification position") && err.contains("another root"), "{err}");
+    rewrite(d, &hash_key(top), |v| v[0] ^= 1);
+
+    // A record well behind the position, its tree hashes untouched: invisible to the resumed
+    // verification (it reads nothing there), found by a full one.
+    rewrite(d, &record_key(10), |v| v[20] ^= 1);
+    assert!(verify_from(d, Some(&saved)).is_ok());
+    let err = verify_from(d, None).unwrap_err().to_string();
+    assert!(err.starts_with("record 10:"), "{err}");
+    rewrite(d, &record_key(10), |v| v[20] ^= 1);
+
+    // A position saved from another log is refused.
+    let other = tempfile::tempdir().unwrap();
+    build(other.path());
+    let foreign = verify_from(other.path(), None).unwrap().resume;
+    let err = verify_from(d, Some(&foreign)).unwrap_err().to_string();
+    assert!(err.contains("saved verification position"), "{err}");
+}

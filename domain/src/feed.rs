@@ -1,0 +1,183 @@
+//! The log read back as domain events: records are read, decoded and their payloads checked and
+//! decoded on every core, and handed to one consumer strictly in sequence order.
+//!
+//! Replaying a log is mostly reading and decoding (sled's scan, the record layout, JSON, the schema
+//! check); folding the events into state is cheap and must be sequential. So `W` reader threads
+//! (one per core) take turns over fixed ranges of [`CHUNK`] records — reader `w` takes chunks `w`,
+//! `w + W`, `w + 2W`, … — and the consumer takes the chunks back in the same rotation, which
+//! restores sequence order without any sorting. Each reader has at most two chunks waiting, so
+//! memory stays bounded whatever the log's size.
+//!
+//! What this is not: a verifier. Records are decoded strictly, but signatures, links and tree
+//! hashes are `relic_ledger::verify`'s business.
+
+use std::sync::mpsc;
+
+use relic_ledger::{Ledger, Record};
+
+use crate::event::{Event, EventError};
+use crate::state;
+
+/// Records per chunk handed from a reader to the consumer.
+pub const CHUNK: u64 = 1024;
+
+/// A record with the domain event it carries (`None` for `ledger.created`, `key.rotated`).
+#[derive(Debug)]
+pub struct Item {
+    pub record: Record,
+    pub event: Option<Event>,
+}
+
+/// Why reading stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error(transparent)]
+    Ledger(#[from] relic_ledger::Error),
+    #[error(transparent)]
+    Event(#[from] EventError),
+}
+
+type Chunk = Vec<Result<Item, FeedError>>;
+
+fn read_chunk(ledger: &Ledger, start: u64, end: u64) -> Chunk {
+    let mut out = Vec::with_capacity((end - start) as usize);
+    for item in ledger.records(start).take((end - start) as usize) {
+        let decoded = item.map_err(FeedError::from).and_then(|(seq, bytes)| {
+            let record = Record::decode(&bytes).map_err(|e| relic_ledger::Error::Corrupt(format!("record {seq}: {e}")))?;
+            let event = state::decode(&record)?;
+            Ok(Item { record, event })
+        });
+        let failed = decoded.is_err();
+        out.push(decoded);
+        if failed {
+            break;
+        }
+    }
+    if out.len() < (end - start) as usize && !out.last().is_some_and(|r| r.is_err()) {
+        out.push(Err(relic_ledger::Error::Corrupt(format!("record {} is missing", start + out.len() as u64)).into()));
+    }
+    out
+}
+
+/// Calls `f` with records `from..to` of `ledger` (`to` capped at its size when called), in order,
+/// until `f` returns `Ok(false)` or fails. Returns the sequence number after the last record `f`
+/// accepted. Errors reading or decoding a record are returned when its turn comes, so that every
+/// record before it has been handed to `f`.
+pub fn replay<E>(ledger: &Ledger, from: u64, to: u64, mut f: impl FnMut(Item) -> Result<bool, E>) -> Result<u64, E>
+where
+    E: From<FeedError>,
+{
+    let to = to.min(ledger.size());
+    if from >= to {
+        return Ok(from);
+    }
+    let chunks = (to - from).div_ceil(CHUNK);
+    let readers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8).min(chunks as usize);
+    let bounds = |c: u64| (from + c * CHUNK, (from + (c + 1) * CHUNK).min(to));
+    if readers <= 1 {
+        return consume(from, (0..chunks).map(|c| read_chunk(ledger, bounds(c).0, bounds(c).1)), &mut f);
+    }
+    std::thread::scope(|s| {
+        let mut inboxes = Vec::with_capacity(readers);
+        for w in 0..readers {
+            let (tx, rx) = mpsc::sync_channel::<Chunk>(2);
+            inboxes.push(rx);
+            s.spawn(move || {
+                let mut c = w as u64;
+                while c < chunks {
+                    let (a, b) = bounds(c);
+                    let chunk = read_chunk(ledger, a, b);
+                    let failed = chunk.last().is_some_and(|r| r.is_err());
+                    if tx.send(chunk).is_err() || failed {
+                        return;
+                    }
+                    c += readers as u64;
+                }
+            });
+        }
+        // Chunk c comes from reader c % readers; a reader that stopped leaves its channel closed.
+        let ordered = (0..chunks).map_while(|c| inboxes[(c % readers as u64) as usize].recv().ok());
+        let r = consume(from, ordered, &mut f);
+        drop(inboxes);
+        r
+    })
+}
+
+fn consume<E: From<FeedError>>(from: u64, chunks: impl Iterator<Item = Chunk>, f: &mut impl FnMut(Item) -> Result<bool, E>) -> Result<u64, E> {
+    let mut next = from;
+    for chunk in chunks {
+        for item in chunk {
+            if !f(item?)? {
+                return Ok(next);
+            }
+            next += 1;
+        }
+    }
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use relic_ledger::{Actor, Draft};
+
+    fn ledger(n: u64) -> (tempfile::TempDir, Ledger) {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::init(dir.path(), "feed.test/log").unwrap();
+        let drafts = (0..n)
+            .map(|i| Draft {
+                actor: Actor { id: "a".into(), role: "owner".into() },
+                kind: "release.deleted".into(),
+                subject: format!("p@v{i}"),
+                payload: format!("{{\"project\":\"p\",\"tag_name\":\"v{i}\"}}").into_bytes(),
+                schema_version: 1,
+            })
+            .collect();
+        l.append_all_blocking(drafts).unwrap();
+        (dir, l)
+    }
+
+    #[test]
+    fn hands_out_every_record_once_in_order_across_chunks() {
+        let (_d, l) = ledger(3 * CHUNK + 7);
+        let mut seen = Vec::new();
+        let end = replay::<FeedError>(&l, 5, u64::MAX, |it| {
+            seen.push(it.record.seq);
+            assert_eq!(it.event.is_some(), it.record.seq > 0);
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(end, 3 * CHUNK + 8);
+        assert_eq!(seen, (5..3 * CHUNK + 8).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn stops_when_asked_and_reports_where() {
+        let (_d, l) = ledger(2 * CHUNK);
+        let end = replay::<FeedError>(&l, 0, u64::MAX, |it| Ok(it.record.seq < CHUNK + 3)).unwrap();
+        assert_eq!(end, CHUNK + 3);
+        assert_eq!(replay::<FeedError>(&l, 0, 10, |_| Ok(true)).unwrap(), 10);
+        assert_eq!(replay::<FeedError>(&l, 10, 10, |_| Ok(true)).unwrap(), 10);
+    }
+
+    #[test]
+    fn a_payload_that_breaks_its_schema_is_an_error_after_every_record_before_it() {
+        let (_d, l) = ledger(CHUNK + 10);
+        l.append_blocking(Draft {
+            actor: Actor { id: "a".into(), role: "owner".into() },
+            kind: "release.deleted".into(),
+            subject: "p@x".into(),
+            payload: b"{\"project\":\"p\"}".to_vec(),
+            schema_version: 1,
+        })
+        .unwrap();
+        let mut n = 0;
+        let err = replay::<FeedError>(&l, 0, u64::MAX, |_| {
+            n += 1;
+            Ok(true)
+        })
+        .unwrap_err();
+        assert_eq!(n, CHUNK + 11);
+        assert!(err.to_string().contains(&format!("record {}", CHUNK + 11)), "{err}");
+    }
+}
