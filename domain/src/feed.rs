@@ -41,7 +41,7 @@ type Chunk = Vec<Result<Item, FeedError>>;
 
 fn read_chunk(ledger: &Ledger, start: u64, end: u64) -> Chunk {
     let mut out = Vec::with_capacity((end - start) as usize);
-    for item in ledger.records(start).take((end - start) as usize) {
+    for item in ledger.records_shared(start).take((end - start) as usize) {
         let decoded = item.map_err(FeedError::from).and_then(|(seq, bytes)| {
             let record = Record::decode(&bytes).map_err(|e| relic_ledger::Error::Corrupt(format!("record {seq}: {e}")))?;
             let event = state::decode(&record)?;
@@ -63,7 +63,7 @@ fn read_chunk(ledger: &Ledger, start: u64, end: u64) -> Chunk {
 /// until `f` returns `Ok(false)` or fails. Returns the sequence number after the last record `f`
 /// accepted. Errors reading or decoding a record are returned when its turn comes, so that every
 /// record before it has been handed to `f`.
-pub fn replay<E>(ledger: &Ledger, from: u64, to: u64, mut f: impl FnMut(Item) -> Result<bool, E>) -> Result<u64, E>
+pub fn replay<E>(ledger: &Ledger, from: u64, to: u64, mut f: impl FnMut(&Item) -> Result<bool, E>) -> Result<u64, E>
 where
     E: From<FeedError>,
 {
@@ -75,16 +75,30 @@ where
     let readers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8).min(chunks as usize);
     let bounds = |c: u64| (from + c * CHUNK, (from + (c + 1) * CHUNK).min(to));
     if readers <= 1 {
-        return consume(from, (0..chunks).map(|c| read_chunk(ledger, bounds(c).0, bounds(c).1)), &mut f);
+        let mut next = from;
+        for c in 0..chunks {
+            if !consume(&mut next, &mut read_chunk(ledger, bounds(c).0, bounds(c).1), &mut f)? {
+                break;
+            }
+        }
+        return Ok(next);
     }
     std::thread::scope(|s| {
         let mut inboxes = Vec::with_capacity(readers);
+        let mut returns = Vec::with_capacity(readers);
         for w in 0..readers {
             let (tx, rx) = mpsc::sync_channel::<Chunk>(2);
+            // Chunks come back to the thread that allocated them, to be freed there: freeing
+            // memory another thread allocated costs the allocator more.
+            let (back_tx, back_rx) = mpsc::channel::<Chunk>();
             inboxes.push(rx);
+            returns.push(back_tx);
             s.spawn(move || {
                 let mut c = w as u64;
                 while c < chunks {
+                    while let Ok(done) = back_rx.try_recv() {
+                        drop(done);
+                    }
                     let (a, b) = bounds(c);
                     let chunk = read_chunk(ledger, a, b);
                     let failed = chunk.last().is_some_and(|r| r.is_err());
@@ -93,27 +107,55 @@ where
                     }
                     c += readers as u64;
                 }
+                drop(tx);
+                while let Ok(done) = back_rx.recv() {
+                    drop(done);
+                }
             });
         }
         // Chunk c comes from reader c % readers; a reader that stopped leaves its channel closed.
-        let ordered = (0..chunks).map_while(|c| inboxes[(c % readers as u64) as usize].recv().ok());
-        let r = consume(from, ordered, &mut f);
+        let mut next = from;
+        let mut result = Ok(());
+        for c in 0..chunks {
+            let r = (c % readers as u64) as usize;
+            let Ok(mut chunk) = inboxes[r].recv() else { break };
+            let go_on = consume(&mut next, &mut chunk, &mut f);
+            let _ = returns[r].send(chunk);
+            match go_on {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
         drop(inboxes);
-        r
+        drop(returns);
+        result.map(|()| next)
     })
 }
 
-fn consume<E: From<FeedError>>(from: u64, chunks: impl Iterator<Item = Chunk>, f: &mut impl FnMut(Item) -> Result<bool, E>) -> Result<u64, E> {
-    let mut next = from;
-    for chunk in chunks {
-        for item in chunk {
-            if !f(item?)? {
-                return Ok(next);
+/// Hands a chunk's items to `f`; false once `f` asked to stop. A failed item (always the last of
+/// its chunk) is taken out of the chunk and returned.
+fn consume<E: From<FeedError>>(next: &mut u64, chunk: &mut Chunk, f: &mut impl FnMut(&Item) -> Result<bool, E>) -> Result<bool, E> {
+    for i in 0..chunk.len() {
+        match &chunk[i] {
+            Ok(item) => {
+                if !f(item)? {
+                    return Ok(false);
+                }
+                *next += 1;
             }
-            next += 1;
+            Err(_) => {
+                return match chunk.split_off(i).into_iter().next() {
+                    Some(Err(e)) => Err(e.into()),
+                    _ => Ok(false),
+                }
+            }
         }
     }
-    Ok(next)
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -135,7 +135,9 @@ impl State {
     pub fn apply_decoded(&mut self, rec: &Record, event: Option<&Event>) {
         self.size = rec.seq + 1;
         if let Some(event) = event {
-            self.apply_event(event, &rec.actor.id, rec.seq, &rec.time_rfc3339());
+            // Only internal releases keep record times (their phase timeline): format it only then.
+            let time = if event.kind().starts_with("internal.") { rec.time_rfc3339() } else { String::new() };
+            self.apply_event(event, &rec.actor.id, rec.seq, &time);
         }
     }
 

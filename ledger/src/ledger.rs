@@ -351,6 +351,11 @@ impl Ledger {
 
     /// Records from `from` to the committed end, in order, with their exact bytes.
     pub fn records(&self, from: u64) -> impl Iterator<Item = Result<(u64, Vec<u8>)>> + '_ {
+        self.records_shared(from).map(|r| r.map(|(s, v)| (s, v.to_vec())))
+    }
+
+    /// As [`Ledger::records`], lending sled's buffers instead of copying them.
+    pub fn records_shared(&self, from: u64) -> impl Iterator<Item = Result<(u64, sled::IVec)>> + '_ {
         let end = self.size();
         let mut expected = from;
         self.shared.store.scan(b'r', from).take_while(move |r| r.as_ref().map_or(true, |(s, _)| *s < end)).map(
@@ -360,7 +365,7 @@ impl Ledger {
                     return Err(Error::Corrupt(format!("record {expected} is missing")));
                 }
                 expected += 1;
-                Ok((s, v.to_vec()))
+                Ok((s, v))
             },
         )
     }

@@ -66,7 +66,8 @@ proptest! {
         let now = Utc::now();
         svc.execute("owner", &Command::RegisterProject { project: P.into(), name: "App".into(), description: None }, now).unwrap();
         svc.execute("owner", &Command::SetMemberRole { project: P.into(), user: "dev".into(), role: Role::Developer }, now).unwrap();
-        let store = ViewStore::open(dir.path()).unwrap();
+        // Compact often (no slack), so that compaction runs between and across crashes too.
+        let store = ViewStore::open(dir.path()).unwrap().with_compaction_slack(0);
         for (i, (kind, tag, catch_up, batch, crash_after)) in steps.iter().enumerate() {
             let _ = svc.execute(if i % 3 == 0 { "dev" } else { "owner" }, &command(i, *kind, *tag), now);
             if *catch_up {
