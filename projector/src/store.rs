@@ -365,7 +365,7 @@ impl ViewStore {
     /// Opens (or creates) the view store of the ledger in `data`. A store written in another
     /// format is cleared: it is rebuilt from the log on the next catch-up.
     pub fn open(data: &Path) -> Result<Self, ViewError> {
-        let db = sled::Config::new().path(path(data)).cache_capacity(64 << 20).open().map_err(storage)?;
+        let db = sled::Config::new().path(path(data)).cache_capacity(64 << 20).mode(sled::Mode::HighThroughput).flush_every_ms(None).open().map_err(storage)?;
         if db.get(KEY_FORMAT).map_err(storage)?.as_deref() != Some(FORMAT) {
             db.clear().map_err(storage)?;
             db.insert(KEY_FORMAT, FORMAT).map_err(storage)?;
