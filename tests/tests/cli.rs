@@ -303,6 +303,20 @@ fn demo_records_a_history_and_verifies_it() {
     ok(relic(&data, &["verify"]));
     let page = ok(relic(&data, &["report", "compliance", "--format", "html"]));
     assert!(page.contains("<svg") && page.contains("IR-2026-001"), "the report draws the internal release's timeline");
+    // The first report verified the whole log and saved where it stopped; the next one starts there.
+    let report = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["report", "compliance", "--format", "json"];
+        args.extend_from_slice(extra);
+        serde_json::from_str(&ok(relic(&data, &args))).unwrap()
+    };
+    let next = report(&[]);
+    let size = next["log"]["tree_size"].as_u64().unwrap();
+    assert_eq!(next["integrity"]["verified"], true);
+    assert_eq!((next["integrity"]["mode"].as_str(), next["integrity"]["verified_before"].as_u64()), (Some("incremental"), Some(size)));
+    assert_eq!(next["integrity"]["records_verified_now"], 0);
+    let full = report(&["--full-verify"]);
+    assert_eq!((full["integrity"]["mode"].as_str(), full["integrity"]["records_verified_now"].as_u64()), (Some("full"), Some(size)));
+    assert_eq!(full["integrity"]["verified_before"], 0);
     fails(relic(&data, &["demo"]), "already exists");
 }
 
