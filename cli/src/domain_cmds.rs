@@ -393,7 +393,7 @@ pub fn projections(data: &Path, c: ProjectionsCmd, json: bool, out: &mut dyn Wri
     let ledger = Ledger::open_read_only(data)?;
     let store = relic_projector::store::ViewStore::open(data).map_err(view_err)?;
     let (what, applied) = match c {
-        ProjectionsCmd::Rebuild => ("rebuilt", store.rebuild(&ledger, relic_projector::store::DEFAULT_BATCH).map_err(view_err)?.state.size),
+        ProjectionsCmd::Rebuild => ("rebuilt", store.rebuild(&ledger, relic_projector::store::DEFAULT_BATCH).map_err(view_err)?.1.state.size),
         ProjectionsCmd::Status => ("applied", store.applied().map_err(view_err)?),
     };
     if json {

@@ -62,8 +62,9 @@ fn read_chunk(ledger: &Ledger, start: u64, end: u64) -> Chunk {
 /// Calls `f` with records `from..to` of `ledger` (`to` capped at its size when called), in order,
 /// until `f` returns `Ok(false)` or fails. Returns the sequence number after the last record `f`
 /// accepted. Errors reading or decoding a record are returned when its turn comes, so that every
-/// record before it has been handed to `f`.
-pub fn replay<E>(ledger: &Ledger, from: u64, to: u64, mut f: impl FnMut(&Item) -> Result<bool, E>) -> Result<u64, E>
+/// record before it has been handed to `f`. `f` may take the event out of the item (the rest is
+/// freed by the reader thread that allocated it).
+pub fn replay<E>(ledger: &Ledger, from: u64, to: u64, mut f: impl FnMut(&mut Item) -> Result<bool, E>) -> Result<u64, E>
 where
     E: From<FeedError>,
 {
@@ -138,9 +139,9 @@ where
 
 /// Hands a chunk's items to `f`; false once `f` asked to stop. A failed item (always the last of
 /// its chunk) is taken out of the chunk and returned.
-fn consume<E: From<FeedError>>(next: &mut u64, chunk: &mut Chunk, f: &mut impl FnMut(&Item) -> Result<bool, E>) -> Result<bool, E> {
+fn consume<E: From<FeedError>>(next: &mut u64, chunk: &mut Chunk, f: &mut impl FnMut(&mut Item) -> Result<bool, E>) -> Result<bool, E> {
     for i in 0..chunk.len() {
-        match &chunk[i] {
+        match &mut chunk[i] {
             Ok(item) => {
                 if !f(item)? {
                     return Ok(false);

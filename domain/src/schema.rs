@@ -158,6 +158,11 @@ pub fn validate(kind: &str, version: u16, payload: &Value) -> Result<(), SchemaE
     let validator = compiled
         .as_ref()
         .map_err(|reason| SchemaError::Schema { kind: kind.into(), version, reason: reason.clone() })?;
+    // The boolean check is the fast path (no error values are built); only a payload that fails
+    // it is validated again for the first error's location and text.
+    if validator.is_valid(payload) {
+        return Ok(());
+    }
     validator.validate(payload).map_err(|e| SchemaError::Invalid {
         kind: kind.into(),
         version,

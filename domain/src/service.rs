@@ -50,7 +50,7 @@ pub struct Service {
 /// Replays every record of `ledger` from `state.size` on, validating payloads against their schemas.
 pub fn replay(ledger: &Ledger, state: &mut State) -> Result<(), ServiceError> {
     crate::feed::replay(ledger, state.size, u64::MAX, |it| {
-        state.apply_decoded(&it.record, it.event.as_ref());
+        state.apply_decoded(&it.record, it.event.take());
         Ok::<_, ServiceError>(true)
     })?;
     Ok(())

@@ -126,23 +126,28 @@ impl State {
     /// validation on append rules out for records relic wrote.
     pub fn apply(&mut self, rec: &Record) -> Result<(), EventError> {
         let event = decode(rec)?;
-        self.apply_decoded(rec, event.as_ref());
+        self.apply_decoded(rec, event);
         Ok(())
     }
 
     /// Applies a record whose event was already decoded by [`decode`] (possibly on another thread,
     /// see [`crate::feed`]).
-    pub fn apply_decoded(&mut self, rec: &Record, event: Option<&Event>) {
+    pub fn apply_decoded(&mut self, rec: &Record, event: Option<Event>) {
         self.size = rec.seq + 1;
         if let Some(event) = event {
             // Only internal releases keep record times (their phase timeline): format it only then.
             let time = if event.kind().starts_with("internal.") { rec.time_rfc3339() } else { String::new() };
-            self.apply_event(event, &rec.actor.id, rec.seq, &time);
+            self.fold(event, &rec.actor.id, rec.seq, &time);
         }
     }
 
-    /// Applies a decided event (used by `apply`, and by tests that fold events without a log).
+    /// Applies a decided event (used by tests that fold events without a log).
     pub fn apply_event(&mut self, event: &Event, actor: &str, seq: u64, time: &str) {
+        self.fold(event.clone(), actor, seq, time);
+    }
+
+    /// Applies an event, taking its strings rather than copying them.
+    fn fold(&mut self, event: Event, actor: &str, seq: u64, time: &str) {
         match event {
             Event::ProjectRegistered(e) => {
                 self.last_project_id = self.last_project_id.max(e.id);
@@ -198,16 +203,16 @@ impl State {
                         e.tag_name.clone(),
                         Release {
                             id: e.id,
-                            tag_name: e.tag_name.clone(),
-                            name: e.name.clone(),
-                            description: e.description.clone(),
-                            git_ref: e.git_ref.clone(),
-                            commit: e.commit.clone(),
-                            created_at: e.created_at.clone(),
-                            released_at: e.released_at.clone(),
-                            milestones: e.milestones.clone(),
-                            links: e.links.iter().map(|l| (l.id, l.clone())).collect(),
-                            report_artifacts: e.report_artifacts.clone(),
+                            tag_name: e.tag_name,
+                            name: e.name,
+                            description: e.description,
+                            git_ref: e.git_ref,
+                            commit: e.commit,
+                            created_at: e.created_at,
+                            released_at: e.released_at,
+                            milestones: e.milestones,
+                            links: e.links.into_iter().map(|l| (l.id, l)).collect(),
+                            report_artifacts: e.report_artifacts,
                             evidences: Vec::new(),
                             author: actor.to_string(),
                         },
@@ -216,17 +221,17 @@ impl State {
             }
             Event::ReleaseUpdated(e) => {
                 if let Some(r) = self.release_mut(&e.project, &e.tag_name) {
-                    if let Some(v) = &e.name {
-                        r.name = v.clone();
+                    if let Some(v) = e.name {
+                        r.name = v;
                     }
-                    if let Some(v) = &e.description {
-                        r.description = Some(v.clone());
+                    if let Some(v) = e.description {
+                        r.description = Some(v);
                     }
-                    if let Some(v) = &e.released_at {
-                        r.released_at = v.clone();
+                    if let Some(v) = e.released_at {
+                        r.released_at = v;
                     }
-                    if let Some(v) = &e.milestones {
-                        r.milestones = v.clone();
+                    if let Some(v) = e.milestones {
+                        r.milestones = v;
                     }
                 }
             }
@@ -238,12 +243,12 @@ impl State {
             Event::LinkAdded(e) => {
                 self.last_link_id = self.last_link_id.max(e.link.id);
                 if let Some(r) = self.release_mut(&e.project, &e.tag_name) {
-                    r.links.insert(e.link.id, e.link.clone());
+                    r.links.insert(e.link.id, e.link);
                 }
             }
             Event::LinkUpdated(e) => {
                 if let Some(r) = self.release_mut(&e.project, &e.tag_name) {
-                    r.links.insert(e.link.id, e.link.clone());
+                    r.links.insert(e.link.id, e.link);
                 }
             }
             Event::LinkDeleted(e) => {
@@ -254,7 +259,7 @@ impl State {
             Event::EvidenceCollected(e) => {
                 self.last_evidence_id = self.last_evidence_id.max(e.id);
                 if let Some(r) = self.release_mut(&e.project, &e.tag_name) {
-                    r.evidences.push(e.clone());
+                    r.evidences.push(e);
                 }
             }
             Event::FreezeCreated(e) => {

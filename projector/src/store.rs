@@ -25,8 +25,8 @@
 //! Records are applied in batches; after each batch its segment, the applied count and the tree
 //! head are written in one atomic sled batch and flushed. A crash between two batches loses only
 //! work that was never written: the next run resumes from the stored `applied` and applies each
-//! record exactly once. `rebuild` clears everything and starts again from record 0; a store of
-//! another format is cleared the same way when opened, since everything in it can be derived again.
+//! record exactly once. `rebuild` deletes the store and starts again from record 0; a store of
+//! another format is deleted the same way when opened, since everything in it can be derived again.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -65,8 +65,8 @@ pub struct Views {
 
 impl Views {
     /// Applies one record, with its decoded event. Returns what the audit trail gained.
-    pub fn apply(&mut self, rec: &Record, event: Option<&Event>) -> crate::audit::Added {
-        let added = self.audit.observe(&self.state, rec, event);
+    pub fn apply(&mut self, rec: &Record, event: Option<Event>) -> crate::audit::Added {
+        let added = self.audit.observe(&self.state, rec, event.as_ref());
         self.state.apply_decoded(rec, event);
         added
     }
@@ -74,12 +74,17 @@ impl Views {
 
 pub struct ViewStore {
     db: sled::Db,
+    dir: PathBuf,
     /// Segment entries allowed beyond twice the live entities before a save compacts.
     slack: u64,
 }
 
 /// The default of [`ViewStore::with_compaction_slack`].
 pub const COMPACTION_SLACK: u64 = 10_000;
+
+fn open_db(dir: &Path) -> Result<sled::Db, ViewError> {
+    sled::Config::new().path(dir).cache_capacity(64 << 20).mode(sled::Mode::HighThroughput).flush_every_ms(None).open().map_err(storage)
+}
 
 fn storage(e: impl std::fmt::Display) -> ViewError {
     ViewError::Invalid(format!("view store: {e}"))
@@ -107,7 +112,7 @@ enum EntryRef<'a> {
 enum Entry {
     P { k: String, v: Option<Project> },
     R { p: String, k: String, v: Option<Release> },
-    I { k: String, v: Option<Internal> },
+    I { k: String, v: Option<Box<Internal>> },
     F { v: FrozenChange },
     D { v: Refused },
     B { k: u64, v: Block },
@@ -196,7 +201,7 @@ pub struct Updater<'a> {
 }
 
 /// Writes saved batches on a thread of its own, in order, so that applying the next records
-/// overlaps the flush of the last batch. At most one batch waits.
+/// overlaps the flush of the last batches. At most two batches wait.
 #[derive(Default)]
 struct Writer {
     tx: Option<std::sync::mpsc::SyncSender<sled::Batch>>,
@@ -206,7 +211,7 @@ struct Writer {
 impl Writer {
     fn send(&mut self, db: &sled::Db, batch: sled::Batch) -> Result<(), ViewError> {
         if self.tx.is_none() {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<sled::Batch>(1);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<sled::Batch>(2);
             let db = db.clone();
             self.thread = Some(std::thread::spawn(move || {
                 for b in rx {
@@ -253,14 +258,14 @@ impl Updater<'_> {
     }
 
     /// Applies the next record (it must be record `views().state.size`).
-    pub fn apply(&mut self, rec: &Record, event: Option<&Event>) -> Result<(), ViewError> {
+    pub fn apply(&mut self, rec: &Record, event: Option<Event>) -> Result<(), ViewError> {
         if rec.seq != self.views.state.size {
             return Err(ViewError::Invalid(format!("view store: record {} applied after {} records", rec.seq, self.views.state.size)));
         }
-        let added = self.views.apply(rec, event);
-        if let Some(e) = event {
+        if let Some(e) = &event {
             self.dirty.touch(e);
         }
+        let added = self.views.apply(rec, event);
         if let Some(b) = added.block {
             self.dirty.blocks.insert(b);
         }
@@ -365,13 +370,27 @@ impl ViewStore {
     /// Opens (or creates) the view store of the ledger in `data`. A store written in another
     /// format is cleared: it is rebuilt from the log on the next catch-up.
     pub fn open(data: &Path) -> Result<Self, ViewError> {
-        let db = sled::Config::new().path(path(data)).cache_capacity(64 << 20).mode(sled::Mode::HighThroughput).flush_every_ms(None).open().map_err(storage)?;
-        if db.get(KEY_FORMAT).map_err(storage)?.as_deref() != Some(FORMAT) {
-            db.clear().map_err(storage)?;
-            db.insert(KEY_FORMAT, FORMAT).map_err(storage)?;
-            db.flush().map_err(storage)?;
+        let dir = path(data);
+        let db = open_db(&dir)?;
+        if db.get(KEY_FORMAT).map_err(storage)?.as_deref() == Some(FORMAT) {
+            return Ok(Self { db, dir, slack: COMPACTION_SLACK });
         }
-        Ok(Self { db, slack: COMPACTION_SLACK })
+        drop(db);
+        Self::fresh(dir, COMPACTION_SLACK)
+    }
+
+    /// Deletes the store's directory and creates an empty store there: sled does not give back the
+    /// space of deleted values quickly, and everything here can be derived again.
+    fn fresh(dir: PathBuf, slack: u64) -> Result<Self, ViewError> {
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(storage(format!("cannot remove {}: {e}", dir.display()))),
+        }
+        let db = open_db(&dir)?;
+        db.insert(KEY_FORMAT, FORMAT).map_err(storage)?;
+        db.flush().map_err(storage)?;
+        Ok(Self { db, dir, slack })
     }
 
     /// Compacts once the segments hold more than twice the live entities plus `slack` entries.
@@ -416,7 +435,7 @@ impl ViewStore {
                 Entry::P { k, v: None } => drop(st.projects.remove(&k)),
                 Entry::R { p, k, v: Some(r) } => drop(releases.insert((p, k), r)),
                 Entry::R { p, k, v: None } => drop(releases.remove(&(p, k))),
-                Entry::I { k, v: Some(i) } => drop(st.internal.insert(k, i)),
+                Entry::I { k, v: Some(i) } => drop(st.internal.insert(k, *i)),
                 Entry::I { k, v: None } => drop(st.internal.remove(&k)),
                 Entry::F { v } => drop(frozen.insert(v.seq, v)),
                 Entry::D { v } => drop(refused.insert(v.seq, v)),
@@ -474,7 +493,7 @@ impl ViewStore {
         }
         let mut since_save = 0u64;
         feed::replay(ledger, applied, end, |it| {
-            up.apply(&it.record, it.event.as_ref())?;
+            up.apply(&it.record, it.event.take())?;
             since_save += 1;
             if since_save == batch.max(1) {
                 up.save(ledger)?;
@@ -489,11 +508,13 @@ impl ViewStore {
     }
 
     /// Forgets everything and applies the whole log again.
-    pub fn rebuild(&self, ledger: &Ledger, batch: u64) -> Result<Views, ViewError> {
-        self.db.clear().map_err(storage)?;
-        self.db.insert(KEY_FORMAT, FORMAT).map_err(storage)?;
-        self.db.flush().map_err(storage)?;
-        self.catch_up(ledger, batch)
+    /// Consumes the store, deletes it, and returns the new one built from record 0.
+    pub fn rebuild(self, ledger: &Ledger, batch: u64) -> Result<(ViewStore, Views), ViewError> {
+        let Self { db, dir, slack } = self;
+        drop(db);
+        let store = Self::fresh(dir, slack)?;
+        let views = store.catch_up(ledger, batch)?;
+        Ok((store, views))
     }
 }
 

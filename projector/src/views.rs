@@ -99,7 +99,7 @@ pub fn snapshot(ledger: &Ledger, as_of: AsOf) -> Result<Snapshot, ViewError> {
             return Ok::<_, ViewError>(false);
         }
         last_time = Some(it.record.time());
-        views.apply(&it.record, it.event.as_ref());
+        views.apply(&it.record, it.event.take());
         Ok(true)
     })?;
     let size = views.state.size;
