@@ -82,8 +82,23 @@ pub struct ViewStore {
 /// The default of [`ViewStore::with_compaction_slack`].
 pub const COMPACTION_SLACK: u64 = 10_000;
 
+/// Opens the sled database in `dir`, waiting up to 3 s for another relic process that has it open
+/// (sled holds an exclusive lock) to finish.
 fn open_db(dir: &Path) -> Result<sled::Db, ViewError> {
-    sled::Config::new().path(dir).cache_capacity(64 << 20).mode(sled::Mode::HighThroughput).flush_every_ms(None).open().map_err(storage)
+    let cfg = sled::Config::new().path(dir).cache_capacity(64 << 20).mode(sled::Mode::HighThroughput).flush_every_ms(None);
+    let start = std::time::Instant::now();
+    loop {
+        match cfg.open() {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("could not acquire lock") => {
+                if start.elapsed() > std::time::Duration::from_secs(3) {
+                    return Err(storage(format!("{} is in use by another relic process; try again when it has finished", dir.display())));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => return Err(storage(e)),
+        }
+    }
 }
 
 fn storage(e: impl std::fmt::Display) -> ViewError {
@@ -569,6 +584,22 @@ mod tests {
     use chrono::Utc;
     use relic_domain::decide::Command;
     use relic_domain::service::Service;
+
+    /// A store another process (here: another handle) holds is waited for, then refused by name.
+    #[test]
+    fn a_store_in_use_is_waited_for_then_refused_with_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = ViewStore::open(dir.path()).unwrap();
+        let held = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(first);
+        });
+        let second = ViewStore::open(dir.path()).unwrap();
+        held.join().unwrap();
+        let err = ViewStore::open(dir.path()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("in use by another relic process"), "{err}");
+        drop(second);
+    }
 
     /// Saves that keep rewriting the same release compact the segments: the store stays small and
     /// reads back the same views.
