@@ -8,7 +8,7 @@ use relic_domain::decide::{Command, LinkInput};
 use relic_domain::event::{EvidenceReason, InternalKind, InternalPackage, MilestoneRecorded, Role};
 use relic_domain::evidence;
 use relic_domain::freeze::{self, FreezePeriod};
-use relic_domain::service::{self, Service, ServiceError};
+use relic_domain::service::{self, ServiceError};
 use relic_domain::state::State;
 use relic_ledger::Ledger;
 use relic_projector::views::{self, AsOf};
@@ -52,13 +52,15 @@ fn read_file(path: &str) -> Result<Vec<u8>> {
 
 /// Runs one domain command and prints what it recorded.
 fn run(data: &Path, who: &Who, cmd: Command, json: bool, out: &mut dyn Write) -> Result<()> {
-    let mut svc = Service::open(data).map_err(service_err)?;
-    let receipts = svc.execute(&who.actor, &cmd, Utc::now()).map_err(service_err)?;
-    let mut recorded = Vec::new();
-    for r in &receipts {
-        let rec = svc.ledger().record(r.seq)?;
-        recorded.push(json!({"seq": r.seq, "kind": rec.kind, "subject": rec.subject, "payload": rec.payload_json()}));
-    }
+    let recorded = crate::session::with_service(data, |svc| {
+        let receipts = svc.execute(&who.actor, &cmd, Utc::now()).map_err(service_err)?;
+        let mut recorded = Vec::new();
+        for r in &receipts {
+            let rec = svc.ledger().record(r.seq)?;
+            recorded.push(json!({"seq": r.seq, "kind": rec.kind, "subject": rec.subject, "payload": rec.payload_json()}));
+        }
+        Ok(recorded)
+    })?;
     if json {
         writeln!(out, "{}", json!({"ok": true, "records": recorded})).map_err(out_err)
     } else {

@@ -9,6 +9,7 @@ mod domain_cmds;
 mod relay_args;
 mod relay_cmds;
 mod scheduler;
+mod session;
 
 use std::io::Write;
 

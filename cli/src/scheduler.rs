@@ -12,7 +12,7 @@ use chrono::Utc;
 use relic_domain::decide::Command;
 use relic_domain::event::EvidenceReason;
 use relic_domain::schedule;
-use relic_domain::service::{Service, ServiceError};
+use relic_domain::service::ServiceError;
 use serde_json::json;
 
 use crate::domain_cmds::service_err;
@@ -23,33 +23,34 @@ pub const SCHEDULER: &str = "relic-scheduler";
 
 /// One pass: returns how many collections it recorded.
 pub fn pass(data: &Path, json: bool, out: &mut dyn Write) -> Result<usize> {
-    let mut svc = Service::open(data).map_err(service_err)?;
-    let now = Utc::now();
-    let mut done = 0;
-    for d in schedule::due(svc.state(), now) {
-        let cmd = Command::CollectEvidence {
-            project: d.project.clone(),
-            tag_name: d.tag_name.clone(),
-            reason: EvidenceReason::Scheduled,
-            scheduled_at: Some(d.scheduled_at.clone()),
-        };
-        match svc.execute(SCHEDULER, &cmd, Utc::now()) {
-            Ok(receipts) => {
-                done += 1;
-                let seq = receipts.first().map_or(0, |r| r.seq);
-                let line = if json {
-                    json!({"seq": seq, "project": d.project, "tag_name": d.tag_name, "scheduled_at": d.scheduled_at, "collected_at": Utc::now().to_rfc3339()}).to_string()
-                } else {
-                    format!("{seq:>6}  evidence.collected     {}@{}  scheduled for {}", d.project, d.tag_name, d.scheduled_at)
-                };
-                writeln!(out, "{line}").map_err(|e| CliError::Io { path: "<stdout>".into(), source: e })?;
+    crate::session::with_service(data, |svc| {
+        let now = Utc::now();
+        let mut done = 0;
+        for d in schedule::due(svc.state(), now) {
+            let cmd = Command::CollectEvidence {
+                project: d.project.clone(),
+                tag_name: d.tag_name.clone(),
+                reason: EvidenceReason::Scheduled,
+                scheduled_at: Some(d.scheduled_at.clone()),
+            };
+            match svc.execute(SCHEDULER, &cmd, Utc::now()) {
+                Ok(receipts) => {
+                    done += 1;
+                    let seq = receipts.first().map_or(0, |r| r.seq);
+                    let line = if json {
+                        json!({"seq": seq, "project": d.project, "tag_name": d.tag_name, "scheduled_at": d.scheduled_at, "collected_at": Utc::now().to_rfc3339()}).to_string()
+                    } else {
+                        format!("{seq:>6}  evidence.collected     {}@{}  scheduled for {}", d.project, d.tag_name, d.scheduled_at)
+                    };
+                    writeln!(out, "{line}").map_err(|e| CliError::Io { path: "<stdout>".into(), source: e })?;
+                }
+                // Another scheduler got there first, or the release moved: nothing to do.
+                Err(ServiceError::Refused(_)) => {}
+                Err(e) => return Err(service_err(e)),
             }
-            // Another scheduler got there first, or the release moved: nothing to do.
-            Err(ServiceError::Refused(_)) => {}
-            Err(e) => return Err(service_err(e)),
         }
-    }
-    Ok(done)
+        Ok(done)
+    })
 }
 
 pub fn run(data: &Path, once: bool, interval: u64, json: bool, out: &mut dyn Write) -> Result<()> {

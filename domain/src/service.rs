@@ -65,6 +65,16 @@ impl Service {
         Ok(Self { ledger, state })
     }
 
+    /// Takes an open ledger and a state already derived from its first `state.size` records (by a
+    /// view store that checked it was derived from this log), and replays the rest.
+    pub fn with_state(ledger: Ledger, mut state: State) -> Result<Self, ServiceError> {
+        if state.size > ledger.size() {
+            state = State::default();
+        }
+        replay(&ledger, &mut state)?;
+        Ok(Self { ledger, state })
+    }
+
     pub fn state(&self) -> &State {
         &self.state
     }

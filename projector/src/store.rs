@@ -83,20 +83,20 @@ pub struct ViewStore {
 pub const COMPACTION_SLACK: u64 = 10_000;
 
 /// Opens the sled database in `dir`, waiting up to 3 s for another relic process that has it open
-/// (sled holds an exclusive lock) to finish.
-fn open_db(dir: &Path) -> Result<sled::Db, ViewError> {
+/// (sled holds an exclusive lock) to finish. The inner result is sled's own verdict on the files.
+fn open_db(dir: &Path) -> Result<Result<sled::Db, sled::Error>, ViewError> {
     let cfg = sled::Config::new().path(dir).cache_capacity(64 << 20).mode(sled::Mode::HighThroughput).flush_every_ms(None);
     let start = std::time::Instant::now();
     loop {
         match cfg.open() {
-            Ok(db) => return Ok(db),
+            Ok(db) => return Ok(Ok(db)),
             Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("could not acquire lock") => {
                 if start.elapsed() > std::time::Duration::from_secs(3) {
                     return Err(storage(format!("{} is in use by another relic process; try again when it has finished", dir.display())));
                 }
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
-            Err(e) => return Err(storage(e)),
+            Err(e) => return Ok(Err(e)),
         }
     }
 }
@@ -213,6 +213,8 @@ pub struct Updater<'a> {
     /// since the last batch may still be on its way to disk.
     segments: Vec<Vec<u8>>,
     entries: u64,
+    /// The log's tree head at the applied count, as last saved.
+    root: Option<relic_ledger::merkle::Hash>,
 }
 
 /// Writes saved batches on a thread of its own, in order, so that applying the next records
@@ -264,6 +266,37 @@ impl Drop for Writer {
 impl Updater<'_> {
     pub fn views(&self) -> &Views {
         &self.views
+    }
+
+    /// Applies every record of `ledger` past these views, `batch` at a time, saving after each
+    /// batch. Refuses a log these views were not derived from (another tree head at the applied
+    /// count) and one shorter than what they applied.
+    pub fn catch_up(&mut self, ledger: &Ledger, batch: u64) -> Result<(), ViewError> {
+        let applied = self.views.state.size;
+        let end = ledger.size();
+        if applied > end {
+            return Err(ViewError::Invalid(format!("view store has applied {applied} records but the log holds {end}; run `relic projections rebuild`")));
+        }
+        if applied > 0 && self.root != Some(ledger.root(applied)?) {
+            return Err(ViewError::Invalid("view store was derived from another log; run `relic projections rebuild`".into()));
+        }
+        if applied == end {
+            return Ok(());
+        }
+        let mut since_save = 0u64;
+        feed::replay(ledger, applied, end, |it| {
+            self.apply(&it.record, it.event.take())?;
+            since_save += 1;
+            if since_save == batch.max(1) {
+                self.save(ledger)?;
+                since_save = 0;
+            }
+            Ok::<_, ViewError>(true)
+        })?;
+        if since_save > 0 {
+            self.save(ledger)?;
+        }
+        Ok(())
     }
 
     /// Waits until every save is on disk, and returns the views.
@@ -344,9 +377,11 @@ impl Updater<'_> {
         batch.insert(KEY_GLOBALS, to_json(&globals)?);
         batch.insert(KEY_ENTRIES, &entries.to_be_bytes()[..]);
         batch.insert(KEY_APPLIED, &st.size.to_be_bytes()[..]);
-        batch.insert(KEY_ROOT, &ledger.root(st.size)?[..]);
+        let root = ledger.root(st.size)?;
+        batch.insert(KEY_ROOT, &root[..]);
         batch.insert(KEY_FORMAT, FORMAT);
         self.writer.send(db, batch)?;
+        self.root = Some(root);
         self.dirty = Dirty { frozen_from: audit.frozen.len(), refused_from: audit.refused.len(), ..Dirty::default() };
         Ok(())
     }
@@ -383,14 +418,16 @@ fn write_all(seg: &mut Vec<u8>, v: &Views) -> Result<(), ViewError> {
 
 impl ViewStore {
     /// Opens (or creates) the view store of the ledger in `data`. A store written in another
-    /// format is cleared: it is rebuilt from the log on the next catch-up.
+    /// format, or one sled cannot open, is deleted and started again: it is rebuilt from the log on
+    /// the next catch-up.
     pub fn open(data: &Path) -> Result<Self, ViewError> {
         let dir = path(data);
-        let db = open_db(&dir)?;
-        if db.get(KEY_FORMAT).map_err(storage)?.as_deref() == Some(FORMAT) {
-            return Ok(Self { db, dir, slack: COMPACTION_SLACK });
+        // A store sled cannot open, or of another format, is derived data: start it again.
+        if let Ok(db) = open_db(&dir)? {
+            if db.get(KEY_FORMAT).ok().flatten().as_deref() == Some(FORMAT) {
+                return Ok(Self { db, dir, slack: COMPACTION_SLACK });
+            }
         }
-        drop(db);
         Self::fresh(dir, COMPACTION_SLACK)
     }
 
@@ -402,7 +439,7 @@ impl ViewStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(storage(format!("cannot remove {}: {e}", dir.display()))),
         }
-        let db = open_db(&dir)?;
+        let db = open_db(&dir)?.map_err(storage)?;
         db.insert(KEY_FORMAT, FORMAT).map_err(storage)?;
         db.flush().map_err(storage)?;
         Ok(Self { db, dir, slack })
@@ -485,44 +522,18 @@ impl ViewStore {
         let dirty = Dirty { frozen_from: views.audit.frozen.len(), refused_from: views.audit.refused.len(), ..Dirty::default() };
         let segments = self.db.scan_prefix(b"s").keys().map(|k| k.map(|k| k.to_vec())).collect::<Result<_, _>>().map_err(storage)?;
         let entries = self.db.get(KEY_ENTRIES).map_err(storage)?.and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)).unwrap_or(0);
-        Ok(Updater { store: self, views, dirty, writer: Writer::default(), segments, entries })
+        let root = self.db.get(KEY_ROOT).map_err(storage)?.and_then(|v| v.as_ref().try_into().ok());
+        Ok(Updater { store: self, views, dirty, writer: Writer::default(), segments, entries, root })
     }
 
     /// Applies every record past the stored views, `batch` at a time, saving after each batch.
     /// Returns the up-to-date views.
     pub fn catch_up(&self, ledger: &Ledger, batch: u64) -> Result<Views, ViewError> {
         let mut up = self.updater()?;
-        let applied = up.views.state.size;
-        let end = ledger.size();
-        if applied > end {
-            return Err(ViewError::Invalid(format!("view store has applied {applied} records but the log holds {end}; run `relic projections rebuild`")));
-        }
-        if applied > 0 {
-            let stored = self.db.get(KEY_ROOT).map_err(storage)?;
-            if stored.as_deref() != Some(&ledger.root(applied)?[..]) {
-                return Err(ViewError::Invalid("view store was derived from another log; run `relic projections rebuild`".into()));
-            }
-        }
-        if applied == end {
-            return up.finish();
-        }
-        let mut since_save = 0u64;
-        feed::replay(ledger, applied, end, |it| {
-            up.apply(&it.record, it.event.take())?;
-            since_save += 1;
-            if since_save == batch.max(1) {
-                up.save(ledger)?;
-                since_save = 0;
-            }
-            Ok::<_, ViewError>(true)
-        })?;
-        if since_save > 0 {
-            up.save(ledger)?;
-        }
+        up.catch_up(ledger, batch)?;
         up.finish()
     }
 
-    /// Forgets everything and applies the whole log again.
     /// Consumes the store, deletes it, and returns the new one built from record 0.
     pub fn rebuild(self, ledger: &Ledger, batch: u64) -> Result<(ViewStore, Views), ViewError> {
         let Self { db, dir, slack } = self;

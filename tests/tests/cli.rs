@@ -318,6 +318,19 @@ fn demo_records_a_history_and_verifies_it() {
     assert_eq!((full["integrity"]["mode"].as_str(), full["integrity"]["records_verified_now"].as_u64()), (Some("full"), Some(size)));
     assert_eq!(full["integrity"]["verified_before"], 0);
     fails(relic(&data, &["demo"]), "already exists");
+
+    // A command takes its state from the view store and leaves the views up to date with what it
+    // appended; a view store sled cannot open is started again from the log, and nothing is lost.
+    let status = || -> serde_json::Value { serde_json::from_str(&ok(relic(&data, &["projections", "status", "--json"]))).unwrap() };
+    ok(relic(&data, &["project", "register", "--project", "acme/new", "--name", "New", "--actor", "ann"]));
+    let s = status();
+    assert_eq!(s["applied"], s["log_size"], "{s}");
+    fs::write(data.join("views").join("conf"), b"not sled's").unwrap();
+    ok(relic(&data, &["project", "register", "--project", "acme/newer", "--name", "Newer", "--actor", "ann"]));
+    let s = status();
+    assert_eq!(s["applied"], s["log_size"], "{s}");
+    fails(relic(&data, &["project", "register", "--project", "acme/new", "--name", "Again", "--actor", "ann"]), "Project already exists");
+    ok(relic(&data, &["verify"]));
 }
 
 fn copy_dir(from: &Path, to: &Path) {
