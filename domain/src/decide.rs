@@ -83,6 +83,23 @@ pub enum Command {
 }
 
 impl Command {
+    /// `release create` of `tag_name` in `project` from `main`, released at `released_at` (now if
+    /// `None`), every other option left out.
+    pub fn create_release(project: &str, tag_name: &str, released_at: Option<String>) -> Self {
+        Command::CreateRelease {
+            project: project.into(),
+            tag_name: tag_name.into(),
+            name: None,
+            description: None,
+            git_ref: Some("main".into()),
+            tag_message: None,
+            released_at,
+            milestones: vec![],
+            links: vec![],
+            report_artifacts: vec![],
+        }
+    }
+
     /// The command's name as a user typed it, for access-denied records.
     pub fn name(&self) -> &'static str {
         match self {

@@ -83,18 +83,7 @@ impl World {
 }
 
 fn create(tag: &str) -> Command {
-    Command::CreateRelease {
-        project: P.into(),
-        tag_name: tag.into(),
-        name: None,
-        description: None,
-        git_ref: Some("main".into()),
-        tag_message: None,
-        released_at: None,
-        milestones: vec![],
-        links: vec![],
-        report_artifacts: vec![],
-    }
+    Command::create_release(P, tag, None)
 }
 
 fn with(cmd: Command, f: impl FnOnce(&mut Command)) -> Command {

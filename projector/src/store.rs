@@ -621,19 +621,7 @@ mod tests {
         let mut svc = Service::open(dir.path()).unwrap();
         let now = Utc::now();
         svc.execute("owner", &Command::RegisterProject { project: "p".into(), name: "P".into(), description: None }, now).unwrap();
-        let create = Command::CreateRelease {
-            project: "p".into(),
-            tag_name: "v1".into(),
-            name: None,
-            description: None,
-            git_ref: Some("main".into()),
-            tag_message: None,
-            released_at: None,
-            milestones: vec![],
-            links: vec![],
-            report_artifacts: vec![],
-        };
-        svc.execute("owner", &create, now).unwrap();
+        svc.execute("owner", &Command::create_release("p", "v1", None), now).unwrap();
         let store = ViewStore::open(dir.path()).unwrap().with_compaction_slack(0);
         let segments = || store.db.scan_prefix(b"s").count();
         let mut most = 0;

@@ -12,18 +12,7 @@ use relic_projector::views::AsOf;
 const P: &str = "acme/app";
 
 fn create(tag: &str, released_at: chrono::DateTime<Utc>) -> Command {
-    Command::CreateRelease {
-        project: P.into(),
-        tag_name: tag.into(),
-        name: None,
-        description: None,
-        git_ref: Some("main".into()),
-        tag_message: None,
-        released_at: Some(released_at.to_rfc3339()),
-        milestones: vec![],
-        links: vec![],
-        report_artifacts: vec![],
-    }
+    Command::create_release(P, tag, Some(released_at.to_rfc3339()))
 }
 
 #[test]
