@@ -1,4 +1,5 @@
-//! The compliance report: one pass over the log up to a point, and three renderings of the result
+//! The compliance report: the views and audit trail at a point of the log (from the view store, or
+//! replayed for `--as-of`), the log's integrity, and three renderings of the result
 //! (JSON, Markdown, a self-contained printable HTML page with an SVG timeline per internal release).
 //!
 //! It covers: every release in the period with its evidence present or missing (releases that
