@@ -57,7 +57,9 @@ fn init_creates_a_private_key_and_prints_the_verifier_key() {
     assert_eq!(fs::metadata(&keys[0]).unwrap().permissions().mode() & 0o777, 0o600);
     // The private key appears in no output.
     let secret = fs::read_to_string(&keys[0]).unwrap();
-    let secret_b64 = secret.trim().rsplit('+').next().unwrap().to_string();
+    // `PRIVATE+KEY+<name>+<key id>+<base64>`: the base64 may itself contain '+', so split from the left.
+    let secret_b64 = secret.trim().splitn(5, '+').nth(4).unwrap().to_string();
+    assert!(secret.starts_with("PRIVATE+KEY+") && secret_b64.len() >= 44, "{secret_b64}");
     for args in [&["key"][..], &["key", "--all"], &["log", "--json"], &["checkpoint"], &["record", "0"]] {
         assert!(!relic(&data, args).stdout_text().contains(&secret_b64), "{args:?} printed the private key");
     }
