@@ -29,7 +29,8 @@ use relic_benches::{bench_tempdir, draft, payload_json, report_load, sample_reco
 use relic_ledger::merkle::{self, Frontier};
 use relic_ledger::note::SignerKey;
 use relic_ledger::record::{link_of, Record};
-use relic_ledger::store::{hash_key, record_key, META_HEAD};
+use relic_ledger::store::{record_key, META_HEAD};
+use relic_ledger::tiles::tile_key;
 use relic_ledger::Ledger;
 
 const PAYLOAD: usize = 1024;
@@ -112,7 +113,9 @@ fn append(c: &mut Criterion) {
     }
 
     // --- raw sled, one writer, flush after each record ---
-    let hash = [0xabu8; 32];
+    // The store keeps tree hashes 256 to a tile; an append rewrites the open tile of level 0 (half
+    // full on average) and, every other record, of a level above: a 4 KiB value stands for them.
+    let tile = [0xabu8; 4096];
     let head = [0x11u8; 48];
     {
         let dir = bench_tempdir();
@@ -122,8 +125,8 @@ fn append(c: &mut Criterion) {
             b.iter(|| {
                 let mut batch = sled::Batch::default();
                 batch.insert(&record_key(seq), record.as_slice());
-                batch.insert(&hash_key(2 * seq), &hash);
-                batch.insert(&hash_key(2 * seq + 1), &hash);
+                batch.insert(&tile_key(0, seq / 256), &tile[..]);
+                batch.insert(&tile_key(1, seq / 512), &tile[..]);
                 batch.insert(META_HEAD, &head[..]);
                 db.apply_batch(batch).unwrap();
                 db.flush().unwrap();
@@ -143,9 +146,10 @@ fn append(c: &mut Criterion) {
                 let mut batch = sled::Batch::default();
                 for _ in 0..WRITERS {
                     batch.insert(&record_key(seq), record.as_slice());
-                    batch.insert(&hash_key(2 * seq), &hash);
-                    batch.insert(&hash_key(2 * seq + 1), &hash);
                     seq += 1;
+                }
+                for level in 0..3 {
+                    batch.insert(&tile_key(level, seq / 256 >> level), &tile[..]);
                 }
                 batch.insert(META_HEAD, &head[..]);
                 db.apply_batch(batch).unwrap();

@@ -14,8 +14,8 @@
 //!   checked (signature verification) on every call.
 //! - `ledger_checkpoint_stored_1m`: `Ledger::checkpoint(None)` when the checkpoint is already stored
 //!   (what every bundle pays on top of the proof).
-//! - `sled_get_same_hash`: one `sled::Db::get` of the same stored hash (always in sled's cache).
-//! - `sled_get_random_hash`: one `sled::Db::get` of a random stored hash: the unit of work.
+//! - `sled_get_same_hash`: one `sled::Db::get` of the tile holding the same stored hash (always in sled's cache).
+//! - `sled_get_random_hash`: one `sled::Db::get` of the tile holding a random stored hash: the unit of work.
 //! - `sled_get_random_hash_x20`: 20 such gets (`log2(1,000,000)` ≈ 20): the physical bound of a proof
 //!   that reads one stored hash per level.
 
@@ -28,7 +28,8 @@ use rand::{Rng, SeedableRng};
 use relic_benches::{cached_ledger, peak_rss_kib, report_load, sled_config};
 use relic_ledger::ledger::store_path;
 use relic_ledger::merkle::{self, Hash, HashReader, ReadError};
-use relic_ledger::store::{hash_key, Store};
+use relic_ledger::store::Store;
+use relic_ledger::tiles::{tile_key, WIDTH};
 use relic_ledger::Ledger;
 
 const SIZE: u64 = 1_000_000;
@@ -89,7 +90,11 @@ fn proofs(c: &mut Criterion) {
     g.sample_size(50).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
     g.throughput(Throughput::Elements(1));
 
-    // --- the unit of work: one sled get of a stored hash ---
+    // --- the unit of work: one sled get of the tile holding a stored hash ---
+    let hash_key = |index: u64| {
+        let (level, n) = merkle::split_stored_hash_index(index);
+        tile_key(level, n / WIDTH)
+    };
     let hot = hash_key(merkle::stored_hash_index(19, 0));
     g.bench_function("sled_get_same_hash", |b| b.iter(|| black_box(store.db.get(hot).unwrap().unwrap())));
     g.bench_function("sled_get_random_hash", |b| {

@@ -11,7 +11,8 @@
 //! - [`checkpoint`]: C2SP checkpoint bodies, tlog-proof bundles and the offline checks;
 //! - [`record`]: the record and its exact bytes (`schemas/record-v1.md`);
 //! - [`kind`]: the catalogue of event kinds;
-//! - [`store`]: the sled layout (`schemas/store-v1.md`);
+//! - [`store`]: the sled layout (`schemas/store-v2.md`);
+//! - [`tiles`]: tree hashes kept 256 to a sled value;
 //! - [`keys`]: private key files (mode 0600);
 //! - [`ledger`]: group-committed appends, reads, checkpoints, proofs, key rotation;
 //! - [`verify`]: the full, streaming, parallel verification of a store;
@@ -31,6 +32,7 @@ pub mod note;
 pub mod outbox;
 pub mod record;
 pub mod store;
+pub mod tiles;
 pub mod verify;
 
 pub use error::{Error, Result};

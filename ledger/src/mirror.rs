@@ -15,7 +15,7 @@
 //! reads what was written first waits for the writer ([`Mirror::sync`]); a checkpoint is stored only
 //! after the records it covers are on disk.
 //!
-//! A mirror's store has exactly the origin's layout (`schemas/store-v1.md`), plus the marker
+//! A mirror's store has exactly the origin's layout (`schemas/store-v2.md`), plus the marker
 //! `mmirror`; it holds no private key. So every read command works on it through
 //! [`crate::Ledger::open_read_only`], and appends are impossible. Nothing unverified is ever written:
 //! a record that fails a check stops the import with an error naming its sequence number, after the
@@ -39,6 +39,7 @@ use crate::merkle::{self, Frontier, Hash};
 use crate::note::{NoteError, VerifierKey};
 use crate::record::Record;
 use crate::store::{self, Head, Store};
+use crate::tiles::OpenTiles;
 use crate::verify::{Chunk, CHUNK};
 
 /// The metadata key that marks a store as a mirror.
@@ -97,6 +98,7 @@ pub struct Mirror {
     writer: Option<Writer>,
     chain: Chain,
     frontier: Frontier,
+    tiles: OpenTiles,
     pending: BTreeMap<u64, Vec<String>>,
 }
 
@@ -172,15 +174,16 @@ impl Mirror {
         let sp = store_path(dir);
         if !sp.exists() {
             let (chain, frontier, pending) = (Chain::new(pinned), Frontier::new(), BTreeMap::new());
-            return Ok(Self { dir: dir.to_path_buf(), store: None, writer: None, chain, frontier, pending });
+            let tiles = OpenTiles::default();
+            return Ok(Self { dir: dir.to_path_buf(), store: None, writer: None, chain, frontier, tiles, pending });
         }
         let store = Store::open(&sp, false)?;
-        let (chain, frontier) = match store.get(store::META_FORMAT)? {
+        let (chain, frontier, tiles) = match store.get(store::META_FORMAT)? {
             None => {
                 if store.db.iter().next().is_some() {
                     return Err(Error::Corrupt(format!("{} holds data but no format marker", dir.display())).into());
                 }
-                (Chain::new(pinned), Frontier::new())
+                (Chain::new(pinned), Frontier::new(), OpenTiles::default())
             }
             Some(_) => {
                 store.check_format()?;
@@ -196,11 +199,12 @@ impl Mirror {
                     last_time_us: head.last_time_us,
                     keys: store.keys()?,
                 };
-                (Chain::resume(state, pinned)?, Frontier::load(head.size, &store).map_err(Error::from)?)
+                let frontier = Frontier::load(head.size, &store).map_err(Error::from)?;
+                (Chain::resume(state, pinned)?, frontier, OpenTiles::load(&store, head.size)?)
             }
         };
         let writer = Some(Writer::start(store.db.clone())?);
-        Ok(Self { dir: dir.to_path_buf(), store: Some(store), writer, chain, frontier, pending: BTreeMap::new() })
+        Ok(Self { dir: dir.to_path_buf(), store: Some(store), writer, chain, frontier, tiles, pending: BTreeMap::new() })
     }
 
     pub fn dir(&self) -> &Path {
@@ -311,17 +315,15 @@ impl Mirror {
     /// Hands verified records, their tree hashes and the new head, as one batch, to the writer.
     fn write(&mut self, records: &[(&[u8], Record, VerifierKey)], start: u64) -> Result<()> {
         let Some(((last_bytes, last, _), _)) = records.split_last() else { return Ok(()) };
-        let mut frontier = self.frontier.clone();
+        let (mut frontier, mut tiles) = (self.frontier.clone(), self.tiles.clone());
         let mut batch = sled::Batch::default();
         let mut keys_changed = start == 0;
         for (bytes, rec, _) in records {
-            let first = merkle::stored_hash_index(0, rec.seq);
-            for (i, h) in frontier.push(merkle::leaf_hash(bytes)).into_iter().enumerate() {
-                batch.insert(&store::hash_key(first + i as u64), &h);
-            }
+            tiles.push(&frontier.push(merkle::leaf_hash(bytes)));
             batch.insert(&store::record_key(rec.seq), *bytes);
             keys_changed |= rec.kind == kind::KEY_ROTATED;
         }
+        tiles.write(&mut batch);
         // The chain state after exactly these records (the checks passed already): the key history
         // holds the keys introduced up to the last of them.
         let size = last.seq + 1;
@@ -362,6 +364,7 @@ impl Mirror {
         self.writer.as_mut().ok_or(Error::Closed)?.send(batch)?;
         self.chain = Chain::resume(state, self.chain.pinned().cloned()).map_err(|e| Error::Corrupt(format!("mirror state: {e}")))?;
         self.frontier = frontier;
+        self.tiles = tiles;
         Ok(())
     }
 

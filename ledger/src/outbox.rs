@@ -1,6 +1,6 @@
 //! The publish cursor: how many records of the log a broker has acknowledged (outbox semantics).
 //!
-//! What this is: one metadata entry in the ledger's own store, `mpublished` (`schemas/store-v1.md`),
+//! What this is: one metadata entry in the ledger's own store, `mpublished` (`schemas/store-v2.md`),
 //! holding a u64: records `0 .. cursor` were delivered to the broker and acknowledged by it. A
 //! publisher advances it only after the broker's delivery reports, so a crash between delivery and
 //! the cursor write leads to a re-send (an exact duplicate, which consumers drop by sequence number),

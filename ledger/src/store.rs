@@ -1,14 +1,17 @@
-//! The on-disk layout of a ledger in sled (`schemas/store-v1.md`).
+//! The on-disk layout of a ledger in sled (`schemas/store-v2.md`).
 //!
 //! One sled tree holds everything, under one-byte key prefixes, so that a record, its tree hashes and
 //! the new head go to disk in one atomic batch:
 //!
-//! | key                      | value                                              |
-//! |--------------------------|----------------------------------------------------|
-//! | `r` + seq (u64 BE)       | the record's exact bytes                           |
-//! | `h` + index (u64 BE)     | the 32-byte tree hash at that stored hash index    |
-//! | `c` + size (u64 BE)      | the signed checkpoint note issued at that size     |
-//! | `m` + name               | metadata: `format`, `origin`, `head`, `keys`       |
+//! | key                             | value                                              |
+//! |---------------------------------|----------------------------------------------------|
+//! | `r` + seq (u64 BE)              | the record's exact bytes                           |
+//! | `t` + level (u8) + k (u64 BE)   | a tile: up to 256 tree hashes of one level ([`crate::tiles`]) |
+//! | `c` + size (u64 BE)             | the signed checkpoint note issued at that size     |
+//! | `m` + name                      | metadata: `format`, `origin`, `head`, `keys`       |
+//!
+//! A store of format 1 (`schemas/store-v1.md`: one `h` entry per tree hash) is converted to this
+//! format when it is opened ([`Store::check_format`]), in one atomic batch.
 //!
 //! What this is not: the rules. Everything read from here is untrusted by [`crate::verify`].
 
@@ -16,10 +19,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::merkle::{Hash, HashReader, ReadError};
+use crate::merkle::{self, Hash, HashReader, ReadError};
+use crate::tiles::{self, OpenTiles, TileReader};
 use crate::note::VerifierKey;
 
-pub const FORMAT: &[u8] = b"relic-store/v1";
+pub const FORMAT: &[u8] = b"relic-store/v2";
+/// The format before tiles: one `h` entry per tree hash.
+pub const FORMAT_V1: &[u8] = b"relic-store/v1";
 pub const META_FORMAT: &[u8] = b"mformat";
 pub const META_ORIGIN: &[u8] = b"morigin";
 pub const META_HEAD: &[u8] = b"mhead";
@@ -33,7 +39,8 @@ const LOCK_WAIT: Duration = Duration::from_secs(3);
 pub fn record_key(seq: u64) -> [u8; 9] {
     prefixed(b'r', seq)
 }
-pub fn hash_key(index: u64) -> [u8; 9] {
+/// The key of a tree hash in a format-1 store (by stored hash index); format 2 keeps tiles.
+pub fn v1_hash_key(index: u64) -> [u8; 9] {
     prefixed(b'h', index)
 }
 pub fn checkpoint_key(size: u64) -> [u8; 9] {
@@ -166,9 +173,11 @@ impl Store {
     }
 
     /// Checks the format marker: this directory holds a relic store of a version this code reads.
+    /// A format-1 store is converted to format 2 first.
     pub fn check_format(&self) -> Result<()> {
         match self.get(META_FORMAT)? {
             Some(f) if f.as_ref() == FORMAT => Ok(()),
+            Some(f) if f.as_ref() == FORMAT_V1 => self.upgrade_v1(),
             Some(f) => Err(Error::Corrupt(format!("unknown store format {:?}", String::from_utf8_lossy(&f)))),
             None => Err(Error::Corrupt("no format marker (was `relic init` interrupted?)".into())),
         }
@@ -220,6 +229,38 @@ impl Store {
         Ok((below, above))
     }
 
+    /// Format 1 → 2: the `h` entries (one per tree hash, by stored hash index) become tiles, in one
+    /// atomic batch with the new format marker, then flushed. The hashes are copied as stored, not
+    /// recomputed: verification checks them against the records as before. Records, checkpoints
+    /// and metadata are not touched.
+    fn upgrade_v1(&self) -> Result<()> {
+        let size = self.head()?.size;
+        let mut tiles = OpenTiles::default();
+        let mut batch = sled::Batch::default();
+        let mut hashes = self.scan(b'h', 0);
+        for leaf in 0..size {
+            let mut pushed = Vec::new();
+            for level in 0..=leaf.trailing_ones() {
+                let index = merkle::stored_hash_index(level, leaf >> level);
+                let h = match hashes.next() {
+                    Some(Ok((i, v))) if i == index => v,
+                    Some(Err(e)) => return Err(e),
+                    _ => return Err(Error::Corrupt(format!("format-1 store: stored hash {index} is missing"))),
+                };
+                pushed.push(<Hash>::try_from(h.as_ref()).map_err(|_| Error::Corrupt(format!("format-1 store: stored hash {index} is not 32 bytes")))?);
+            }
+            tiles.push(&pushed);
+        }
+        drop(hashes);
+        tiles.write(&mut batch);
+        for k in self.db.scan_prefix([b'h']).keys() {
+            batch.remove(k?);
+        }
+        batch.insert(META_FORMAT, FORMAT);
+        self.db.apply_batch(batch)?;
+        self.flush()
+    }
+
     /// Durably writes everything applied so far.
     pub fn flush(&self) -> Result<()> {
         self.db.flush()?;
@@ -229,12 +270,15 @@ impl Store {
 
 impl HashReader for Store {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, ReadError> {
+        let mut reader = TileReader::new(self);
         indexes
             .iter()
             .map(|&i| {
-                let v = self.db.get(hash_key(i))?.ok_or_else(|| format!("stored hash {i} is missing"))?;
-                let h: Hash = v.as_ref().try_into().map_err(|_| format!("stored hash {i} is not 32 bytes"))?;
-                Ok(h)
+                let (level, n) = merkle::split_stored_hash_index(i);
+                let found = reader.get(level, n).map_err(|e| e.to_string())?;
+                found.ok_or_else(|| {
+                    format!("stored hash {i} (tile {level}/{}) is missing", n / tiles::WIDTH).into()
+                })
             })
             .collect()
     }

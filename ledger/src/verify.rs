@@ -20,6 +20,7 @@ use crate::merkle::{self, Frontier, Hash};
 use crate::note::{self, key_id_hex, VerifierKey};
 use crate::record::{genesis_link, link_of, Record};
 use crate::store::{KeyEntry, Store};
+use crate::tiles::{self, TileReader};
 
 /// Records whose signatures are checked together in one batch.
 pub const CHUNK: usize = 256;
@@ -363,7 +364,7 @@ fn stream(
         },
     };
     let start = st.size;
-    let mut hashes = store.scan(b'h', merkle::stored_hash_index(0, start));
+    let mut hashes = TileReader::new(store);
     // Checkpoints at the saved position were checked by the verification that saved it.
     let mut cps = store.scan(b'c', if resume.is_some() { start + 1 } else { 0 }).peekable();
     let check_cps = |st: &mut State, cps: &mut std::iter::Peekable<_>| -> Result<(), Positioned> {
@@ -399,15 +400,15 @@ fn stream(
 
         // Tree hashes: recompute this record's and compare with what is stored at those positions.
         let leaf = merkle::leaf_hash(&bytes);
-        let first = merkle::stored_hash_index(0, seq);
-        for (i, h) in st.frontier.push(leaf).into_iter().enumerate() {
-            let index = first + i as u64;
-            let found = match hashes.next() {
-                Some(Ok((j, v))) if j == index => v,
-                Some(Ok(_)) | None => return Err((seq, tree_err(index, "is missing"))),
-                Some(Err(e)) => return Err((seq, store_err(e))),
+        for (level, h) in st.frontier.push(leaf).into_iter().enumerate() {
+            let (level, n) = (level as u32, seq >> level);
+            let index = merkle::stored_hash_index(level, n);
+            let found = match hashes.get(level, n) {
+                Ok(Some(v)) => v,
+                Ok(None) => return Err((seq, tree_err(index, "is missing"))),
+                Err(e) => return Err((seq, store_err(e))),
             };
-            if found.as_ref() != h {
+            if found != h {
                 // A hash that disagrees with the records: if the record itself is bad, name it.
                 if !rec.verify_signature(&key) {
                     return Err((seq, rec_err(seq, "signature does not verify")));
@@ -443,15 +444,31 @@ fn stream(
     drop(tx);
     progress(st.size);
     let end = st.size;
-    match hashes.next() {
-        Some(Ok((j, _))) => return Err((end, tree_err(j, format!("is stored past the end of the tree of {end} records")))),
-        Some(Err(e)) => return Err((end, store_err(e))),
-        None => {}
+    if let Some(index) = hash_past_end(store, end).map_err(|e| (end, store_err(e)))? {
+        return Err((end, tree_err(index, format!("is stored past the end of the tree of {end} records"))));
     }
     if let Some(Ok((size, _))) = cps.next() {
         return Err((end, VerifyError::Checkpoint { size, reason: format!("is past the end of the log ({end} records)") }));
     }
     Ok(st)
+}
+
+/// The stored hash index of the first tree hash stored beyond a tree of `size` leaves, if any: a
+/// last tile longer than its level's count, or a tile after it.
+fn hash_past_end(store: &Store, size: u64) -> crate::error::Result<Option<u64>> {
+    for level in 0..64u32 {
+        let count = tiles::level_count(size, level);
+        let k = count / tiles::WIDTH;
+        let beyond = store.db.range(tiles::tile_key(level, k + 1)..=tiles::tile_key(level, u64::MAX)).next().transpose()?;
+        let longer = match store.get(&tiles::tile_key(level, k))? {
+            Some(v) => v.len() > tiles::tile_len(size, level, k),
+            None => false,
+        };
+        if longer || beyond.is_some() {
+            return Ok(Some(merkle::stored_hash_index(level, count)));
+        }
+    }
+    Ok(None)
 }
 
 /// Checks every stored checkpoint at the current size against the recomputed tree head.

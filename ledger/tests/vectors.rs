@@ -14,7 +14,7 @@
 //! ed25519-dalek directly against keys parsed from their text, key IDs, BLAKE3 links and leaf hashes
 //! are recomputed with the hash crates, tree heads and proofs are recomputed with a naive recursive
 //! RFC 6962 implementation, the texts are parsed and verified with relic's checkers, every invalid
-//! vector is rejected, and a store written by hand in the layout of `schemas/store-v1.md` passes
+//! vector is rejected, and a store written by hand in the layout of `schemas/store-v2.md` (and of v1, converted when opened) passes
 //! relic's full verification and serves the same checkpoints and proofs.
 //!
 //! `ledger_writes_the_documented_shapes` checks that a real ledger writes record 0 and `key.rotated`
@@ -997,9 +997,10 @@ fn check_checkpoint_file(cv: &Value, records: &[Vec<u8>], vks: &[VerifierKey], r
     }
 }
 
-/// Writes the vector log into a sled database by hand, in the layout of schemas/store-v1.md, and
-/// runs relic's full verification and read path over it.
-fn check_store_layout(records: &[Vec<u8>], stored: &[Hash], rv: &Value, cv: &Value, vks: &[VerifierKey]) {
+/// Writes the vector log into a sled database by hand, in the layout of schemas/store-v2.md (tiles)
+/// or of schemas/store-v1.md (one entry per hash, converted to v2 when opened), and runs relic's
+/// full verification and read path over it.
+fn check_store_layout(version: u8, records: &[Vec<u8>], stored: &[Hash], rv: &Value, cv: &Value, vks: &[VerifierKey]) {
     let dir = tempfile::tempdir().expect("tempdir");
     let origin = s(&rv["origin"]);
     {
@@ -1012,8 +1013,22 @@ fn check_store_layout(records: &[Vec<u8>], stored: &[Hash], rv: &Value, cv: &Val
         for (i, b) in records.iter().enumerate() {
             db.insert(key(b'r', i as u64), b.as_slice()).expect("insert");
         }
-        for (i, h) in stored.iter().enumerate() {
-            db.insert(key(b'h', i as u64), &h[..]).expect("insert");
+        if version == 1 {
+            for (i, h) in stored.iter().enumerate() {
+                db.insert(key(b'h', i as u64), &h[..]).expect("insert");
+            }
+        } else {
+            // Tile (level, k): the hashes of level `level`, numbers 256k.., concatenated.
+            let mut tiles: std::collections::BTreeMap<(u8, u64), Vec<u8>> = Default::default();
+            for (i, h) in stored.iter().enumerate() {
+                let (level, n) = merkle::split_stored_hash_index(i as u64);
+                tiles.entry((level as u8, n / 256)).or_default().extend_from_slice(h);
+            }
+            for ((level, k), bytes) in tiles {
+                let mut t = vec![b't', level];
+                t.extend_from_slice(&k.to_be_bytes());
+                db.insert(t, bytes).expect("insert");
+            }
         }
         for c in arr(&cv["checkpoints"]) {
             db.insert(key(b'c', n(&c["size"])), s(&c["note"]).as_bytes()).expect("insert");
@@ -1030,7 +1045,7 @@ fn check_store_layout(records: &[Vec<u8>], stored: &[Hash], rv: &Value, cv: &Val
         db.insert(b"mhead", head).expect("insert");
         db.insert(b"mkeys", serde_json::to_vec(&keys).expect("json")).expect("insert");
         db.insert(b"morigin", origin.as_bytes()).expect("insert");
-        db.insert(b"mformat", &b"relic-store/v1"[..]).expect("insert");
+        db.insert(b"mformat", format!("relic-store/v{version}").as_bytes()).expect("insert");
         db.flush().expect("flush");
     }
     let trusted = s(&cv["checkpoints"][1]["note"]);
@@ -1057,6 +1072,12 @@ fn check_store_layout(records: &[Vec<u8>], stored: &[Hash], rv: &Value, cv: &Val
     for c in arr(&cv["checkpoints"]) {
         assert_eq!(l.checkpoint(Some(n(&c["size"]))).expect("stored checkpoint").note, s(&c["note"]));
     }
+    drop(l);
+    // A format-1 store was converted when first opened: tiles only, and the format-2 marker.
+    let db = sled::open(dir.path().join("store")).expect("sled");
+    assert_eq!(db.get(b"mformat").expect("get").as_deref(), Some(&b"relic-store/v2"[..]));
+    assert_eq!(db.scan_prefix([b'h']).count(), 0);
+    assert!(db.scan_prefix([b't']).count() > 0);
 }
 
 #[test]
@@ -1069,7 +1090,8 @@ fn vectors() {
     let (records, vks) = check_record_file(&rv);
     let stored = check_merkle_file(&mv, &records);
     check_checkpoint_file(&cv, &records, &vks, &rv);
-    check_store_layout(&records, &stored, &rv, &cv, &vks);
+    check_store_layout(2, &records, &stored, &rv, &cv, &vks);
+    check_store_layout(1, &records, &stored, &rv, &cv, &vks);
 }
 
 /// A real ledger writes record 0 and `key.rotated` exactly in the shape the vectors use.

@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use relic_ledger::ledger::store_path;
-use relic_ledger::store::{checkpoint_key, hash_key, record_key, Store, META_HEAD};
+use relic_ledger::store::{checkpoint_key, record_key, Store, META_HEAD};
+use relic_ledger::tiles::{self, tile_key};
 use relic_ledger::{merkle, Ledger};
 use relic_tests::{draft, relic};
 
@@ -37,6 +38,12 @@ fn flip_and_verify(dir: &Path, key: &[u8], at: usize) -> (i32, String) {
     let out = relic(dir, &["verify"]);
     rewrite(&|v| v[at] ^= 1);
     (out.code, out.stderr)
+}
+
+/// Where the tree hash at stored hash index `index` lives: its tile's key and its offset in the tile.
+fn hash_location(index: u64) -> ([u8; 10], usize) {
+    let (level, n) = merkle::split_stored_hash_index(index);
+    (tile_key(level, n / tiles::WIDTH), (n % tiles::WIDTH) as usize * 32)
 }
 
 fn value_len(dir: &Path, key: &[u8]) -> usize {
@@ -74,7 +81,8 @@ fn every_flipped_byte_is_detected_and_located() {
     for index in 0..count {
         let bytes: Vec<usize> = if [0, 2, 37, count - 1].contains(&index) { (0..32).collect() } else { vec![(index % 32) as usize] };
         for at in bytes {
-            let (code, err) = flip_and_verify(d, &hash_key(index), at);
+            let (key, offset) = hash_location(index);
+            let (code, err) = flip_and_verify(d, &key, offset + at);
             assert_eq!(code, 1, "tree hash {index} byte {at}: not detected");
             assert!(err.contains(&format!("tree hash {index} ")), "tree hash {index} byte {at}: {err}");
         }
@@ -95,6 +103,43 @@ fn every_flipped_byte_is_detected_and_located() {
         assert!(err.contains("head"), "head byte {at}: {err}");
     }
     // Everything restored: the log verifies again.
+    assert_eq!(relic(d, &["verify"]).code, 0);
+}
+
+/// A tile cut short loses hashes the records need; a tile with an extra hash, or a tile past the
+/// last one, holds hashes of records that do not exist. Each is named by the first hash concerned.
+#[test]
+fn tiles_that_are_cut_short_or_extended_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    build(d);
+    let size = RECORDS + 1;
+    let key = tile_key(0, 0);
+    let original = Store::open(&store_path(d), false).unwrap().get(&key).unwrap().unwrap().to_vec();
+    assert_eq!(original.len() as u64, size * 32, "one level-0 tile holds every leaf hash");
+    let cases: [(Vec<u8>, Option<[u8; 10]>, String); 3] = [
+        (original[..original.len() - 32].to_vec(), None, format!("tree hash {} ", merkle::stored_hash_index(0, size - 1))),
+        ([&original[..], &[9u8; 32]].concat(), None, format!("tree hash {} ", merkle::stored_hash_index(0, size))),
+        (original.clone(), Some(tile_key(2, 1)), format!("tree hash {} ", merkle::stored_hash_index(2, size >> 2))),
+    ];
+    for (value, extra, named) in cases {
+        let s = Store::open(&store_path(d), false).unwrap();
+        s.db.insert(key, value).unwrap();
+        if let Some(k) = extra {
+            s.db.insert(k, &[1u8; 32][..]).unwrap();
+        }
+        s.flush().unwrap();
+        drop(s);
+        let out = relic(d, &["verify"]);
+        assert_eq!(out.code, 1, "{named}: not detected");
+        assert!(out.stderr.contains(&named), "want {named:?}: {}", out.stderr);
+        let s = Store::open(&store_path(d), false).unwrap();
+        s.db.insert(key, original.as_slice()).unwrap();
+        if let Some(k) = extra {
+            s.db.remove(k).unwrap();
+        }
+        s.flush().unwrap();
+    }
     assert_eq!(relic(d, &["verify"]).code, 0);
 }
 
@@ -141,14 +186,14 @@ fn a_bad_signature_is_named_before_a_later_structural_error() {
     // Recompute every tree hash over the records as they now are, so only the signature and the
     // gap give the tampering away.
     let mut f = merkle::Frontier::new();
-    let mut index = 0u64;
+    let mut t = tiles::OpenTiles::default();
     for seq in 0..=RECORDS {
         let Some(b) = s.get(&record_key(seq)).unwrap() else { continue };
-        for h in f.push(merkle::leaf_hash(&b)) {
-            s.db.insert(hash_key(index), &h[..]).unwrap();
-            index += 1;
-        }
+        t.push(&f.push(merkle::leaf_hash(&b)));
     }
+    let mut batch = sled::Batch::default();
+    t.write(&mut batch);
+    s.db.apply_batch(batch).unwrap();
     s.flush().unwrap();
     drop(s);
     for args in [&["verify"][..], &["verify", "--strict"]] {
@@ -211,11 +256,11 @@ fn a_resumed_verification_checks_what_is_new_and_that_the_log_still_ends_where_i
     let err = verify_from(d, Some(&saved)).unwrap_err().to_string();
     assert!(err.contains("saved verification position") && err.contains(&format!("record {RECORDS}")), "{err}");
     rewrite(d, &record_key(RECORDS), |v| v[20] ^= 1);
-    let top = merkle::stored_hash_index(5, 0);
-    rewrite(d, &hash_key(top), |v| v[0] ^= 1);
+    let (top, at) = hash_location(merkle::stored_hash_index(5, 0));
+    rewrite(d, &top, |v| v[at] ^= 1);
     let err = verify_from(d, Some(&saved)).unwrap_err().to_string();
     assert!(err.contains("saved verification position") && err.contains("another root"), "{err}");
-    rewrite(d, &hash_key(top), |v| v[0] ^= 1);
+    rewrite(d, &top, |v| v[at] ^= 1);
 
     // A record well behind the position, its tree hashes untouched: invisible to the resumed
     // verification (it reads nothing there), found by a full one.

@@ -1,0 +1,77 @@
+//! What a mirror costs without the network: verify and store N records of about 1 KB that are
+//! already in memory, in the batches `relic mirror` uses, next to the two parts it is made of
+//! (Ed25519 batch verification of the same records, and writing them to sled), in one run.
+//!
+//!     cargo run --release -p relic-benches --bin mirror_import [-- N]
+//!
+//! The origin (N records, 1 KB payloads) is built once and cached under `target/`.
+
+use std::time::Instant;
+
+use relic_benches::{bench_tempdir, cached_ledger, report_load, signed_messages};
+use relic_ledger::mirror::Mirror;
+use relic_ledger::Ledger;
+
+/// The batch `relic mirror` hands to [`Mirror::import`] (`relay/src/mirror.rs`).
+const BATCH: usize = 8192;
+
+fn main() {
+    let n: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let dir = cached_ledger(n, 900);
+    let origin = Ledger::open_read_only(&dir).expect("open origin");
+    let records: Vec<Vec<u8>> = origin.records(0).map(|r| r.expect("read").1).collect();
+    let bytes: usize = records.iter().map(Vec::len).sum();
+    println!("{n} records, {:.0} bytes each on average", bytes as f64 / n as f64);
+    report_load("before");
+
+    let per = |t: f64| format!("{:>7.0} records/s  {:>6.1} µs/record", n as f64 / t, t * 1e6 / n as f64);
+
+    let (msgs, sigs, keys) = signed_messages(&origin, 0, n as usize);
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        let half = msgs.len() / 2;
+        let parts = [(0, half), (half, msgs.len())];
+        for (a, b) in parts {
+            let (msgs, sigs, keys) = (&msgs, &sigs, &keys);
+            s.spawn(move || {
+                for start in (a..b).step_by(1024) {
+                    let end = (start + 1024).min(b);
+                    let m: Vec<&[u8]> = msgs[start..end].iter().map(Vec::as_slice).collect();
+                    ed25519_dalek::verify_batch(&m, &sigs[start..end], &keys[start..end]).expect("valid");
+                }
+            });
+        }
+    });
+    println!("Ed25519 batch verification, both cores:   {}", per(t.elapsed().as_secs_f64()));
+
+    let tmp = bench_tempdir();
+    let db = relic_benches::sled_config(&tmp.path().join("raw")).open().expect("sled");
+    let t = Instant::now();
+    for (i, chunk) in records.chunks(BATCH).enumerate() {
+        let mut batch = sled::Batch::default();
+        for (j, r) in chunk.iter().enumerate() {
+            let seq = (i * BATCH + j) as u64;
+            let mut k = [b'r'; 9];
+            k[1..].copy_from_slice(&seq.to_be_bytes());
+            batch.insert(&k, r.as_slice());
+        }
+        // The batch's tree hashes: 2 per record, 256 to a tile.
+        for t in 0..(2 * chunk.len()).div_ceil(256) {
+            batch.insert(&relic_ledger::tiles::tile_key(0, (i * BATCH * 2 / 256 + t) as u64), &[7u8; 8192][..]);
+        }
+        db.apply_batch(batch).expect("batch");
+        db.flush().expect("flush");
+    }
+    println!("raw sled, records and their hash tiles:  {}", per(t.elapsed().as_secs_f64()));
+    drop(db);
+
+    let t = Instant::now();
+    let mut m = Mirror::open(&tmp.path().join("mirror"), None).expect("mirror");
+    for chunk in records.chunks(BATCH) {
+        m.import(chunk.iter().map(Vec::as_slice)).expect("import");
+    }
+    m.sync().expect("sync");
+    println!("Mirror::import (verify and store):       {}", per(t.elapsed().as_secs_f64()));
+    assert_eq!(m.size(), n);
+    report_load("after");
+}
