@@ -15,11 +15,13 @@
 //! - [`tiles`]: tree hashes kept 256 to a sled value;
 //! - [`keys`]: private key files (mode 0600);
 //! - [`ledger`]: group-committed appends, reads, checkpoints, proofs, key rotation;
+//! - [`batch`]: Ed25519 batch verification with each key's terms gathered into one;
 //! - [`verify`]: the full, streaming, parallel verification of a store;
 //! - [`chain`]: the same per-record checks for records received one at a time;
 //! - [`mirror`]: a verified copy of another node's log, built from its published record bytes;
 //! - [`outbox`]: the publish cursor (records a broker acknowledged).
 
+pub mod batch;
 pub mod chain;
 pub mod checkpoint;
 pub mod error;

@@ -157,7 +157,7 @@ impl Chunk {
     /// The lowest sequence number whose signature fails, if any.
     pub(crate) fn first_bad(&self, strict: bool) -> Option<u64> {
         let msgs: Vec<&[u8]> = self.msgs.iter().map(Vec::as_slice).collect();
-        if !strict && ed25519_dalek::verify_batch(&msgs, &self.sigs, &self.keys).is_ok() {
+        if !strict && crate::batch::verify_all(&msgs, &self.sigs, &self.keys) {
             return None;
         }
         (0..self.seqs.len()).find(|&i| self.keys[i].verify_strict(&self.msgs[i], &self.sigs[i]).is_err()).map(|i| self.seqs[i])
