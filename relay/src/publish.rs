@@ -263,8 +263,9 @@ fn session(
     summary: &mut Summary,
     last_progress: &mut Instant,
 ) -> Result<(), Error> {
-    kafka::ensure_topics(cfg, &[&cfg.topic, &cfg.checkpoint_topic, &cfg.evidence_topic])?;
+    // The producer first: it connects and obtains its producer ID while the topics are looked at.
     let producer = producer(cfg)?;
+    kafka::ensure_topics(cfg, &[&cfg.topic, &cfg.checkpoint_topic, &cfg.evidence_topic])?;
     let consumer = kafka::consumer(cfg)?;
     let tail = topic_tail(&consumer, cfg)?;
     // The size of the last checkpoint in the topic (as the topic says, or acknowledged since), and
