@@ -15,6 +15,8 @@
 //! - `ed25519_verify_batch_256`: `ed25519_dalek::verify_batch` over 256 records' messages (1 thread).
 //! - `ed25519_verify_batch_256_all_cores`: the same on every core at once: the signature bound of
 //!   a verifier that does nothing else.
+//! - `relic_batch_256_all_cores`: the same with relic's batch equation (`relic_ledger::batch`, each
+//!   key's terms gathered into one), which `verify` uses: the signature bound of `verify`.
 //! - `ed25519_verify_strict_256_all_cores`: 256 `verify_strict` per core on every core at once: the
 //!   signature bound of `--strict`.
 //! - `sled_scan_100k`: reading every record of the store in order (the storage bound of the stream).
@@ -111,6 +113,22 @@ fn verify_bench(c: &mut Criterion) {
                     let (refs, sigs, keys) = (&refs, &sigs, &keys);
                     s.spawn(move || {
                         ed25519_dalek::verify_batch(&refs[j..j + BATCH], &sigs[j..j + BATCH], &keys[j..j + BATCH]).unwrap()
+                    });
+                }
+            })
+        })
+    });
+
+    // relic's own batch equation (ledger/src/batch.rs: each key's terms gathered into one), what
+    // `verify` and the mirror use.
+    g.bench_function("relic_batch_256_all_cores", |b| {
+        b.iter(|| {
+            std::thread::scope(|s| {
+                for t in 0..cores {
+                    let j = (t * BATCH) % SAMPLE;
+                    let (refs, sigs, keys) = (&refs, &sigs, &keys);
+                    s.spawn(move || {
+                        assert!(relic_ledger::batch::verify_all(&refs[j..j + BATCH], &sigs[j..j + BATCH], &keys[j..j + BATCH]))
                     });
                 }
             })

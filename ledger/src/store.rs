@@ -31,6 +31,8 @@ pub const META_ORIGIN: &[u8] = b"morigin";
 pub const META_HEAD: &[u8] = b"mhead";
 pub const META_KEYS: &[u8] = b"mkeys";
 
+/// Records converted per batch when a format-1 store is upgraded (and `h` entries removed per batch).
+const UPGRADE_LEAVES: u64 = 8_192;
 /// sled's page cache; kept small so that a full verification runs in bounded memory.
 const CACHE_BYTES: u64 = 64 << 20;
 /// How long to wait for another process to release the store before giving up.
@@ -176,7 +178,13 @@ impl Store {
     /// A format-1 store is converted to format 2 first.
     pub fn check_format(&self) -> Result<()> {
         match self.get(META_FORMAT)? {
-            Some(f) if f.as_ref() == FORMAT => Ok(()),
+            Some(f) if f.as_ref() == FORMAT => {
+                // A conversion from format 1 interrupted after its switch left `h` entries behind.
+                if self.db.scan_prefix([b'h']).next().is_some() {
+                    self.remove_v1_hashes()?;
+                }
+                Ok(())
+            }
             Some(f) if f.as_ref() == FORMAT_V1 => self.upgrade_v1(),
             Some(f) => Err(Error::Corrupt(format!("unknown store format {:?}", String::from_utf8_lossy(&f)))),
             None => Err(Error::Corrupt("no format marker (was `relic init` interrupted?)".into())),
@@ -229,14 +237,27 @@ impl Store {
         Ok((below, above))
     }
 
-    /// Format 1 → 2: the `h` entries (one per tree hash, by stored hash index) become tiles, in one
-    /// atomic batch with the new format marker, then flushed. The hashes are copied as stored, not
-    /// recomputed: verification checks them against the records as before. Records, checkpoints
-    /// and metadata are not touched.
+    /// Format 1 → 2 (`schemas/store-v2.md` §Upgrade from version 1), in three steps, each safe to
+    /// interrupt:
+    /// 1. the `h` entries (one per tree hash, by stored hash index) are copied into tiles as stored,
+    ///    not recomputed (verification checks them against the records as before), in batches of
+    ///    [`UPGRADE_LEAVES`] records, while the marker still says format 1 (format 1 ignores `t`
+    ///    keys): interrupted, the store is still format 1 and is converted again from the start;
+    /// 2. the marker becomes format 2, in one insert and a flush: the switch;
+    /// 3. the `h` entries are removed, in batches; interrupted, format 2 finishes it when the store
+    ///    is next opened ([`Store::check_format`]).
+    /// Records, checkpoints and the other metadata are not touched. Memory stays bounded by a batch.
     fn upgrade_v1(&self) -> Result<()> {
+        self.tiles_from_v1()?;
+        self.db.insert(META_FORMAT, FORMAT)?;
+        self.flush()?;
+        self.remove_v1_hashes()
+    }
+
+    /// Step 1 of [`Store::upgrade_v1`]: the tiles, from the `h` entries, flushed.
+    fn tiles_from_v1(&self) -> Result<()> {
         let size = self.head()?.size;
         let mut tiles = OpenTiles::default();
-        let mut batch = sled::Batch::default();
         let mut hashes = self.scan(b'h', 0);
         for leaf in 0..size {
             let mut pushed = Vec::new();
@@ -250,15 +271,28 @@ impl Store {
                 pushed.push(<Hash>::try_from(h.as_ref()).map_err(|_| Error::Corrupt(format!("format-1 store: stored hash {index} is not 32 bytes")))?);
             }
             tiles.push(&pushed);
+            if (leaf + 1) % UPGRADE_LEAVES == 0 || leaf + 1 == size {
+                let mut batch = sled::Batch::default();
+                tiles.write(&mut batch);
+                self.db.apply_batch(batch)?;
+            }
         }
-        drop(hashes);
-        tiles.write(&mut batch);
-        for k in self.db.scan_prefix([b'h']).keys() {
-            batch.remove(k?);
-        }
-        batch.insert(META_FORMAT, FORMAT);
-        self.db.apply_batch(batch)?;
         self.flush()
+    }
+
+    /// Removes the `h` entries a format-1 store kept, in batches (step 3 of [`Store::upgrade_v1`]).
+    fn remove_v1_hashes(&self) -> Result<()> {
+        loop {
+            let keys: Vec<sled::IVec> = self.db.scan_prefix([b'h']).keys().take(UPGRADE_LEAVES as usize).collect::<sled::Result<_>>()?;
+            if keys.is_empty() {
+                return self.flush();
+            }
+            let mut batch = sled::Batch::default();
+            for k in keys {
+                batch.remove(k);
+            }
+            self.db.apply_batch(batch)?;
+        }
     }
 
     /// Durably writes everything applied so far.
@@ -281,5 +315,72 @@ impl HashReader for Store {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Actor, Draft, Ledger};
+
+    /// Rewrites a format-2 store as format 1 (one `h` entry per hash, no tiles), as an older relic
+    /// wrote it.
+    fn downgrade(store: &Store) {
+        let size = store.head().unwrap().size;
+        let count = merkle::stored_hash_count(size);
+        let hashes = store.read_hashes(&(0..count).collect::<Vec<_>>()).unwrap();
+        let mut batch = sled::Batch::default();
+        for k in store.db.scan_prefix([tiles::PREFIX]).keys() {
+            batch.remove(k.unwrap());
+        }
+        for (i, h) in hashes.iter().enumerate() {
+            batch.insert(&v1_hash_key(i as u64), &h[..]);
+        }
+        batch.insert(META_FORMAT, FORMAT_V1);
+        store.db.apply_batch(batch).unwrap();
+    }
+
+    /// A format-1 store is converted when opened, also after a conversion was interrupted before
+    /// or after its switch; the converted store verifies and serves the same tree.
+    #[test]
+    fn format_1_is_converted_also_after_an_interrupted_conversion() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::init(dir.path(), "upgrade.test/log").unwrap();
+        let drafts = (0..700)
+            .map(|i| Draft {
+                actor: Actor { id: "t".into(), role: "maintainer".into() },
+                kind: "release.updated".into(),
+                subject: "acme/app@v1".into(),
+                payload: format!("{{\"n\":{i}}}").into_bytes(),
+                schema_version: 1,
+            })
+            .collect();
+        l.append_all_blocking(drafts).unwrap();
+        let root = l.checkpoint(None).unwrap().checkpoint.root;
+        l.close();
+        let path = crate::ledger::store_path(dir.path());
+        let has_h = |s: &Store| s.db.scan_prefix([b'h']).next().is_some();
+
+        // Interrupted before the switch: format 1 with some tiles written; converted from the start.
+        let s = Store::open(&path, false).unwrap();
+        downgrade(&s);
+        s.db.insert(tiles::tile_key(0, 0), &[1u8; 64][..]).unwrap();
+        s.check_format().unwrap();
+        assert_eq!(s.get(META_FORMAT).unwrap().as_deref(), Some(FORMAT));
+        assert!(!has_h(&s));
+        assert_eq!(merkle::tree_hash(701, &s).unwrap(), root);
+
+        // Interrupted after the switch: format 2 with `h` entries left; removed on the next open.
+        downgrade(&s);
+        s.tiles_from_v1().unwrap();
+        s.db.insert(META_FORMAT, FORMAT).unwrap();
+        assert_eq!(s.db.scan_prefix([b'h']).count() as u64, merkle::stored_hash_count(701));
+        s.check_format().unwrap();
+        assert!(!has_h(&s));
+        assert_eq!(merkle::tree_hash(701, &s).unwrap(), root);
+        drop(s);
+
+        let report = crate::verify::verify_dir(dir.path(), &Default::default(), &mut |_, _| {}).unwrap().unwrap();
+        assert_eq!((report.size, report.root), (701, root));
     }
 }
