@@ -21,8 +21,8 @@ use crate::checkpoint::{Checkpoint, InclusionBundle};
 use crate::error::{Error, Result};
 use crate::kind;
 use crate::keys;
-use crate::merkle::{self, Frontier, Hash};
-use crate::tiles::OpenTiles;
+use crate::merkle::{self, Hash};
+use crate::tiles::TreeWriter;
 use crate::note::{self, SignerKey, VerifierKey};
 use crate::record::{canonical_payload, genesis_link, link_of, Actor, Draft, Record};
 use crate::store::{self, Head, KeyEntry, Store};
@@ -158,9 +158,9 @@ impl Ledger {
         let bytes = rec.to_bytes();
         let mut batch = sled::Batch::default();
         batch.insert(&store::record_key(0), bytes.as_slice());
-        let mut tiles = OpenTiles::default();
-        tiles.push(&Frontier::new().push(merkle::leaf_hash(&bytes)));
-        tiles.write(&mut batch);
+        let mut tree = TreeWriter::default();
+        tree.push(&bytes);
+        tree.write(&mut batch);
         let head = Head { size: 1, link: link_of(&bytes), last_time_us: rec.time_us };
         batch.insert(store::META_HEAD, &head.encode()[..]);
         batch.insert(store::META_KEYS, store::encode_keys(&[KeyEntry { key: vk, from_seq: 0 }]));
@@ -183,11 +183,10 @@ impl Ledger {
             return Err(Error::Key("the key file does not match the ledger's current key".into()));
         }
         *l.shared.signer.write().unwrap_or_else(|p| p.into_inner()) = Some(signer.clone());
-        let frontier = Frontier::load(head.size, &l.shared.store)?;
-        let tiles = OpenTiles::load(&l.shared.store, head.size)?;
+        let tree = TreeWriter::load(&l.shared.store, head.size)?;
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let (gtx, grx) = mpsc::sync_channel::<Group>(1);
-        let seq = Sequencer { head, frontier, tiles, signer, keys, origin: l.shared.origin.clone() };
+        let seq = Sequencer { head, tree, signer, keys, origin: l.shared.origin.clone() };
         let shared = l.shared.clone();
         l.threads.push(
             std::thread::Builder::new()
@@ -507,9 +506,8 @@ pub(crate) fn sign_record(key: &SignerKey, seq: u64, time_us: i64, prev: [u8; 32
 /// The sequencer's state: the head as it will be once every group handed to the writer is on disk.
 struct Sequencer {
     head: Head,
-    frontier: Frontier,
-    /// The open tree hash tiles, as they will be once every group handed to the writer is on disk.
-    tiles: OpenTiles,
+    /// The tree as it will be once every group handed to the writer is on disk.
+    tree: TreeWriter,
     signer: Arc<SignerKey>,
     keys: Vec<KeyEntry>,
     origin: String,
@@ -537,7 +535,7 @@ impl Sequencer {
         let time_us = now_us().max(self.head.last_time_us);
         let rec = sign_record(&self.signer, seq, time_us, self.head.link, draft);
         let bytes = rec.to_bytes();
-        self.tiles.push(&self.frontier.push(merkle::leaf_hash(&bytes)));
+        self.tree.push(&bytes);
         self.head = Head { size: seq + 1, link: link_of(&bytes), last_time_us: time_us };
         batch.insert(&store::record_key(seq), bytes);
         Receipt { seq, time_us }
@@ -578,7 +576,7 @@ impl Sequencer {
                 }
             }
         }
-        self.tiles.write(&mut batch);
+        self.tree.write(&mut batch);
         batch.insert(store::META_HEAD, &self.head.encode()[..]);
         Group { batch, replies, size: self.head.size, rotation }
     }

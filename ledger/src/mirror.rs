@@ -35,11 +35,11 @@ use crate::checkpoint::{Checkpoint, CheckpointError};
 use crate::error::{Error, Result};
 use crate::kind;
 use crate::ledger::{check_head, store_path};
-use crate::merkle::{self, Frontier, Hash};
+use crate::merkle::{self, Hash};
 use crate::note::{NoteError, VerifierKey};
 use crate::record::Record;
 use crate::store::{self, Head, Store};
-use crate::tiles::OpenTiles;
+use crate::tiles::TreeWriter;
 use crate::verify::{Chunk, CHUNK};
 
 /// The metadata key that marks a store as a mirror.
@@ -97,8 +97,7 @@ pub struct Mirror {
     /// Writes verified batches while the next one is verified; started with the store.
     writer: Option<Writer>,
     chain: Chain,
-    frontier: Frontier,
-    tiles: OpenTiles,
+    tree: TreeWriter,
     pending: BTreeMap<u64, Vec<String>>,
 }
 
@@ -173,17 +172,16 @@ impl Mirror {
     pub fn open(dir: &Path, pinned: Option<VerifierKey>) -> Result<Self, MirrorError> {
         let sp = store_path(dir);
         if !sp.exists() {
-            let (chain, frontier, pending) = (Chain::new(pinned), Frontier::new(), BTreeMap::new());
-            let tiles = OpenTiles::default();
-            return Ok(Self { dir: dir.to_path_buf(), store: None, writer: None, chain, frontier, tiles, pending });
+            let (chain, tree, pending) = (Chain::new(pinned), TreeWriter::default(), BTreeMap::new());
+            return Ok(Self { dir: dir.to_path_buf(), store: None, writer: None, chain, tree, pending });
         }
         let store = Store::open(&sp, false)?;
-        let (chain, frontier, tiles) = match store.get(store::META_FORMAT)? {
+        let (chain, tree) = match store.get(store::META_FORMAT)? {
             None => {
                 if store.db.iter().next().is_some() {
                     return Err(Error::Corrupt(format!("{} holds data but no format marker", dir.display())).into());
                 }
-                (Chain::new(pinned), Frontier::new(), OpenTiles::default())
+                (Chain::new(pinned), TreeWriter::default())
             }
             Some(_) => {
                 store.check_format()?;
@@ -199,12 +197,11 @@ impl Mirror {
                     last_time_us: head.last_time_us,
                     keys: store.keys()?,
                 };
-                let frontier = Frontier::load(head.size, &store).map_err(Error::from)?;
-                (Chain::resume(state, pinned)?, frontier, OpenTiles::load(&store, head.size)?)
+                (Chain::resume(state, pinned)?, TreeWriter::load(&store, head.size)?)
             }
         };
         let writer = Some(Writer::start(store.db.clone())?);
-        Ok(Self { dir: dir.to_path_buf(), store: Some(store), writer, chain, frontier, tiles, pending: BTreeMap::new() })
+        Ok(Self { dir: dir.to_path_buf(), store: Some(store), writer, chain, tree, pending: BTreeMap::new() })
     }
 
     pub fn dir(&self) -> &Path {
@@ -231,7 +228,7 @@ impl Mirror {
 
     /// The tree head of the mirrored records.
     pub fn root(&self) -> Hash {
-        self.frontier.root()
+        self.tree.root()
     }
 
     /// The store, once record 0 is mirrored.
@@ -315,15 +312,15 @@ impl Mirror {
     /// Hands verified records, their tree hashes and the new head, as one batch, to the writer.
     fn write(&mut self, records: &[(&[u8], Record, VerifierKey)], start: u64) -> Result<()> {
         let Some(((last_bytes, last, _), _)) = records.split_last() else { return Ok(()) };
-        let (mut frontier, mut tiles) = (self.frontier.clone(), self.tiles.clone());
+        let mut tree = self.tree.clone();
         let mut batch = sled::Batch::default();
         let mut keys_changed = start == 0;
         for (bytes, rec, _) in records {
-            tiles.push(&frontier.push(merkle::leaf_hash(bytes)));
+            tree.push(bytes);
             batch.insert(&store::record_key(rec.seq), *bytes);
             keys_changed |= rec.kind == kind::KEY_ROTATED;
         }
-        tiles.write(&mut batch);
+        tree.write(&mut batch);
         // The chain state after exactly these records (the checks passed already): the key history
         // holds the keys introduced up to the last of them.
         let size = last.seq + 1;
@@ -363,8 +360,7 @@ impl Mirror {
         }
         self.writer.as_mut().ok_or(Error::Closed)?.send(batch)?;
         self.chain = Chain::resume(state, self.chain.pinned().cloned()).map_err(|e| Error::Corrupt(format!("mirror state: {e}")))?;
-        self.frontier = frontier;
-        self.tiles = tiles;
+        self.tree = tree;
         Ok(())
     }
 
@@ -419,7 +415,7 @@ impl Mirror {
         // The records it covers reach the disk before it does.
         self.sync()?;
         let store = self.stored()?;
-        let root = if size == self.size() { self.frontier.root() } else { merkle::tree_hash(size, store).map_err(Error::from)? };
+        let root = if size == self.size() { self.tree.root() } else { merkle::tree_hash(size, store).map_err(Error::from)? };
         if c.root != root {
             return Err(cp_err(
                 "its root does not match the tree recomputed from the mirrored records: the origin signed a different log".into(),

@@ -7,9 +7,9 @@
 //! One sled entry per 256 hashes instead of one per hash: sled's cost is per entry, and a record
 //! adds two hashes on average.
 //!
-//! - [`OpenTiles`]: the last, partial tile of every level, kept in memory by a writer (the
-//!   sequencer, a mirror), so that a batch of records rewrites the tiles it extends without reading
-//!   the store;
+//! - [`TreeWriter`]: what a writer (the sequencer, a mirror) keeps of the tree to append to it: its
+//!   right edge, which computes the new hashes, and [`OpenTiles`], the last, partial tile of every
+//!   level, so that a batch of records rewrites the tiles it extends without reading the store;
 //! - [`TileReader`]: reads hashes by (level, n), keeping the tile it read last per level, so a
 //!   sequential pass (verification) reads each tile once.
 //!
@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
-use crate::merkle::Hash;
+use crate::merkle::{self, Frontier, Hash};
 use crate::store::Store;
 
 /// Hashes per tile.
@@ -126,6 +126,36 @@ impl OpenTiles {
             }
         }
         self.touched = 0;
+    }
+}
+
+/// The tree as a writer appends to it: the right edge computes each record's new hashes, the open
+/// tiles collect them for the next batch.
+#[derive(Debug, Clone, Default)]
+pub struct TreeWriter {
+    frontier: Frontier,
+    tiles: OpenTiles,
+}
+
+impl TreeWriter {
+    /// The writer of a stored tree of `size` leaves: O(log n) hash reads and one tile per level.
+    pub fn load(store: &Store, size: u64) -> Result<Self> {
+        Ok(Self { frontier: Frontier::load(size, store)?, tiles: OpenTiles::load(store, size)? })
+    }
+
+    /// Appends a record (its exact bytes: the leaf).
+    pub fn push(&mut self, record: &[u8]) {
+        self.tiles.push(&self.frontier.push(merkle::leaf_hash(record)));
+    }
+
+    /// Adds to `batch` the tiles changed since the last call ([`OpenTiles::write`]).
+    pub fn write(&mut self, batch: &mut sled::Batch) {
+        self.tiles.write(batch);
+    }
+
+    /// The tree head.
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
     }
 }
 
