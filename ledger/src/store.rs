@@ -11,7 +11,7 @@
 //! | `m` + name                      | metadata: `format`, `origin`, `head`, `keys`       |
 //!
 //! A store of format 1 (`schemas/store-v1.md`: one `h` entry per tree hash) is converted to this
-//! format when it is opened ([`Store::check_format`]), in one atomic batch.
+//! format when it is opened ([`Store::check_format`]), in bounded steps, each safe to interrupt.
 //!
 //! What this is not: the rules. Everything read from here is untrusted by [`crate::verify`].
 
