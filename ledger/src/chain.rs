@@ -173,19 +173,13 @@ impl Chain {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Actor, Draft, Ledger};
+    use crate::{Actor, Ledger};
 
     fn log(n: usize) -> (tempfile::TempDir, Vec<Vec<u8>>) {
         let dir = tempfile::tempdir().unwrap();
         let l = Ledger::init(dir.path(), "chain.test/log").unwrap();
         for i in 0..n {
-            let d = Draft {
-                actor: Actor { id: "t".into(), role: "maintainer".into() },
-                kind: "release.updated".into(),
-                subject: "acme/app@v1".into(),
-                payload: format!("{{\"n\":{i}}}").into_bytes(),
-                schema_version: 1,
-            };
+            let d = crate::record::numbered_draft(i);
             if i == n / 2 {
                 l.rotate_key_blocking(Actor { id: "o".into(), role: "owner".into() }).unwrap();
             }

@@ -498,7 +498,7 @@ fn first_bad_signature(records: &[(&[u8], Record, VerifierKey)]) -> Option<u64> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Actor, Draft, Ledger};
+    use crate::{Actor, Ledger};
 
     fn origin(n: usize) -> (tempfile::TempDir, Ledger) {
         let dir = tempfile::tempdir().unwrap();
@@ -508,14 +508,7 @@ mod tests {
                 l.rotate_key_blocking(Actor { id: "o".into(), role: "owner".into() }).unwrap();
                 continue;
             }
-            l.append_blocking(Draft {
-                actor: Actor { id: "t".into(), role: "maintainer".into() },
-                kind: "release.updated".into(),
-                subject: "acme/app@v1".into(),
-                payload: format!("{{\"n\":{i}}}").into_bytes(),
-                schema_version: 1,
-            })
-            .unwrap();
+            l.append_blocking(crate::record::numbered_draft(i)).unwrap();
         }
         (dir, l)
     }

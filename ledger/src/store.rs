@@ -321,7 +321,7 @@ impl HashReader for Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Actor, Draft, Ledger};
+    use crate::Ledger;
 
     /// Rewrites a format-2 store as format 1 (one `h` entry per hash, no tiles), as an older relic
     /// wrote it.
@@ -346,15 +346,7 @@ mod tests {
     fn format_1_is_converted_also_after_an_interrupted_conversion() {
         let dir = tempfile::tempdir().unwrap();
         let l = Ledger::init(dir.path(), "upgrade.test/log").unwrap();
-        let drafts = (0..700)
-            .map(|i| Draft {
-                actor: Actor { id: "t".into(), role: "maintainer".into() },
-                kind: "release.updated".into(),
-                subject: "acme/app@v1".into(),
-                payload: format!("{{\"n\":{i}}}").into_bytes(),
-                schema_version: 1,
-            })
-            .collect();
+        let drafts = (0..700).map(crate::record::numbered_draft).collect();
         l.append_all_blocking(drafts).unwrap();
         let root = l.checkpoint(None).unwrap().checkpoint.root;
         l.close();
