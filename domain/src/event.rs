@@ -453,6 +453,16 @@ macro_rules! kinds {
                     _ => return None,
                 })
             }
+
+            /// Reads a payload of `kind` from the payload read in place; `None` for kinds that
+            /// are not domain events. The same event as [`Event::from_payload`] of the same JSON
+            /// as a `Value`.
+            pub fn from_tree(kind: &str, payload: &crate::payload::Tree<'_>) -> Option<Result<Self, serde_json::Error>> {
+                Some(match kind {
+                    $($kind => crate::payload::from_tree(payload).map(Event::$variant),)*
+                    _ => return None,
+                })
+            }
         }
 
         /// Every domain kind, in catalogue order.

@@ -12,6 +12,7 @@
 //! - [`evidence`]: evidence documents, their digests and the content-addressed store;
 //! - [`schedule`]: which upcoming releases' evidence is due, exactly once;
 //! - [`schema`]: JSON Schema validation of payloads, and upcasting of older versions;
+//! - [`payload`]: a payload's JSON read in place, for the schema check on read-back;
 //! - [`service`]: the glue: replay, decide, store documents, append.
 
 pub mod decide;
@@ -20,6 +21,7 @@ pub mod evidence;
 pub mod feed;
 pub mod freeze;
 pub mod internal;
+pub mod payload;
 pub mod schedule;
 pub mod schema;
 pub mod service;

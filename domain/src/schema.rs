@@ -126,26 +126,38 @@ fn one_line(s: &str) -> String {
     }
 }
 
-type Compiled = Result<jsonschema::Validator, String>;
+type Compiled<F = jsonschema::json::SerdeJson> = Result<jsonschema::Validator<F>, String>;
+
+/// Every schema, compiled with the same options for the instance representation `F`.
+fn compile_all<F: jsonschema::json::Json>() -> HashMap<(&'static str, u16), Compiled<F>> {
+    SCHEMAS
+        .iter()
+        .map(|&(kind, version, text)| {
+            let compiled = serde_json::from_str::<Value>(text).map_err(|e| e.to_string()).and_then(|schema| {
+                jsonschema::options_for::<F>()
+                    .with_draft(jsonschema::Draft::Draft202012)
+                    .should_validate_formats(true)
+                    .should_ignore_unknown_formats(false)
+                    .build(&schema)
+                    .map_err(|e| one_line(&e.to_string()))
+            });
+            ((kind, version), compiled)
+        })
+        .collect()
+}
 
 fn validators() -> &'static HashMap<(&'static str, u16), Compiled> {
     static VALIDATORS: OnceLock<HashMap<(&'static str, u16), Compiled>> = OnceLock::new();
-    VALIDATORS.get_or_init(|| {
-        SCHEMAS
-            .iter()
-            .map(|&(kind, version, text)| {
-                let compiled = serde_json::from_str::<Value>(text).map_err(|e| e.to_string()).and_then(|schema| {
-                    jsonschema::options()
-                        .with_draft(jsonschema::Draft::Draft202012)
-                        .should_validate_formats(true)
-                        .should_ignore_unknown_formats(false)
-                        .build(&schema)
-                        .map_err(|e| one_line(&e.to_string()))
-                });
-                ((kind, version), compiled)
-            })
-            .collect()
-    })
+    VALIDATORS.get_or_init(compile_all)
+}
+
+/// Whether `payload`, read in place, matches the schema of `kind` at `version`: the same verdict as
+/// [`validate`] on the same JSON as a `Value`, without the error. False for an unknown kind or
+/// version, so that the caller's fallback to [`validate`] names the problem.
+pub(crate) fn is_valid_in_place(kind: &str, version: u16, payload: &crate::payload::Tree<'_>) -> bool {
+    static VALIDATORS: OnceLock<HashMap<(&'static str, u16), Compiled<crate::payload::PayloadJson>>> = OnceLock::new();
+    let compiled = VALIDATORS.get_or_init(compile_all).get(&(kind, version));
+    compiled.is_some_and(|c| c.as_ref().is_ok_and(|v| v.is_valid(payload)))
 }
 
 fn unknown(kind: &str, version: u16) -> SchemaError {
@@ -467,6 +479,120 @@ mod tests {
             }
             assert_eq!(upcast(kind, current(kind), payload.clone()).unwrap(), payload, "{kind}: current version is unchanged");
         }
+    }
+
+    fn record(kind: &str, payload: Vec<u8>) -> relic_ledger::Record {
+        relic_ledger::Record {
+            seq: 1,
+            time_us: 0,
+            schema_version: current(kind),
+            key_id: [0; 4],
+            prev: [0; 32],
+            actor: relic_ledger::Actor { id: "bob".into(), role: "maintainer".into() },
+            kind: kind.into(),
+            subject: "acme/payments@v4.0.0".into(),
+            payload,
+            signature: [0; 64],
+        }
+    }
+
+    /// Every way to spoil one member of an object: the member removed, its value replaced by one of
+    /// each JSON type (integers written several ways included), a member added.
+    fn spoiled(v: &Value) -> Vec<Value> {
+        let replacements = [
+            json!(null), json!(true), json!(0), json!(7), json!(-1), json!("x"), json!(""), json!([]), json!({}), json!(["x"]),
+            serde_json::from_str("1.0").unwrap(), serde_json::from_str("-0").unwrap(), serde_json::from_str("1e2").unwrap(),
+            serde_json::from_str("123456789012345678901234567890").unwrap(), json!("2026-06-01T10:00:00Z"), json!("package"),
+        ];
+        let mut out = Vec::new();
+        match v {
+            Value::Object(m) => {
+                for (k, member) in m {
+                    let mut without = m.clone();
+                    without.remove(k);
+                    out.push(Value::Object(without));
+                    for r in &replacements {
+                        let mut with = m.clone();
+                        with.insert(k.clone(), r.clone());
+                        out.push(Value::Object(with));
+                    }
+                    for inner in spoiled(member) {
+                        let mut with = m.clone();
+                        with.insert(k.clone(), inner);
+                        out.push(Value::Object(with));
+                    }
+                }
+                let mut extra = m.clone();
+                extra.insert("zz_extra".into(), json!(1));
+                out.push(Value::Object(extra));
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    for inner in spoiled(item) {
+                        let mut with = items.clone();
+                        with[i] = inner;
+                        out.push(Value::Array(with));
+                    }
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// The read-back fast path (payload read in place, schema checked on that tree, event decoded
+    /// from it) reads every payload exactly as the `Value` path does: the same schema verdict, and
+    /// when it accepts, the same event. Payloads: every sample, and every sample with one member
+    /// (at any depth) spoiled, in relic's canonical form and with members in reverse order.
+    #[test]
+    fn the_fast_read_path_agrees_with_the_value_path() {
+        let (mut accepted, mut refused) = (0, 0);
+        for e in full().into_iter().chain(sparse()) {
+            let kind = e.kind();
+            let payload = e.payload();
+            for v in std::iter::once(payload.clone()).chain(spoiled(&payload)) {
+                let canonical = relic_ledger::record::canonical_json(&v);
+                let reversed = match &v {
+                    Value::Object(m) => {
+                        let members: Vec<String> = m.iter().rev().map(|(k, x)| format!("{}: {}", json!(k), x)).collect();
+                        format!("{{ {} }}", members.join(", ")).into_bytes()
+                    }
+                    _ => unreachable!(),
+                };
+                for bytes in [canonical, reversed] {
+                    let tree = crate::payload::parse(&bytes).unwrap();
+                    let value: Value = serde_json::from_slice(&bytes).unwrap();
+                    let verdict = validate(kind, current(kind), &value).is_ok();
+                    assert_eq!(is_valid_in_place(kind, current(kind), &tree), verdict, "{kind}: {}", String::from_utf8_lossy(&bytes));
+                    let rec = record(kind, bytes);
+                    let slow = crate::state::decode_value(&rec);
+                    match crate::state::decode_in_place(&rec) {
+                        Some(fast) => {
+                            accepted += 1;
+                            assert_eq!(slow.as_ref().ok(), Some(&Some(fast)), "{kind}: {}", String::from_utf8_lossy(&rec.payload));
+                        }
+                        None => {
+                            refused += 1;
+                            assert!(slow.is_err() || !verdict, "{kind}: the fast path refused what the Value path reads: {}", String::from_utf8_lossy(&rec.payload));
+                        }
+                    }
+                    assert_eq!(crate::state::decode(&rec).map_err(|e| e.to_string()), slow.map_err(|e| e.to_string()));
+                }
+            }
+        }
+        assert!(accepted >= 2 * full().len() * 2, "{accepted} accepted");
+        assert!(refused > 1000, "{refused} refused");
+    }
+
+    /// A repeated key is refused by the fast path (a `Value` keeps the last one); `decode` then
+    /// reads it as the `Value` path does.
+    #[test]
+    fn a_repeated_key_is_read_by_the_value_path() {
+        let bytes = br#"{"project":"acme/payments","tag_name":"v1","tag_name":"v2"}"#.to_vec();
+        let rec = record("release.deleted", bytes);
+        assert!(crate::state::decode_in_place(&rec).is_none());
+        let Ok(Some(Event::ReleaseDeleted(e))) = crate::state::decode(&rec) else { panic!("not read") };
+        assert_eq!(e.tag_name, "v2");
     }
 
     /// Resolves a local `$ref` (`#/$defs/…`).

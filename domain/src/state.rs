@@ -94,6 +94,15 @@ pub fn decode(rec: &Record) -> Result<Option<Event>, EventError> {
     if !DOMAIN_KINDS.contains(&rec.kind.as_str()) {
         return Ok(None);
     }
+    match decode_in_place(rec) {
+        Some(event) => Ok(Some(event)),
+        None => decode_value(rec),
+    }
+}
+
+/// [`decode`] through a `serde_json::Value`: the path for older versions, and the one whose errors
+/// are reported.
+pub(crate) fn decode_value(rec: &Record) -> Result<Option<Event>, EventError> {
     let bad = |reason: String| EventError::Payload { seq: rec.seq, kind: rec.kind.clone(), reason };
     let payload: serde_json::Value = serde_json::from_slice(&rec.payload).map_err(|e| bad(e.to_string()))?;
     let payload = crate::schema::upcast(&rec.kind, rec.schema_version, payload).map_err(|e| bad(e.to_string()))?;
@@ -101,6 +110,22 @@ pub fn decode(rec: &Record) -> Result<Option<Event>, EventError> {
         None => Ok(None),
         Some(parsed) => parsed.map(Some).map_err(|e| bad(e.to_string())),
     }
+}
+
+/// The fast path of [`decode`], for a payload at its kind's current version: the schema check runs
+/// on the payload read in place ([`crate::payload`]) and the event is decoded from that tree, with
+/// no `serde_json::Value` built. `None` when anything fails (or the payload is at an older
+/// version); [`decode`] then takes the `Value` path, which gives the same event for every payload
+/// this accepts, and the error text for every payload it does not.
+pub(crate) fn decode_in_place(rec: &Record) -> Option<Event> {
+    if relic_ledger::kind::schema_version(&rec.kind) != Some(rec.schema_version) {
+        return None;
+    }
+    let tree = crate::payload::parse(&rec.payload).ok()?;
+    if !crate::schema::is_valid_in_place(&rec.kind, rec.schema_version, &tree) {
+        return None;
+    }
+    Event::from_tree(&rec.kind, &tree)?.ok()
 }
 
 /// Everything the domain knows, as of `size` records.
