@@ -1,7 +1,9 @@
 //! Rebuilding views and reporting over a log of N domain events (default 1,000,000), next to the raw
 //! cost of reading and decoding the same records, measured in one run.
 //!
-//!     cargo run --release -p relic-benches --bin projections [-- N]
+//!     cargo run --release -p relic-benches --bin projections [-- N [--rebuild-only]]
+//!
+//! `--rebuild-only` stops after the rebuild and the replay (no reports), for repeated runs.
 //!
 //! The log is built once (appends in atomic groups of 1,000) and cached under
 //! `target/relic-bench-domain-<N>`.
@@ -84,10 +86,13 @@ fn secs(t: Instant) -> f64 {
 
 fn main() {
     let n: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let rebuild_only = std::env::args().any(|a| a == "--rebuild-only");
     let dir = ledger(n);
     let l = Ledger::open_read_only(&dir).expect("open");
     let total = l.size();
     let rate = |s: f64| format!("{s:.2} s = {:.0} records/s", total as f64 / s);
+    // Wall time and records/s since `t`, with the CPU time all threads used since `cpu`.
+    let rate_cpu = |t: Instant, cpu: f64| format!("{} (CPU {:.2} s)", rate(secs(t)), relic_benches::cpu_seconds() - cpu);
 
     // The raw cost of reading and decoding every record and parsing its payload, on one thread;
     // the first pass warms the page cache so that every figure below is measured warm.
@@ -108,29 +113,35 @@ fn main() {
 
     // The same reading, plus each payload's schema check and typed decoding, on every core, handed
     // out in order to a consumer that does nothing: the floor under any replay.
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), relic_benches::cpu_seconds());
     let mut seen = 0u64;
     feed::replay::<feed::FeedError>(&l, 0, u64::MAX, |it| {
         seen += it.event.is_some() as u64;
         Ok(true)
     })
     .expect("feed");
-    println!("raw, all cores: read + decode + schema check + typed decoding, in order: {}", rate(secs(t)));
+    println!("raw, all cores: read + decode + schema check + typed decoding, in order: {}", rate_cpu(t, cpu));
 
     // The ledger's own view store (the report below uses it).
     let store = ViewStore::open(&dir).expect("store");
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), relic_benches::cpu_seconds());
+    let consumer = relic_benches::thread_cpu_seconds();
     let (store, rebuilt) = store.rebuild(&l, relic_projector::store::DEFAULT_BATCH).expect("rebuild");
-    println!("rebuild into the view store: {}", rate(secs(t)));
-    let t = Instant::now();
+    // The consumer (this thread) folds in order and serializes the changes: the one serial part.
+    let consumer = relic_benches::thread_cpu_seconds() - consumer;
+    println!("rebuild into the view store: {}, of which the in-order consumer {consumer:.2} s", rate_cpu(t, cpu));
+    let (t, cpu) = (Instant::now(), relic_benches::cpu_seconds());
     let mut mem = Views::default();
     feed::replay::<feed::FeedError>(&l, 0, u64::MAX, |it| {
         mem.apply(&it.record, it.event.take());
         Ok(true)
     })
     .expect("replay");
-    println!("replay into memory (state + audit trail): {}", rate(secs(t)));
+    println!("replay into memory (state + audit trail): {}", rate_cpu(t, cpu));
     assert_eq!(rebuilt, mem);
+    if rebuild_only {
+        return;
+    }
     drop(rebuilt);
 
     let t = Instant::now();
