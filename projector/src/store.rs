@@ -141,7 +141,7 @@ enum Entry {
     B { k: u64, v: Block },
 }
 
-fn push_line(out: &mut Vec<u8>, e: &EntryRef) -> Result<(), ViewError> {
+fn push_entry(out: &mut Vec<u8>, e: &EntryRef) -> Result<(), ViewError> {
     let bytes = std::mem::take(out);
     *out = postcard::to_extend(e, bytes).map_err(storage)?;
     Ok(())
@@ -159,6 +159,11 @@ fn segment_path(dir: &Path, applied: u64) -> PathBuf {
 fn segment_number(name: &std::ffi::OsStr) -> Option<u64> {
     let name = name.to_str()?.strip_suffix(".seg")?;
     (name.len() == 20 && name.bytes().all(|b| b.is_ascii_digit())).then(|| name.parse().ok()).flatten()
+}
+
+/// The applied count in a segment's sled key (`s` + u64 BE).
+fn segment_key_number(key: &[u8]) -> Result<u64, ViewError> {
+    key.get(1..).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes).ok_or_else(|| storage("a segment key of the wrong length"))
 }
 
 /// What sled keeps of a segment: its length and BLAKE3.
@@ -412,25 +417,25 @@ impl Updater<'_> {
             live
         } else {
             for p in &d.projects {
-                push_line(&mut seg, &EntryRef::P { k: p, v: st.projects.get(p) })?;
+                push_entry(&mut seg, &EntryRef::P { k: p, v: st.projects.get(p) })?;
             }
             for (p, tags) in &d.releases {
                 for t in tags {
-                    push_line(&mut seg, &EntryRef::R { p, k: t, v: st.projects.get(p).and_then(|x| x.releases.get(t)) })?;
+                    push_entry(&mut seg, &EntryRef::R { p, k: t, v: st.projects.get(p).and_then(|x| x.releases.get(t)) })?;
                 }
             }
             for id in &d.internals {
-                push_line(&mut seg, &EntryRef::I { k: id, v: st.internal.get(id) })?;
+                push_entry(&mut seg, &EntryRef::I { k: id, v: st.internal.get(id) })?;
             }
             for f in &audit.frozen[d.frozen_from..] {
-                push_line(&mut seg, &EntryRef::F { v: f })?;
+                push_entry(&mut seg, &EntryRef::F { v: f })?;
             }
             for r in &audit.refused[d.refused_from..] {
-                push_line(&mut seg, &EntryRef::D { v: r })?;
+                push_entry(&mut seg, &EntryRef::D { v: r })?;
             }
             for b in &d.blocks {
                 if let Some(block) = audit.blocks.get(b) {
-                    push_line(&mut seg, &EntryRef::B { k: *b, v: block })?;
+                    push_entry(&mut seg, &EntryRef::B { k: *b, v: block })?;
                 }
             }
             stored + changed
@@ -468,22 +473,22 @@ fn live_entities(v: &Views) -> u64 {
 /// Every live entity, one line each.
 fn write_all(seg: &mut Vec<u8>, v: &Views) -> Result<(), ViewError> {
     for (k, p) in &v.state.projects {
-        push_line(seg, &EntryRef::P { k, v: Some(p) })?;
+        push_entry(seg, &EntryRef::P { k, v: Some(p) })?;
         for (t, r) in &p.releases {
-            push_line(seg, &EntryRef::R { p: k, k: t, v: Some(r) })?;
+            push_entry(seg, &EntryRef::R { p: k, k: t, v: Some(r) })?;
         }
     }
     for (k, i) in &v.state.internal {
-        push_line(seg, &EntryRef::I { k, v: Some(i) })?;
+        push_entry(seg, &EntryRef::I { k, v: Some(i) })?;
     }
     for f in &v.audit.frozen {
-        push_line(seg, &EntryRef::F { v: f })?;
+        push_entry(seg, &EntryRef::F { v: f })?;
     }
     for r in &v.audit.refused {
-        push_line(seg, &EntryRef::D { v: r })?;
+        push_entry(seg, &EntryRef::D { v: r })?;
     }
     for (k, b) in &v.audit.blocks {
-        push_line(seg, &EntryRef::B { k: *k, v: b })?;
+        push_entry(seg, &EntryRef::B { k: *k, v: b })?;
     }
     Ok(())
 }
@@ -544,14 +549,7 @@ impl ViewStore {
 
     /// The stored segments, by the applied count each was saved at, in order.
     fn segment_numbers(&self) -> Result<Vec<u64>, ViewError> {
-        self.db
-            .scan_prefix(b"s")
-            .keys()
-            .map(|k| {
-                let k = k.map_err(storage)?;
-                k.get(1..).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes).ok_or_else(|| storage("a segment key of the wrong length"))
-            })
-            .collect()
+        self.db.scan_prefix(b"s").keys().map(|k| segment_key_number(&k.map_err(storage)?)).collect()
     }
 
     /// Compacts once the segments hold more than twice the live entities plus `slack` entries.
@@ -589,7 +587,7 @@ impl ViewStore {
         let mut segments = Vec::new();
         for meta in self.db.scan_prefix(b"s") {
             let (key, meta) = meta.map_err(storage)?;
-            let applied = key.get(1..).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes).ok_or_else(|| storage("a segment key of the wrong length"))?;
+            let applied = segment_key_number(&key)?;
             let path = segment_path(&self.dir, applied);
             let bytes = std::fs::read(&path).map_err(|e| storage(format!("cannot read {}: {e}; run `relic projections rebuild`", path.display())))?;
             segments.push(Segment { applied, meta, bytes });
