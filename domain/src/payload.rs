@@ -178,21 +178,29 @@ pub fn from_tree<'a, T: Deserialize<'a>>(tree: &'a Tree<'a>) -> Result<T, serde_
 }
 
 /// The numeric methods of [`TreeDeserializer`]: a number node's text parsed as the type asked for
-/// (what `serde_json::Number`'s own methods do), any other node as `deserialize_any`. A `u64`
-/// asked for as a `u64` is the one case kept off the text (its text parses back to itself).
+/// (what `serde_json::Number`'s own methods do), any other node as `deserialize_any`.
 macro_rules! number {
     ($($method:ident => $visit:ident),* $(,)?) => {$(
         fn $method<W: Visitor<'a>>(self, v: W) -> Result<W::Value, serde_json::Error> {
-            let text = match self.0 {
-                Tree::U64(n) if stringify!($method) == "deserialize_u64" => return v.visit_u64(*n),
-                Tree::U64(n) => Cow::Owned(n.to_string()),
-                Tree::I64(n) => Cow::Owned(n.to_string()),
-                Tree::Number(n) => Cow::Borrowed(n.as_str()),
-                _ => return self.deserialize_any(v),
-            };
-            v.$visit(text.parse().map_err(|_| de::Error::custom("invalid number"))?)
+            match self.number_text() {
+                Some(text) => v.$visit(text.parse().map_err(|_| de::Error::custom("invalid number"))?),
+                None => self.deserialize_any(v),
+            }
         }
     )*};
+}
+
+impl TreeDeserializer<'_> {
+    /// A number node's text, as written (integers written back in decimal); `None` for any other
+    /// node.
+    fn number_text(&self) -> Option<Cow<'_, str>> {
+        match self.0 {
+            Tree::U64(n) => Some(Cow::Owned(n.to_string())),
+            Tree::I64(n) => Some(Cow::Owned(n.to_string())),
+            Tree::Number(n) => Some(Cow::Borrowed(n.as_str())),
+            _ => None,
+        }
+    }
 }
 
 /// A [`Tree`] node as a serde `Deserializer`.
@@ -236,8 +244,20 @@ impl<'a> Deserializer<'a> for TreeDeserializer<'a> {
     number! {
         deserialize_i8 => visit_i8, deserialize_i16 => visit_i16, deserialize_i32 => visit_i32,
         deserialize_i64 => visit_i64, deserialize_i128 => visit_i128, deserialize_u8 => visit_u8,
-        deserialize_u16 => visit_u16, deserialize_u32 => visit_u32, deserialize_u64 => visit_u64,
-        deserialize_u128 => visit_u128, deserialize_f32 => visit_f32, deserialize_f64 => visit_f64,
+        deserialize_u16 => visit_u16, deserialize_u32 => visit_u32, deserialize_u128 => visit_u128,
+        deserialize_f32 => visit_f32, deserialize_f64 => visit_f64,
+    }
+
+    /// As the other numeric methods; a `u64` node is handed over as it is (its text would parse
+    /// back to itself), since ids and counts are read this way.
+    fn deserialize_u64<W: Visitor<'a>>(self, v: W) -> Result<W::Value, serde_json::Error> {
+        match self.0 {
+            Tree::U64(n) => v.visit_u64(*n),
+            _ => match self.number_text() {
+                Some(text) => v.visit_u64(text.parse().map_err(|_| de::Error::custom("invalid number"))?),
+                None => self.deserialize_any(v),
+            },
+        }
     }
 
     fn deserialize_option<V: Visitor<'a>>(self, v: V) -> Result<V::Value, serde_json::Error> {
