@@ -72,7 +72,7 @@ fn verify_bench(c: &mut Criterion) {
             b.iter(|| {
                 let mut n = 0u64;
                 let mut bytes = 0usize;
-                for r in ledger.store().scan(b'r', 0) {
+                for r in ledger.store().records(0) {
                     let (_, v) = r.unwrap();
                     bytes += v.len();
                     n += 1;

@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::kind;
 use crate::keys;
 use crate::merkle::{self, Hash};
+use crate::packs::OpenPack;
 use crate::tiles::TreeWriter;
 use crate::note::{self, SignerKey, VerifierKey};
 use crate::record::{canonical_payload, genesis_link, link_of, Actor, Draft, Record};
@@ -157,7 +158,7 @@ impl Ledger {
         );
         let bytes = rec.to_bytes();
         let mut batch = sled::Batch::default();
-        batch.insert(&store::record_key(0), bytes.as_slice());
+        OpenPack::default().push(&mut batch, &bytes);
         let mut tree = TreeWriter::default();
         tree.push(&bytes);
         tree.write(&mut batch);
@@ -184,9 +185,10 @@ impl Ledger {
         }
         *l.shared.signer.write().unwrap_or_else(|p| p.into_inner()) = Some(signer.clone());
         let tree = TreeWriter::load(&l.shared.store, head.size)?;
+        let pack = OpenPack::load(&l.shared.store, head.size)?;
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let (gtx, grx) = mpsc::sync_channel::<Group>(1);
-        let seq = Sequencer { head, tree, signer, keys, origin: l.shared.origin.clone() };
+        let seq = Sequencer { head, tree, pack, signer, keys, origin: l.shared.origin.clone() };
         let shared = l.shared.clone();
         l.threads.push(
             std::thread::Builder::new()
@@ -358,7 +360,7 @@ impl Ledger {
     pub fn records_shared(&self, from: u64) -> impl Iterator<Item = Result<(u64, sled::IVec)>> + '_ {
         let end = self.size();
         let mut expected = from;
-        self.shared.store.scan(b'r', from).take_while(move |r| r.as_ref().map_or(true, |(s, _)| *s < end)).map(
+        self.shared.store.records(from).take_while(move |r| r.as_ref().map_or(true, |(s, _)| *s < end)).map(
             move |r| {
                 let (s, v) = r?;
                 if s != expected {
@@ -508,6 +510,8 @@ struct Sequencer {
     head: Head,
     /// The tree as it will be once every group handed to the writer is on disk.
     tree: TreeWriter,
+    /// The records after the last complete pack, likewise.
+    pack: OpenPack,
     signer: Arc<SignerKey>,
     keys: Vec<KeyEntry>,
     origin: String,
@@ -537,7 +541,7 @@ impl Sequencer {
         let bytes = rec.to_bytes();
         self.tree.push(&bytes);
         self.head = Head { size: seq + 1, link: link_of(&bytes), last_time_us: time_us };
-        batch.insert(&store::record_key(seq), bytes);
+        self.pack.push(batch, &bytes);
         Receipt { seq, time_us }
     }
 

@@ -32,6 +32,7 @@ pub mod merkle;
 pub mod mirror;
 pub mod note;
 pub mod outbox;
+pub mod packs;
 pub mod record;
 pub mod store;
 pub mod tiles;

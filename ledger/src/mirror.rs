@@ -39,6 +39,7 @@ use crate::merkle::{self, Hash};
 use crate::note::{NoteError, VerifierKey};
 use crate::record::Record;
 use crate::store::{self, Head, Store};
+use crate::packs::OpenPack;
 use crate::tiles::TreeWriter;
 use crate::verify::{Chunk, CHUNK};
 
@@ -98,6 +99,7 @@ pub struct Mirror {
     writer: Option<Writer>,
     chain: Chain,
     tree: TreeWriter,
+    pack: OpenPack,
     pending: BTreeMap<u64, Vec<String>>,
 }
 
@@ -173,15 +175,15 @@ impl Mirror {
         let sp = store_path(dir);
         if !sp.exists() {
             let (chain, tree, pending) = (Chain::new(pinned), TreeWriter::default(), BTreeMap::new());
-            return Ok(Self { dir: dir.to_path_buf(), store: None, writer: None, chain, tree, pending });
+            return Ok(Self { dir: dir.to_path_buf(), store: None, writer: None, chain, tree, pack: OpenPack::default(), pending });
         }
         let store = Store::open(&sp, false)?;
-        let (chain, tree) = match store.get(store::META_FORMAT)? {
+        let (chain, tree, pack) = match store.get(store::META_FORMAT)? {
             None => {
                 if store.db.iter().next().is_some() {
                     return Err(Error::Corrupt(format!("{} holds data but no format marker", dir.display())).into());
                 }
-                (Chain::new(pinned), TreeWriter::default())
+                (Chain::new(pinned), TreeWriter::default(), OpenPack::default())
             }
             Some(_) => {
                 store.check_format()?;
@@ -197,11 +199,11 @@ impl Mirror {
                     last_time_us: head.last_time_us,
                     keys: store.keys()?,
                 };
-                (Chain::resume(state, pinned)?, TreeWriter::load(&store, head.size)?)
+                (Chain::resume(state, pinned)?, TreeWriter::load(&store, head.size)?, OpenPack::load(&store, head.size)?)
             }
         };
         let writer = Some(Writer::start(store.db.clone())?);
-        Ok(Self { dir: dir.to_path_buf(), store: Some(store), writer, chain, tree, pending: BTreeMap::new() })
+        Ok(Self { dir: dir.to_path_buf(), store: Some(store), writer, chain, tree, pack, pending: BTreeMap::new() })
     }
 
     pub fn dir(&self) -> &Path {
@@ -313,11 +315,12 @@ impl Mirror {
     fn write(&mut self, records: &[(&[u8], Record, VerifierKey)], start: u64) -> Result<()> {
         let Some(((last_bytes, last, _), _)) = records.split_last() else { return Ok(()) };
         let mut tree = self.tree.clone();
+        let mut pack = self.pack.clone();
         let mut batch = sled::Batch::default();
         let mut keys_changed = start == 0;
         for (bytes, rec, _) in records {
             tree.push(bytes);
-            batch.insert(&store::record_key(rec.seq), *bytes);
+            pack.push(&mut batch, bytes);
             keys_changed |= rec.kind == kind::KEY_ROTATED;
         }
         tree.write(&mut batch);
@@ -361,6 +364,7 @@ impl Mirror {
         self.writer.as_mut().ok_or(Error::Closed)?.send(batch)?;
         self.chain = Chain::resume(state, self.chain.pinned().cloned()).map_err(|e| Error::Corrupt(format!("mirror state: {e}")))?;
         self.tree = tree;
+        self.pack = pack;
         Ok(())
     }
 

@@ -1,17 +1,19 @@
-//! The on-disk layout of a ledger in sled (`schemas/store-v2.md`).
+//! The on-disk layout of a ledger in sled (`schemas/store-v3.md`).
 //!
-//! One sled tree holds everything, under one-byte key prefixes, so that a record, its tree hashes and
-//! the new head go to disk in one atomic batch:
+//! One sled tree holds everything, under one-byte key prefixes, so that records, their tree hashes
+//! and the new head go to disk in one atomic batch:
 //!
 //! | key                             | value                                              |
 //! |---------------------------------|----------------------------------------------------|
-//! | `r` + seq (u64 BE)              | the record's exact bytes                           |
+//! | `p` + k (u64 BE)                | a pack: records 64·k … 64·k + 63 ([`crate::packs`]) |
+//! | `r` + seq (u64 BE)              | a record after the last complete pack, its exact bytes |
 //! | `t` + level (u8) + k (u64 BE)   | a tile: up to 256 tree hashes of one level ([`crate::tiles`]) |
 //! | `c` + size (u64 BE)             | the signed checkpoint note issued at that size     |
 //! | `m` + name                      | metadata: `format`, `origin`, `head`, `keys`       |
 //!
-//! A store of format 1 (`schemas/store-v1.md`: one `h` entry per tree hash) is converted to this
-//! format when it is opened ([`Store::check_format`]), in bounded steps, each safe to interrupt.
+//! Stores of older formats are converted when opened ([`Store::check_format`]), in bounded steps,
+//! each safe to interrupt: format 1 (`schemas/store-v1.md`: one `h` entry per tree hash) to format 2
+//! (`schemas/store-v2.md`: tiles, one `r` entry per record), and format 2 to format 3 (packs).
 //!
 //! What this is not: the rules. Everything read from here is untrusted by [`crate::verify`].
 
@@ -22,8 +24,11 @@ use crate::error::{Error, Result};
 use crate::merkle::{self, Hash, HashReader, ReadError};
 use crate::tiles::{self, OpenTiles, TileReader};
 use crate::note::VerifierKey;
+use crate::packs;
 
-pub const FORMAT: &[u8] = b"relic-store/v2";
+pub const FORMAT: &[u8] = b"relic-store/v3";
+/// The format before packs: one `r` entry per record.
+pub const FORMAT_V2: &[u8] = b"relic-store/v2";
 /// The format before tiles: one `h` entry per tree hash.
 pub const FORMAT_V1: &[u8] = b"relic-store/v1";
 pub const META_FORMAT: &[u8] = b"mformat";
@@ -31,7 +36,8 @@ pub const META_ORIGIN: &[u8] = b"morigin";
 pub const META_HEAD: &[u8] = b"mhead";
 pub const META_KEYS: &[u8] = b"mkeys";
 
-/// Records converted per batch when a format-1 store is upgraded (and `h` entries removed per batch).
+/// Records converted per batch when a store of an older format is upgraded (and entries removed per
+/// batch).
 const UPGRADE_LEAVES: u64 = 8_192;
 /// sled's page cache; kept small so that a full verification runs in bounded memory.
 const CACHE_BYTES: u64 = 64 << 20;
@@ -175,24 +181,48 @@ impl Store {
     }
 
     /// Checks the format marker: this directory holds a relic store of a version this code reads.
-    /// A format-1 store is converted to format 2 first.
+    /// A store of an older format is converted first, one format at a time.
     pub fn check_format(&self) -> Result<()> {
-        match self.get(META_FORMAT)? {
-            Some(f) if f.as_ref() == FORMAT => {
-                // A conversion from format 1 interrupted after its switch left `h` entries behind.
-                if self.db.scan_prefix([b'h']).next().is_some() {
-                    self.remove_v1_hashes()?;
+        loop {
+            match self.get(META_FORMAT)? {
+                Some(f) if f.as_ref() == FORMAT => {
+                    // A conversion interrupted after its switch left entries behind.
+                    if self.db.scan_prefix([b'h']).next().is_some() {
+                        self.remove_v1_hashes()?;
+                    }
+                    let packed = packs::packed(self.head()?.size) * packs::WIDTH;
+                    if self.db.range(record_key(0)..record_key(packed)).next().is_some() {
+                        self.remove_packed_records(packed)?;
+                    }
+                    return Ok(());
                 }
-                Ok(())
+                Some(f) if f.as_ref() == FORMAT_V2 => {
+                    if self.db.scan_prefix([b'h']).next().is_some() {
+                        self.remove_v1_hashes()?;
+                    }
+                    self.upgrade_v2()?;
+                }
+                Some(f) if f.as_ref() == FORMAT_V1 => self.upgrade_v1()?,
+                Some(f) => return Err(Error::Corrupt(format!("unknown store format {:?}", String::from_utf8_lossy(&f)))),
+                None => return Err(Error::Corrupt("no format marker (was `relic init` interrupted?)".into())),
             }
-            Some(f) if f.as_ref() == FORMAT_V1 => self.upgrade_v1(),
-            Some(f) => Err(Error::Corrupt(format!("unknown store format {:?}", String::from_utf8_lossy(&f)))),
-            None => Err(Error::Corrupt("no format marker (was `relic init` interrupted?)".into())),
         }
     }
 
+    /// Record `seq`'s exact bytes, from its pack or its own entry ([`crate::packs`]).
     pub fn record_bytes(&self, seq: u64) -> Result<Option<sled::IVec>> {
+        let k = seq / packs::WIDTH;
+        if let Some(pack) = self.get(&packs::pack_key(k))? {
+            let ranges = packs::entries(&pack).map_err(|why| packs::malformed(k, &why))?;
+            let r = &ranges[(seq % packs::WIDTH) as usize];
+            return Ok(Some(pack.subslice(r.start, r.len())));
+        }
         self.get(&record_key(seq))
+    }
+
+    /// Every record from `from` on, in order, with its number ([`packs::Records`]).
+    pub fn records(&self, from: u64) -> packs::Records<'_> {
+        packs::Records::new(self, from)
     }
 
     pub fn checkpoint_note(&self, size: u64) -> Result<Option<String>> {
@@ -249,7 +279,7 @@ impl Store {
     /// Records, checkpoints and the other metadata are not touched. Memory stays bounded by a batch.
     fn upgrade_v1(&self) -> Result<()> {
         self.tiles_from_v1()?;
-        self.db.insert(META_FORMAT, FORMAT)?;
+        self.db.insert(META_FORMAT, FORMAT_V2)?;
         self.flush()?;
         self.remove_v1_hashes()
     }
@@ -295,6 +325,65 @@ impl Store {
         }
     }
 
+    /// Format 2 → 3 (`schemas/store-v3.md` §Upgrade from version 2), in three steps, each safe to
+    /// interrupt, as [`Store::upgrade_v1`]:
+    /// 1. every complete pack is written from the records' own entries, copied byte for byte, in
+    ///    batches of [`UPGRADE_LEAVES`] records, then flushed, while the marker still says format 2
+    ///    (which ignores `p` keys): interrupted, the next open converts again from the start;
+    /// 2. the marker becomes format 3, in one insert and a flush: the switch;
+    /// 3. the packed records' own entries are removed, in batches; interrupted, format 3 finishes
+    ///    it when the store is next opened ([`Store::check_format`]).
+    fn upgrade_v2(&self) -> Result<()> {
+        let size = self.head()?.size;
+        let packed = packs::packed(size);
+        let per_batch = UPGRADE_LEAVES / packs::WIDTH;
+        let mut records = self.scan(b'r', 0);
+        let mut batch = sled::Batch::default();
+        for k in 0..packed {
+            let mut pack = Vec::with_capacity(packs::WIDTH as usize);
+            for seq in k * packs::WIDTH..(k + 1) * packs::WIDTH {
+                match records.next() {
+                    Some(Ok((s, v))) if s == seq => pack.push(v),
+                    Some(Err(e)) => return Err(e),
+                    _ => return Err(Error::Corrupt(format!("format-2 store: record {seq} is missing"))),
+                }
+            }
+            batch.insert(&packs::pack_key(k), packs::encode(&pack));
+            if (k + 1) % per_batch == 0 || k + 1 == packed {
+                self.db.apply_batch(std::mem::take(&mut batch))?;
+            }
+        }
+        self.flush()?;
+        self.db.insert(META_FORMAT, FORMAT)?;
+        self.flush()?;
+        self.remove_packed_records(packed * packs::WIDTH)
+    }
+
+    /// Removes the own entries of records `0 … packed − 1` whose pack is stored (step 3 of
+    /// [`Store::upgrade_v2`]), in batches. An entry whose pack is missing is left alone: nothing
+    /// is removed that is not held elsewhere.
+    fn remove_packed_records(&self, packed: u64) -> Result<()> {
+        let mut from = 0;
+        let mut pack_stored = (u64::MAX, false);
+        loop {
+            let keys: Vec<sled::IVec> =
+                self.db.range(record_key(from)..record_key(packed)).keys().take(UPGRADE_LEAVES as usize).collect::<sled::Result<_>>()?;
+            let Some(last) = keys.last().and_then(|k| key_number(k)) else { return self.flush() };
+            from = last + 1;
+            let mut batch = sled::Batch::default();
+            for key in keys {
+                let Some(k) = key_number(&key).map(|seq| seq / packs::WIDTH) else { continue };
+                if pack_stored.0 != k {
+                    pack_stored = (k, self.db.contains_key(packs::pack_key(k))?);
+                }
+                if pack_stored.1 {
+                    batch.remove(key);
+                }
+            }
+            self.db.apply_batch(batch)?;
+        }
+    }
+
     /// Durably writes everything applied so far.
     pub fn flush(&self) -> Result<()> {
         self.db.flush()?;
@@ -323,9 +412,25 @@ mod tests {
     use super::*;
     use crate::Ledger;
 
-    /// Rewrites a format-2 store as format 1 (one `h` entry per hash, no tiles), as an older relic
-    /// wrote it.
+    /// Rewrites a format-3 store as format 2 (one `r` entry per record, no packs), as relic wrote
+    /// it before packs.
+    pub(crate) fn unpack(store: &Store) {
+        let mut batch = sled::Batch::default();
+        for r in store.records(0) {
+            let (seq, v) = r.unwrap();
+            batch.insert(&record_key(seq), v);
+        }
+        for k in store.db.scan_prefix([packs::PREFIX]).keys() {
+            batch.remove(k.unwrap());
+        }
+        batch.insert(META_FORMAT, FORMAT_V2);
+        store.db.apply_batch(batch).unwrap();
+    }
+
+    /// Rewrites a format-3 store as format 1 (one `h` entry per hash, no tiles, no packs), as an
+    /// older relic wrote it.
     fn downgrade(store: &Store) {
+        unpack(store);
         let size = store.head().unwrap().size;
         let count = merkle::stored_hash_count(size);
         let hashes = store.read_hashes(&(0..count).collect::<Vec<_>>()).unwrap();
@@ -351,6 +456,7 @@ mod tests {
         let root = l.checkpoint(None).unwrap().checkpoint.root;
         l.close();
         let path = crate::ledger::store_path(dir.path());
+        let (packs_of, loose_of) = (|s: &Store| s.db.scan_prefix([packs::PREFIX]).count(), |s: &Store| s.db.scan_prefix([b'r']).count());
         let has_h = |s: &Store| s.db.scan_prefix([b'h']).next().is_some();
 
         // Interrupted before the switch: format 1 with some tiles written; converted from the start.
@@ -360,12 +466,13 @@ mod tests {
         s.check_format().unwrap();
         assert_eq!(s.get(META_FORMAT).unwrap().as_deref(), Some(FORMAT));
         assert!(!has_h(&s));
+        assert_eq!((packs_of(&s), loose_of(&s)), (10, 61), "converted on to format 3");
         assert_eq!(merkle::tree_hash(701, &s).unwrap(), root);
 
         // Interrupted after the switch: format 2 with `h` entries left; removed on the next open.
         downgrade(&s);
         s.tiles_from_v1().unwrap();
-        s.db.insert(META_FORMAT, FORMAT).unwrap();
+        s.db.insert(META_FORMAT, FORMAT_V2).unwrap();
         assert_eq!(s.db.scan_prefix([b'h']).count() as u64, merkle::stored_hash_count(701));
         s.check_format().unwrap();
         assert!(!has_h(&s));
@@ -374,5 +481,69 @@ mod tests {
 
         let report = crate::verify::verify_dir(dir.path(), &Default::default(), &mut |_, _| {}).unwrap().unwrap();
         assert_eq!((report.size, report.root), (701, root));
+    }
+
+    /// A format-2 store is converted to packs when opened, also after a conversion was interrupted
+    /// before or after its switch; every record reads back the same; a record's own entry whose
+    /// pack is missing is never removed.
+    #[test]
+    fn format_2_is_converted_also_after_an_interrupted_conversion() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::init(dir.path(), "upgrade.test/log").unwrap();
+        let drafts = (0..700).map(crate::record::numbered_draft).collect();
+        l.append_all_blocking(drafts).unwrap();
+        l.close();
+        let path = crate::ledger::store_path(dir.path());
+        let s = Store::open(&path, false).unwrap();
+        let records: Vec<sled::IVec> = s.records(0).map(|r| r.unwrap().1).collect();
+        assert_eq!(records.len(), 701);
+        let layout = |s: &Store| {
+            let p: Vec<u64> = s.scan(packs::PREFIX, 0).map(|r| r.unwrap().0).collect();
+            let r: Vec<u64> = s.scan(b'r', 0).map(|r| r.unwrap().0).collect();
+            (p, r)
+        };
+        let packed = ((0..10).collect::<Vec<u64>>(), (640..701).collect::<Vec<u64>>());
+        assert_eq!(layout(&s), packed);
+        let reads_back = |s: &Store| {
+            let again: Vec<sled::IVec> = s.records(0).map(|r| r.unwrap().1).collect();
+            assert_eq!(again, records);
+            for seq in [0, 63, 64, 639, 640, 700] {
+                assert_eq!(s.record_bytes(seq).unwrap().unwrap(), records[seq as usize]);
+            }
+        };
+
+        // Not converted at all, or interrupted before the switch (a pack written, maybe wrongly):
+        // converted from the start.
+        unpack(&s);
+        assert_eq!(layout(&s).0, Vec::<u64>::new());
+        s.db.insert(packs::pack_key(3), &b"half-written"[..]).unwrap();
+        s.check_format().unwrap();
+        assert_eq!(s.get(META_FORMAT).unwrap().as_deref(), Some(FORMAT));
+        assert_eq!(layout(&s), packed);
+        reads_back(&s);
+
+        // Interrupted after the switch: the packed records' own entries are removed on the next
+        // open, except those of a pack that is missing.
+        unpack(&s);
+        for k in 0..10 {
+            let pack: Vec<&sled::IVec> = records[k * 64..(k + 1) * 64].iter().collect();
+            s.db.insert(packs::pack_key(k as u64), packs::encode(&pack)).unwrap();
+        }
+        s.db.insert(META_FORMAT, FORMAT).unwrap();
+        s.db.remove(packs::pack_key(4)).unwrap();
+        s.check_format().unwrap();
+        let (p, r) = layout(&s);
+        assert_eq!(p, [0, 1, 2, 3, 5, 6, 7, 8, 9]);
+        assert_eq!(r, (256..320).chain(640..701).collect::<Vec<u64>>());
+        let err = s.records(0).map(|r| r.map(|(seq, _)| seq)).enumerate().find(|(i, seq)| seq.as_ref().ok() != Some(&(*i as u64)));
+        assert_eq!(err.map(|(i, seq)| (i, seq.unwrap())), Some((256, 320)), "the missing pack shows as a jump");
+        s.db.insert(packs::pack_key(4), packs::encode(&records[256..320])).unwrap();
+        s.check_format().unwrap();
+        assert_eq!(layout(&s), packed);
+        reads_back(&s);
+        drop(s);
+
+        let report = crate::verify::verify_dir(dir.path(), &Default::default(), &mut |_, _| {}).unwrap().unwrap();
+        assert_eq!(report.size, 701);
     }
 }

@@ -375,7 +375,7 @@ fn stream(
     }
     check_cps(&mut st, &mut cps)?;
 
-    for item in store.scan(b'r', start) {
+    for item in store.records(start) {
         let seq = st.size;
         let (k, bytes) = item.map_err(|e| (seq, store_err(e)))?;
         if bad_sig.load(Ordering::Relaxed) < seq {

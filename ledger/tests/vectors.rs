@@ -14,7 +14,7 @@
 //! ed25519-dalek directly against keys parsed from their text, key IDs, BLAKE3 links and leaf hashes
 //! are recomputed with the hash crates, tree heads and proofs are recomputed with a naive recursive
 //! RFC 6962 implementation, the texts are parsed and verified with relic's checkers, every invalid
-//! vector is rejected, and a store written by hand in the layout of `schemas/store-v2.md` (and of v1, converted when opened) passes
+//! vector is rejected, and a store written by hand in the layout of `schemas/store-v3.md` (and of v2 and v1, converted when opened) passes
 //! relic's full verification and serves the same checkpoints and proofs.
 //!
 //! `ledger_writes_the_documented_shapes` checks that a real ledger writes record 0 and `key.rotated`
@@ -997,9 +997,10 @@ fn check_checkpoint_file(cv: &Value, records: &[Vec<u8>], vks: &[VerifierKey], r
     }
 }
 
-/// Writes the vector log into a sled database by hand, in the layout of schemas/store-v2.md (tiles)
-/// or of schemas/store-v1.md (one entry per hash, converted to v2 when opened), and runs relic's
-/// full verification and read path over it.
+/// Writes the vector log into a sled database by hand, in the layout of schemas/store-v3.md (its
+/// five records are fewer than a pack: each under its own `r` key; tiles), of schemas/store-v2.md
+/// (converted to v3 when opened) or of schemas/store-v1.md (one entry per hash, converted to v2,
+/// then v3), and runs relic's full verification and read path over it.
 fn check_store_layout(version: u8, records: &[Vec<u8>], stored: &[Hash], rv: &Value, cv: &Value, vks: &[VerifierKey]) {
     let dir = tempfile::tempdir().expect("tempdir");
     let origin = s(&rv["origin"]);
@@ -1073,9 +1074,9 @@ fn check_store_layout(version: u8, records: &[Vec<u8>], stored: &[Hash], rv: &Va
         assert_eq!(l.checkpoint(Some(n(&c["size"]))).expect("stored checkpoint").note, s(&c["note"]));
     }
     drop(l);
-    // A format-1 store was converted when first opened: tiles only, and the format-2 marker.
+    // An older store was converted when first opened: tiles only, and the format-3 marker.
     let db = sled::open(dir.path().join("store")).expect("sled");
-    assert_eq!(db.get(b"mformat").expect("get").as_deref(), Some(&b"relic-store/v2"[..]));
+    assert_eq!(db.get(b"mformat").expect("get").as_deref(), Some(&b"relic-store/v3"[..]));
     assert_eq!(db.scan_prefix([b'h']).count(), 0);
     assert!(db.scan_prefix([b't']).count() > 0);
 }
@@ -1090,8 +1091,59 @@ fn vectors() {
     let (records, vks) = check_record_file(&rv);
     let stored = check_merkle_file(&mv, &records);
     check_checkpoint_file(&cv, &records, &vks, &rv);
+    check_store_layout(3, &records, &stored, &rv, &cv, &vks);
     check_store_layout(2, &records, &stored, &rv, &cv, &vks);
     check_store_layout(1, &records, &stored, &rv, &cv, &vks);
+}
+
+/// A real ledger of 150 records, read by hand as schemas/store-v3.md §Packs says (packs 0 and 1,
+/// then records 128 to 149 under their own keys), holds exactly the records relic reads, each
+/// linked to the one before it.
+#[test]
+fn a_real_store_follows_the_documented_layout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let l = relic_ledger::Ledger::init(dir.path(), "layout.test/log").expect("init");
+    let drafts = (1..150)
+        .map(|i| relic_ledger::Draft {
+            actor: relic_ledger::Actor { id: "a".into(), role: "owner".into() },
+            kind: "release.deleted".into(),
+            subject: format!("p@v{i}"),
+            payload: format!("{{\"project\":\"p\",\"tag_name\":\"v{i}\"}}").into_bytes(),
+            schema_version: 1,
+        })
+        .collect();
+    l.append_all_blocking(drafts).expect("append");
+    let relic_reads: Vec<Vec<u8>> = l.records(0).map(|r| r.expect("read").1).collect();
+    l.close();
+
+    let db = sled::open(dir.path().join("store")).expect("sled");
+    assert_eq!(db.get(b"mformat").expect("get").as_deref(), Some(&b"relic-store/v3"[..]));
+    let key = |p: u8, k: u64| [&[p][..], &k.to_be_bytes()].concat();
+    let mut by_hand: Vec<Vec<u8>> = Vec::new();
+    for k in 0..2 {
+        let v = db.get(key(b'p', k)).expect("get").expect("pack stored");
+        let mut rest = &v[..];
+        while !rest.is_empty() {
+            let len = u32::from_be_bytes(rest[..4].try_into().expect("length")) as usize;
+            by_hand.push(rest[4..4 + len].to_vec());
+            rest = &rest[4 + len..];
+        }
+        assert_eq!(by_hand.len() as u64, 64 * (k + 1), "pack {k} holds 64 records");
+    }
+    assert!(db.get(key(b'p', 2)).expect("get").is_none(), "no partial pack");
+    for seq in 0..128 {
+        assert!(db.get(key(b'r', seq)).expect("get").is_none(), "packed record {seq} has no own entry");
+    }
+    for seq in 128..150 {
+        by_hand.push(db.get(key(b'r', seq)).expect("get").expect("own entry").to_vec());
+    }
+    assert_eq!(db.scan_prefix([b'r']).count(), 22);
+    assert_eq!(by_hand, relic_reads);
+    for (i, b) in by_hand.iter().enumerate().skip(1) {
+        let rec = Record::decode(b).expect("decodes");
+        assert_eq!(rec.seq, i as u64);
+        assert_eq!(rec.prev, *blake3::hash(&by_hand[i - 1]).as_bytes());
+    }
 }
 
 /// A real ledger writes record 0 and `key.rotated` exactly in the shape the vectors use.

@@ -5,12 +5,14 @@
 use std::path::Path;
 
 use relic_ledger::ledger::store_path;
-use relic_ledger::store::{checkpoint_key, record_key, Store, META_HEAD};
+use relic_ledger::packs;
+use relic_ledger::store::{checkpoint_key, Store, META_HEAD};
 use relic_ledger::tiles::{self, tile_key};
 use relic_ledger::{merkle, Ledger};
 use relic_tests::{draft, relic};
 
-const RECORDS: u64 = 40;
+/// Records 0 to 63 end up in a pack, 64 to 70 under keys of their own (`schemas/store-v3.md` §Packs).
+const RECORDS: u64 = 70;
 const CHECKPOINTS: [u64; 3] = [9, 25, 41];
 
 fn build(dir: &Path) {
@@ -46,6 +48,19 @@ fn hash_location(index: u64) -> ([u8; 10], usize) {
     (tile_key(level, n / tiles::WIDTH), (n % tiles::WIDTH) as usize * 32)
 }
 
+/// Where record `seq` is stored: the sled key and the record's byte range in its value.
+fn record_location(dir: &Path, seq: u64) -> (Vec<u8>, std::ops::Range<usize>) {
+    let s = Store::open(&store_path(dir), false).unwrap();
+    let size = s.head().unwrap().size;
+    packs::location(&s, seq, size).unwrap().unwrap()
+}
+
+/// Rewrites record `seq`'s bytes where they are stored, in its pack or under its own key.
+fn rewrite_record(dir: &Path, seq: u64, f: impl Fn(&mut [u8])) {
+    let (key, range) = record_location(dir, seq);
+    rewrite(dir, &key, |v| f(&mut v[range.clone()]));
+}
+
 fn value_len(dir: &Path, key: &[u8]) -> usize {
     let s = Store::open(&store_path(dir), false).unwrap();
     let v = s.get(key).unwrap().unwrap();
@@ -61,10 +76,12 @@ fn every_flipped_byte_is_detected_and_located() {
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     assert!(ok.stdout_text().contains("3 checkpoints"), "{}", ok.stdout_text());
 
-    // Every byte of one record in the middle, of record 0, and of the last record.
+    // Every byte of one record in the middle, of record 0 (both in the pack), and of the last
+    // record (under its own key).
     for seq in [17, 0, RECORDS] {
-        for at in 0..value_len(d, &record_key(seq)) {
-            let (code, err) = flip_and_verify(d, &record_key(seq), at);
+        let (key, range) = record_location(d, seq);
+        for at in range {
+            let (code, err) = flip_and_verify(d, &key, at);
             assert_eq!(code, 1, "record {seq} byte {at}: not detected");
             assert!(err.contains(&format!("verification failed: record {seq}: ")), "record {seq} byte {at}: {err}");
             assert_eq!(err.lines().count(), 1, "one line per failure: {err}");
@@ -72,9 +89,19 @@ fn every_flipped_byte_is_detected_and_located() {
     }
     // One byte of every other record.
     for seq in 1..RECORDS {
-        let (code, err) = flip_and_verify(d, &record_key(seq), 30 + seq as usize);
+        let (key, range) = record_location(d, seq);
+        let (code, err) = flip_and_verify(d, &key, range.start + 30 + seq as usize);
         assert_eq!(code, 1);
         assert!(err.contains(&format!("record {seq}: ")), "record {seq}: {err}");
+    }
+    // Every byte of the pack's first and last length prefixes: the pack no longer splits into its
+    // records, or splits into records that do not decode.
+    let (pack, last) = record_location(d, 63);
+    for at in (0..4).chain(last.start - 4..last.start) {
+        let (code, err) = flip_and_verify(d, &pack, at);
+        assert_eq!(code, 1, "pack length byte {at}: not detected");
+        assert!(err.contains("record pack 0 (records 0 to 63) is malformed") || err.contains("verification failed: record "), "pack byte {at}: {err}");
+        assert_eq!(err.lines().count(), 1, "one line per failure: {err}");
     }
     // Every byte of a few tree hashes (leaf, interior, the last), one byte of every other one.
     let count = merkle::stored_hash_count(RECORDS + 1);
@@ -148,26 +175,39 @@ fn removed_and_reordered_records_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     build(d);
+    let (k65, k66) = (record_location(d, 65).0, record_location(d, 66).0);
     let s = Store::open(&store_path(d), false).unwrap();
-    let (r5, r6) = (s.get(&record_key(5)).unwrap().unwrap(), s.get(&record_key(6)).unwrap().unwrap());
-    // Swap two records.
-    s.db.insert(record_key(5), r6.clone()).unwrap();
-    s.db.insert(record_key(6), r5.clone()).unwrap();
+    let (r65, r66) = (s.record_bytes(65).unwrap().unwrap(), s.record_bytes(66).unwrap().unwrap());
+    // Swap two records stored under their own keys.
+    s.db.insert(&k65, r66.clone()).unwrap();
+    s.db.insert(&k66, r65.clone()).unwrap();
+    s.flush().unwrap();
+    drop(s);
+    let out = relic(d, &["verify"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("record 65: carries sequence number 66"), "{}", out.stderr);
+
+    // Remove one.
+    let s = Store::open(&store_path(d), false).unwrap();
+    s.db.insert(&k65, r65).unwrap();
+    s.db.remove(&k66).unwrap();
+    s.flush().unwrap();
+    drop(s);
+    let out = relic(d, &["verify"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("record 66: is missing"), "{}", out.stderr);
+
+    // Swap two records inside the pack: they are checked like any other.
+    let s = Store::open(&store_path(d), false).unwrap();
+    s.db.insert(&k66, r66).unwrap();
+    let mut records: Vec<sled::IVec> = s.records(0).take(64).map(|r| r.unwrap().1).collect();
+    records.swap(5, 6);
+    s.db.insert(packs::pack_key(0), packs::encode(&records)).unwrap();
     s.flush().unwrap();
     drop(s);
     let out = relic(d, &["verify"]);
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("record 5: carries sequence number 6"), "{}", out.stderr);
-
-    // Remove one.
-    let s = Store::open(&store_path(d), false).unwrap();
-    s.db.insert(record_key(5), r5).unwrap();
-    s.db.remove(record_key(6)).unwrap();
-    s.flush().unwrap();
-    drop(s);
-    let out = relic(d, &["verify"]);
-    assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("record 6: is missing"), "{}", out.stderr);
 }
 
 /// An attacker who re-signs nothing but recomputes the whole tree: a record with a bad signature
@@ -177,18 +217,19 @@ fn a_bad_signature_is_named_before_a_later_structural_error() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     build(d);
+    rewrite_record(d, 67, |r| {
+        let last = r.len() - 1;
+        r[last] ^= 1; // inside the signature
+    });
+    let k68 = record_location(d, 68).0;
     let s = Store::open(&store_path(d), false).unwrap();
-    let mut r7 = s.get(&record_key(7)).unwrap().unwrap().to_vec();
-    let last = r7.len() - 1;
-    r7[last] ^= 1; // inside the signature
-    s.db.insert(record_key(7), r7).unwrap();
-    s.db.remove(record_key(8)).unwrap();
+    s.db.remove(k68).unwrap();
     // Recompute every tree hash over the records as they now are, so only the signature and the
     // gap give the tampering away.
     let mut f = merkle::Frontier::new();
     let mut t = tiles::OpenTiles::default();
     for seq in 0..=RECORDS {
-        let Some(b) = s.get(&record_key(seq)).unwrap() else { continue };
+        let Some(b) = s.record_bytes(seq).unwrap() else { continue };
         t.push(&f.push(merkle::leaf_hash(&b)));
     }
     let mut batch = sled::Batch::default();
@@ -199,7 +240,7 @@ fn a_bad_signature_is_named_before_a_later_structural_error() {
     for args in [&["verify"][..], &["verify", "--strict"]] {
         let out = relic(d, args);
         assert_eq!(out.code, 1);
-        assert!(out.stderr.contains("record 7: signature does not verify"), "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains("record 67: signature does not verify"), "{args:?}: {}", out.stderr);
     }
 }
 
@@ -245,18 +286,19 @@ fn a_resumed_verification_checks_what_is_new_and_that_the_log_still_ends_where_i
 
     // A record after the position: found, and named.
     let after = RECORDS + 5;
-    rewrite(d, &record_key(after), |v| v[20] ^= 1);
+    rewrite_record(d, after, |v| v[20] ^= 1);
     let err = verify_from(d, Some(&saved)).unwrap_err().to_string();
     assert!(err.starts_with(&format!("record {after}:")), "{err}");
-    rewrite(d, &record_key(after), |v| v[20] ^= 1);
+    rewrite_record(d, after, |v| v[20] ^= 1);
 
     // The last record before the position, or a tree hash under it: the log no longer ends where
     // it was verified.
-    rewrite(d, &record_key(RECORDS), |v| v[20] ^= 1);
+    rewrite_record(d, RECORDS, |v| v[20] ^= 1);
     let err = verify_from(d, Some(&saved)).unwrap_err().to_string();
     assert!(err.contains("saved verification position") && err.contains(&format!("record {RECORDS}")), "{err}");
-    rewrite(d, &record_key(RECORDS), |v| v[20] ^= 1);
-    let (top, at) = hash_location(merkle::stored_hash_index(5, 0));
+    rewrite_record(d, RECORDS, |v| v[20] ^= 1);
+    // The first subtree of the tree at the position (its largest power of two): part of its head.
+    let (top, at) = hash_location(merkle::stored_hash_index((RECORDS + 1).ilog2(), 0));
     rewrite(d, &top, |v| v[at] ^= 1);
     let err = verify_from(d, Some(&saved)).unwrap_err().to_string();
     assert!(err.contains("saved verification position") && err.contains("another root"), "{err}");
@@ -264,11 +306,11 @@ fn a_resumed_verification_checks_what_is_new_and_that_the_log_still_ends_where_i
 
     // A record well behind the position, its tree hashes untouched: invisible to the resumed
     // verification (it reads nothing there), found by a full one.
-    rewrite(d, &record_key(10), |v| v[20] ^= 1);
+    rewrite_record(d, 10, |v| v[20] ^= 1);
     assert!(verify_from(d, Some(&saved)).is_ok());
     let err = verify_from(d, None).unwrap_err().to_string();
     assert!(err.starts_with("record 10:"), "{err}");
-    rewrite(d, &record_key(10), |v| v[20] ^= 1);
+    rewrite_record(d, 10, |v| v[20] ^= 1);
 
     // A position saved from another log is refused.
     let other = tempfile::tempdir().unwrap();
