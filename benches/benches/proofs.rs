@@ -127,7 +127,9 @@ fn proofs(c: &mut Criterion) {
     // 1 GB cache instead of the 64 MB `Store::open` sets; nothing else differs) ---
     drop(ledger);
     {
-        let big = Store { db: sled_config(&store_path(&dir)).cache_capacity(1 << 30).open().unwrap() };
+        let sp = store_path(&dir);
+        let packs = relic_ledger::packs::PackFile::open(&relic_ledger::store::packs_path(&sp)).unwrap();
+        let big = Store { db: sled_config(&sp).cache_capacity(1 << 30).open().unwrap(), packs };
         for _ in 0..20_000 {
             merkle::prove_inclusion(rng.gen_range(0..n), n, &big).unwrap();
         }

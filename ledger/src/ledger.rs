@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::kind;
 use crate::keys;
 use crate::merkle::{self, Hash};
-use crate::packs::OpenPack;
+use crate::packs::{self, OpenPack};
 use crate::tiles::TreeWriter;
 use crate::note::{self, SignerKey, VerifierKey};
 use crate::record::{canonical_payload, genesis_link, link_of, Actor, Draft, Record};
@@ -76,6 +76,8 @@ impl Ack {
 
 struct Group {
     batch: sled::Batch,
+    /// The packs the group completes, written to the pack file before the batch is applied.
+    packs: packs::Completed,
     replies: Vec<Ack>,
     size: u64,
     /// Set when the group rotates the key: the new key list and checkpoint signer.
@@ -582,7 +584,7 @@ impl Sequencer {
         }
         self.tree.write(&mut batch);
         batch.insert(store::META_HEAD, &self.head.encode()[..]);
-        Group { batch, replies, size: self.head.size, rotation }
+        Group { batch, packs: self.pack.take_completed(), replies, size: self.head.size, rotation }
     }
 }
 
@@ -592,7 +594,7 @@ fn write_groups(shared: &Shared, groups: mpsc::Receiver<Group>) {
         let poisoned = shared.poisoned.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let result = match poisoned {
             Some(p) => Err(p),
-            None => shared.store.db.apply_batch(g.batch).and_then(|_| shared.store.db.flush().map(|_| ())).map_err(|e| e.to_string()),
+            None => packs::commit(&shared.store.db, &shared.store.packs, g.packs, g.batch).map_err(|e| e.to_string()),
         };
         match result {
             Ok(()) => {

@@ -39,7 +39,7 @@ use crate::merkle::{self, Hash};
 use crate::note::{NoteError, VerifierKey};
 use crate::record::Record;
 use crate::store::{self, Head, Store};
-use crate::packs::OpenPack;
+use crate::packs::{self, OpenPack};
 use crate::tiles::TreeWriter;
 use crate::verify::{Chunk, CHUNK};
 
@@ -105,7 +105,7 @@ pub struct Mirror {
 
 /// The writer thread: applies each batch atomically and flushes it, in order.
 struct Writer {
-    batches: Option<mpsc::SyncSender<sled::Batch>>,
+    batches: Option<mpsc::SyncSender<(packs::Completed, sled::Batch)>>,
     results: mpsc::Receiver<Result<(), String>>,
     thread: Option<JoinHandle<()>>,
     /// Batches handed over whose result has not been collected.
@@ -113,14 +113,14 @@ struct Writer {
 }
 
 impl Writer {
-    fn start(db: sled::Db) -> Result<Self> {
-        let (batches, rx) = mpsc::sync_channel::<sled::Batch>(1);
+    fn start(db: sled::Db, file: packs::PackFile) -> Result<Self> {
+        let (batches, rx) = mpsc::sync_channel::<(packs::Completed, sled::Batch)>(1);
         let (tx, results) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("relic-mirror-writer".into())
             .spawn(move || {
-                for batch in rx {
-                    let r = db.apply_batch(batch).and_then(|()| db.flush().map(|_| ())).map_err(|e| e.to_string());
+                for (completed, batch) in rx {
+                    let r = packs::commit(&db, &file, completed, batch).map_err(|e| e.to_string());
                     let failed = r.is_err();
                     if tx.send(r).is_err() || failed {
                         return;
@@ -131,7 +131,7 @@ impl Writer {
         Ok(Self { batches: Some(batches), results, thread: Some(thread), in_flight: 0 })
     }
 
-    fn send(&mut self, batch: sled::Batch) -> Result<()> {
+    fn send(&mut self, batch: (packs::Completed, sled::Batch)) -> Result<()> {
         // Collect what is done already: a failed write stops everything after it.
         while let Ok(r) = self.results.try_recv() {
             self.in_flight -= 1;
@@ -202,7 +202,7 @@ impl Mirror {
                 (Chain::resume(state, pinned)?, TreeWriter::load(&store, head.size)?, OpenPack::load(&store, head.size)?)
             }
         };
-        let writer = Some(Writer::start(store.db.clone())?);
+        let writer = Some(Writer::start(store.db.clone(), store.packs.clone())?);
         Ok(Self { dir: dir.to_path_buf(), store: Some(store), writer, chain, tree, pack, pending: BTreeMap::new() })
     }
 
@@ -358,10 +358,10 @@ impl Mirror {
             if store.db.iter().next().is_some() {
                 return Err(Error::Corrupt(format!("{} holds data but no format marker", self.dir.display())));
             }
-            self.writer = Some(Writer::start(store.db.clone())?);
+            self.writer = Some(Writer::start(store.db.clone(), store.packs.clone())?);
             self.store = Some(store);
         }
-        self.writer.as_mut().ok_or(Error::Closed)?.send(batch)?;
+        self.writer.as_mut().ok_or(Error::Closed)?.send((pack.take_completed(), batch))?;
         self.chain = Chain::resume(state, self.chain.pinned().cloned()).map_err(|e| Error::Corrupt(format!("mirror state: {e}")))?;
         self.tree = tree;
         self.pack = pack;

@@ -1,17 +1,25 @@
 //! Records in packs: how the store keeps the records themselves (`schemas/store-v3.md` §Packs).
 //!
 //! What this is: the mapping between a record's sequence number and where its exact bytes are
-//! stored. Records `64·k … 64·k + 63` are kept together as pack `k`, one sled value, once all 64
-//! exist; the records after the last complete pack are kept one per sled value (`r` ‖ seq) until
-//! their pack completes. So which of the two holds record `s` follows from the log's size `n`
-//! alone: pack `⌊s / 64⌋` if `⌊s / 64⌋ < ⌊n / 64⌋`, its own entry otherwise.
+//! stored. Records `64·k … 64·k + 63` are kept together as pack `k` once all 64 exist: packs lie
+//! back to back in one append-only file beside the sled database (`<data>/store.packs`), and sled
+//! holds where each one is (`p` ‖ k → offset, length). The records after the last complete pack
+//! are kept one per sled value (`r` ‖ seq) until their pack completes. So which of the two holds
+//! record `s` follows from the log's size `n` alone: pack `⌊s / 64⌋` if `⌊s / 64⌋ < ⌊n / 64⌋`, its
+//! own entry otherwise.
 //!
-//! Why: sled's cost on a sequential read is per value (every value of a leaf it loads is
-//! deserialised into an allocation of its own), and replays read every record. Reading packs costs
-//! a quarter of reading single records (`BENCHMARKS.md`). Appends stay cheap: a record is written
-//! on its own once, and once more inside its pack when the pack completes.
+//! Why: sled's cost on a sequential read is per value (every value of a leaf it loads becomes an
+//! allocation of its own), and replays read every record; larger sled values are cheaper to read
+//! but sled's cache lets memory grow with their size (`BENCHMARKS.md`, `sled_values`). A file read
+//! in order costs neither. Appends stay cheap: a record is written on its own once, and once more
+//! inside its pack, with one extra `fsync` of the pack file, when the pack completes.
+//!
+//! The pack file is written before the sled batch that names its new packs, and synced: a pack
+//! is durable before anything refers to it. Bytes past the last pack sled names (an append that
+//! failed or was cut off) are not part of the log; they are cut off when the store is opened.
 //!
 //! - [`encode`] / [`entries`]: a pack's value (§Pack value);
+//! - [`PackFile`]: the file, read and written at explicit offsets;
 //! - [`OpenPack`]: what a writer (the sequencer, a mirror) keeps of the records after the last
 //!   complete pack, so that completing a pack needs no read;
 //! - [`Records`]: every record from a sequence number on, in order, from packs then single entries.
@@ -19,9 +27,13 @@
 //! What this is not: the rules a log must obey (checked by [`crate::verify`]). A malformed pack is
 //! reported as corrupt; what it holds is checked like any other record.
 
+use std::fs::File;
 use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use crate::error::{self, Error, Result};
 use crate::store::{self, Store};
 
 /// Records per pack.
@@ -79,16 +91,108 @@ pub fn entries(value: &[u8]) -> std::result::Result<Vec<Range<usize>>, String> {
     Ok(out)
 }
 
+/// A pack's sled entry: where it lies in the pack file, offset (u64 big-endian) then length (u32
+/// big-endian).
+pub fn encode_index(at: u64, len: u32) -> [u8; 12] {
+    let mut v = [0u8; 12];
+    v[..8].copy_from_slice(&at.to_be_bytes());
+    v[8..].copy_from_slice(&len.to_be_bytes());
+    v
+}
+
+/// The offset and length in a pack's sled entry, `None` if it is not 12 bytes.
+pub fn decode_index(v: &[u8]) -> Option<(u64, u32)> {
+    let v: &[u8; 12] = v.try_into().ok()?;
+    let mut at = [0u8; 8];
+    at.copy_from_slice(&v[..8]);
+    let mut len = [0u8; 4];
+    len.copy_from_slice(&v[8..]);
+    Some((u64::from_be_bytes(at), u32::from_be_bytes(len)))
+}
+
+/// The append-only file holding the packs, shared by the store's readers and its writer.
+#[derive(Debug, Clone)]
+pub struct PackFile {
+    path: PathBuf,
+    file: Arc<File>,
+}
+
+impl PackFile {
+    /// Opens the pack file at `path`, creating it empty if it does not exist.
+    pub fn open(path: &Path) -> Result<Self> {
+        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(error::io(path))?;
+        Ok(Self { path: path.to_path_buf(), file: Arc::new(file) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's length in bytes.
+    pub fn len(&self) -> Result<u64> {
+        Ok(self.file.metadata().map_err(error::io(&self.path))?.len())
+    }
+
+    /// Pack `k`'s bytes, `len` of them at offset `at`.
+    pub fn read(&self, k: u64, at: u64, len: u32) -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; len as usize];
+        self.file.read_exact_at(&mut buf, at).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                malformed(k, &format!("the pack file ends before its {len} bytes at offset {at}"))
+            } else {
+                Error::Io { path: self.path.clone(), source: e }
+            }
+        })?;
+        Ok(buf)
+    }
+
+    /// Writes `bytes` at offset `at` and syncs them to disk.
+    pub fn write(&self, at: u64, bytes: &[u8]) -> Result<()> {
+        self.file.write_all_at(bytes, at).map_err(error::io(&self.path))?;
+        self.file.sync_data().map_err(error::io(&self.path))
+    }
+
+    /// Cuts the file back to `len` bytes if it is longer (bytes no pack entry refers to).
+    pub fn cut(&self, len: u64) -> Result<()> {
+        if self.len()? > len {
+            self.file.set_len(len).map_err(error::io(&self.path))?;
+            self.file.sync_all().map_err(error::io(&self.path))?;
+        }
+        Ok(())
+    }
+}
+
+/// Packs completed by a batch, back to back, with their offset in the pack file.
+pub type Completed = Option<(u64, Vec<u8>)>;
+
+/// Commits one writer batch (`schemas/store-v3.md` §Atomicity and durability): the packs it
+/// completes are written to the pack file and synced, then the batch that names them is applied
+/// atomically and flushed. Used by the ledger's writer and the mirror's.
+pub fn commit(db: &sled::Db, file: &PackFile, completed: Completed, batch: sled::Batch) -> Result<()> {
+    if let Some((at, bytes)) = completed {
+        file.write(at, &bytes)?;
+    }
+    db.apply_batch(batch)?;
+    db.flush()?;
+    Ok(())
+}
+
 /// The error for a malformed pack, naming the records it should hold.
 pub(crate) fn malformed(k: u64, why: &str) -> Error {
     Error::Corrupt(format!("record pack {k} (records {} to {}) is malformed: {why}", k * WIDTH, k * WIDTH + WIDTH - 1))
 }
 
-/// The records after the last complete pack, as a writer keeps them.
+/// The records after the last complete pack, as a writer keeps them, and the packs completed
+/// since the writer last took them for the pack file.
 #[derive(Debug, Clone, Default)]
 pub struct OpenPack {
     size: u64,
     loose: Vec<Vec<u8>>,
+    /// Where the next pack goes in the pack file.
+    file_end: u64,
+    /// Packs completed and not yet taken ([`OpenPack::take_completed`]), with their offset.
+    completed: Vec<u8>,
+    completed_at: u64,
 }
 
 impl OpenPack {
@@ -101,25 +205,37 @@ impl OpenPack {
                 v.map(|v| v.to_vec()).ok_or_else(|| Error::Corrupt(format!("record {seq} is missing")))
             })
             .collect::<Result<_>>()?;
-        Ok(Self { size, loose })
+        let file_end = store.packs_end()?;
+        Ok(Self { size, loose, file_end, completed: Vec::new(), completed_at: file_end })
     }
 
-    /// Adds record `self.size` to `batch`: on its own, or, if it completes its pack, the pack in
-    /// place of its records' own entries (this batch's and earlier ones').
+    /// Adds record `self.size` to `batch`: on its own, or, if it completes its pack, the pack's
+    /// entry in place of its records' own entries (this batch's and earlier ones'). The pack's
+    /// bytes are kept for [`OpenPack::take_completed`].
     pub fn push(&mut self, batch: &mut sled::Batch, record: &[u8]) {
         let seq = self.size;
         self.size += 1;
+        self.loose.push(record.to_vec());
         if self.size % WIDTH != 0 {
             batch.insert(&store::record_key(seq), record);
-            self.loose.push(record.to_vec());
             return;
         }
-        self.loose.push(record.to_vec());
-        batch.insert(&pack_key(seq / WIDTH), encode(&self.loose));
+        let pack = encode(&self.loose);
+        batch.insert(&pack_key(seq / WIDTH), &encode_index(self.file_end, pack.len() as u32)[..]);
         for s in seq + 1 - WIDTH..=seq {
             batch.remove(&store::record_key(s));
         }
+        self.file_end += pack.len() as u64;
+        self.completed.extend_from_slice(&pack);
         self.loose.clear();
+    }
+
+    /// The packs completed since the last call, back to back, and the offset they go to in the
+    /// pack file; they must be written (and synced) before the batch that names them is applied.
+    pub fn take_completed(&mut self) -> Option<(u64, Vec<u8>)> {
+        let at = self.completed_at;
+        self.completed_at = self.file_end;
+        (!self.completed.is_empty()).then(|| (at, std::mem::take(&mut self.completed)))
     }
 }
 
@@ -165,15 +281,18 @@ impl Iterator for Records<'_> {
             }
             if let Some(packs) = &mut self.packs {
                 match packs.next() {
-                    Some(Ok((k, value))) => match entries(&value) {
-                        Ok(ranges) => {
+                    Some(Ok((k, index))) => match self.store.read_pack(k, &index).and_then(|v| {
+                        let r = entries(&v).map_err(|why| malformed(k, &why))?;
+                        Ok((v, r))
+                    }) {
+                        Ok((value, ranges)) => {
                             self.after_packs = self.from.max((k + 1) * WIDTH);
                             self.current = Some((k, value, ranges, 0));
                             continue;
                         }
-                        Err(why) => {
+                        Err(e) => {
                             self.failed = true;
-                            return Some(Err(malformed(k, &why)));
+                            return Some(Err(e));
                         }
                     },
                     Some(Err(e)) => {
@@ -193,17 +312,29 @@ impl Iterator for Records<'_> {
     }
 }
 
-/// Where record `seq` is stored in a log of `size` records: the sled key and the byte range of the
-/// record in that key's value (the whole value for a record stored on its own). For tools that
-/// inspect a store; readers use [`Store::record_bytes`] and [`Store::records`].
-pub fn location(store: &Store, seq: u64, size: u64) -> Result<Option<(Vec<u8>, Range<usize>)>> {
+/// Where a record's bytes are stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// Under its own sled key, the whole value.
+    Own { key: [u8; 9], len: usize },
+    /// In its pack, at this offset of the pack file.
+    Packed { file: PathBuf, at: u64, len: usize },
+}
+
+/// Where record `seq` is stored in a log of `size` records. For tools that inspect a store;
+/// readers use [`Store::record_bytes`] and [`Store::records`].
+pub fn location(store: &Store, seq: u64, size: u64) -> Result<Option<Location>> {
     let k = seq / WIDTH;
     if k < packed(size) {
-        let Some(v) = store.get(&pack_key(k))? else { return Ok(None) };
+        let Some(index) = store.get(&pack_key(k))? else { return Ok(None) };
+        let (at, _) = decode_index(&index).ok_or_else(|| malformed(k, "its entry is not 12 bytes"))?;
+        let v = store.read_pack(k, &index)?;
         let ranges = entries(&v).map_err(|why| malformed(k, &why))?;
-        return Ok(Some((pack_key(k).to_vec(), ranges[(seq % WIDTH) as usize].clone())));
+        let r = &ranges[(seq % WIDTH) as usize];
+        return Ok(Some(Location::Packed { file: store.packs.path().to_path_buf(), at: at + r.start as u64, len: r.len() }));
     }
-    Ok(store.get(&store::record_key(seq))?.map(|v| (store::record_key(seq).to_vec(), 0..v.len())))
+    let key = store::record_key(seq);
+    Ok(store.get(&key)?.map(|v| Location::Own { key, len: v.len() }))
 }
 
 #[cfg(test)]
@@ -246,17 +377,35 @@ mod tests {
                 l = crate::Ledger::open(dir.path()).unwrap();
             }
             let s = l.store();
-            let p: Vec<u64> = s.scan(PREFIX, 0).map(|r| r.unwrap().0).collect();
+            let p: Vec<(u64, sled::IVec)> = s.scan(PREFIX, 0).map(|r| r.unwrap()).collect();
             let r: Vec<u64> = s.scan(b'r', 0).map(|r| r.unwrap().0).collect();
-            assert_eq!(p, (0..packed(n)).collect::<Vec<_>>(), "after {n} records");
+            assert_eq!(p.iter().map(|(k, _)| *k).collect::<Vec<_>>(), (0..packed(n)).collect::<Vec<_>>(), "after {n} records");
+            // Packs lie back to back from offset 0, and the file ends with the last one.
+            let mut end = 0;
+            for (_, index) in &p {
+                let (at, len) = decode_index(index).unwrap();
+                assert_eq!(at, end);
+                end += len as u64;
+            }
+            assert_eq!(s.packs.len().unwrap(), end);
             assert_eq!(r, (packed(n) * WIDTH..n).collect::<Vec<_>>(), "after {n} records");
             let all: Vec<(u64, sled::IVec)> = s.records(0).map(|r| r.unwrap()).collect();
             assert_eq!(all.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), (0..n).collect::<Vec<_>>());
             for (seq, bytes) in &all {
                 assert_eq!(crate::Record::decode(bytes).unwrap().seq, *seq);
                 assert_eq!(&s.record_bytes(*seq).unwrap().unwrap(), bytes);
-                let (key, range) = location(s, *seq, n).unwrap().unwrap();
-                assert_eq!(&s.get(&key).unwrap().unwrap()[range], &bytes[..]);
+                match location(s, *seq, n).unwrap().unwrap() {
+                    Location::Own { key, len } => {
+                        assert!(*seq >= packed(n) * WIDTH);
+                        assert_eq!(&s.get(&key).unwrap().unwrap()[..], &bytes[..]);
+                        assert_eq!(len, bytes.len());
+                    }
+                    Location::Packed { file, at, len } => {
+                        assert!(*seq < packed(n) * WIDTH);
+                        let f = std::fs::read(file).unwrap();
+                        assert_eq!(&f[at as usize..at as usize + len], &bytes[..]);
+                    }
+                }
             }
             for from in [0, 1, 63, 64, 65, n - 1, n] {
                 let tail: Vec<u64> = s.records(from).map(|r| r.unwrap().0).collect();
@@ -268,21 +417,53 @@ mod tests {
         assert_eq!(report.size, n);
     }
 
-    /// A damaged pack is reported by number, with the records it should hold, by every reader.
+    /// A damaged pack is reported by number, with the records it should hold, by every reader; a
+    /// pack file cut short likewise.
     #[test]
     fn a_damaged_pack_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let l = crate::Ledger::init(dir.path(), "packs.test/log").unwrap();
         l.append_all_blocking((1..200).map(crate::record::numbered_draft).collect()).unwrap();
         let s = l.store();
-        let mut v = s.get(&pack_key(1)).unwrap().unwrap().to_vec();
-        v.truncate(v.len() - 3);
-        s.db.insert(pack_key(1), v).unwrap();
+        let (at, len) = decode_index(&s.get(&pack_key(1)).unwrap().unwrap()).unwrap();
+        let original = s.packs.read(1, at, len).unwrap();
+        let mut v = original.clone();
+        v[3] ^= 0x40; // the first record's length now runs past the pack
+        s.packs.write(at, &v).unwrap();
         let want = "record pack 1 (records 64 to 127) is malformed";
         let items: Vec<_> = s.records(10).collect();
         assert_eq!(items.len(), 55, "records 10 to 63, then the error, then nothing");
         assert!(items[54].as_ref().unwrap_err().to_string().contains(want));
         assert!(s.record_bytes(100).unwrap_err().to_string().contains(want));
         assert_eq!(s.record_bytes(5).unwrap().unwrap(), l.store().records(5).next().unwrap().unwrap().1);
+        s.packs.write(at, &original).unwrap();
+        assert_eq!(s.records(0).count(), 200);
+
+        // Cut short: pack 2 (the last) is missing its end.
+        let (at2, len2) = decode_index(&s.get(&pack_key(2)).unwrap().unwrap()).unwrap();
+        std::fs::OpenOptions::new().write(true).open(s.packs.path()).unwrap().set_len(at2 + len2 as u64 - 1).unwrap();
+        let err = s.records(0).find_map(|r| r.err()).unwrap().to_string();
+        assert!(err.contains("record pack 2 (records 128 to 191) is malformed: the pack file ends before"), "{err}");
+    }
+
+    /// Bytes past the last pack that sled names (a write that was not followed by its batch) are
+    /// cut off when the store is opened, and the next pack is written where they were.
+    #[test]
+    fn an_unreferenced_tail_of_the_pack_file_is_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = crate::Ledger::init(dir.path(), "packs.test/log").unwrap();
+        l.append_all_blocking((1..100).map(crate::record::numbered_draft).collect()).unwrap();
+        let path = l.store().packs.path().to_path_buf();
+        let end = l.store().packs.len().unwrap();
+        l.close();
+        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        std::io::Write::write_all(&mut f, &[7u8; 1000]).unwrap();
+        drop(f);
+        let l = crate::Ledger::open(dir.path()).unwrap();
+        assert_eq!(l.store().packs.len().unwrap(), end);
+        l.append_all_blocking((100..200).map(crate::record::numbered_draft).collect()).unwrap();
+        l.close();
+        let report = crate::verify::verify_dir(dir.path(), &Default::default(), &mut |_, _| {}).unwrap().unwrap();
+        assert_eq!(report.size, 200);
     }
 }

@@ -127,6 +127,13 @@ pub type SizedNote = (u64, String);
 /// An open sled database holding one ledger.
 pub struct Store {
     pub db: sled::Db,
+    /// The complete packs of records (`<store dir>.packs`, [`crate::packs`]).
+    pub packs: packs::PackFile,
+}
+
+/// The pack file of the store whose sled database is in `path`: `<path>.packs`, beside it.
+pub fn packs_path(path: &Path) -> std::path::PathBuf {
+    path.with_extension("packs")
 }
 
 impl Store {
@@ -143,7 +150,7 @@ impl Store {
         let start = Instant::now();
         loop {
             match cfg.open() {
-                Ok(db) => return Ok(Self { db }),
+                Ok(db) => return Ok(Self { db, packs: packs::PackFile::open(&packs_path(path))? }),
                 // sled reports a held lock as an io error wrapping EWOULDBLOCK.
                 Err(sled::Error::Io(e))
                     if e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("could not acquire lock") =>
@@ -194,6 +201,8 @@ impl Store {
                     if self.db.range(record_key(0)..record_key(packed)).next().is_some() {
                         self.remove_packed_records(packed)?;
                     }
+                    // Bytes past the last pack sled names were never part of the log.
+                    self.packs.cut(self.packs_end()?)?;
                     return Ok(());
                 }
                 Some(f) if f.as_ref() == FORMAT_V2 => {
@@ -212,12 +221,32 @@ impl Store {
     /// Record `seq`'s exact bytes, from its pack or its own entry ([`crate::packs`]).
     pub fn record_bytes(&self, seq: u64) -> Result<Option<sled::IVec>> {
         let k = seq / packs::WIDTH;
-        if let Some(pack) = self.get(&packs::pack_key(k))? {
+        if let Some(index) = self.get(&packs::pack_key(k))? {
+            let pack = self.read_pack(k, &index)?;
             let ranges = packs::entries(&pack).map_err(|why| packs::malformed(k, &why))?;
             let r = &ranges[(seq % packs::WIDTH) as usize];
             return Ok(Some(pack.subslice(r.start, r.len())));
         }
         self.get(&record_key(seq))
+    }
+
+    /// Pack `k`'s bytes, from the pack file, where its sled entry `index` says they are.
+    pub fn read_pack(&self, k: u64, index: &[u8]) -> Result<sled::IVec> {
+        let (at, len) = packs::decode_index(index).ok_or_else(|| packs::malformed(k, "its entry is not 12 bytes"))?;
+        Ok(sled::IVec::from(self.packs.read(k, at, len)?))
+    }
+
+    /// Where the last pack sled names ends in the pack file (0 without packs).
+    pub fn packs_end(&self) -> Result<u64> {
+        match self.db.scan_prefix([packs::PREFIX]).next_back() {
+            None => Ok(0),
+            Some(kv) => {
+                let (k, v) = kv?;
+                let k = key_number(&k).unwrap_or_default();
+                let (at, len) = packs::decode_index(&v).ok_or_else(|| packs::malformed(k, "its entry is not 12 bytes"))?;
+                Ok(at + len as u64)
+            }
+        }
     }
 
     /// Every record from `from` on, in order, with its number ([`packs::Records`]).
@@ -327,9 +356,10 @@ impl Store {
 
     /// Format 2 → 3 (`schemas/store-v3.md` §Upgrade from version 2), in three steps, each safe to
     /// interrupt, as [`Store::upgrade_v1`]:
-    /// 1. every complete pack is written from the records' own entries, copied byte for byte, in
-    ///    batches of [`UPGRADE_LEAVES`] records, then flushed, while the marker still says format 2
-    ///    (which ignores `p` keys): interrupted, the next open converts again from the start;
+    /// 1. every complete pack is written to the pack file from the records' own entries, copied
+    ///    byte for byte, and synced, then its `p` entry, in batches of [`UPGRADE_LEAVES`] records,
+    ///    then flushed, while the marker still says format 2 (which ignores `p` keys and the pack
+    ///    file): interrupted, the next open converts again from the start, over an emptied file;
     /// 2. the marker becomes format 3, in one insert and a flush: the switch;
     /// 3. the packed records' own entries are removed, in batches; interrupted, format 3 finishes
     ///    it when the store is next opened ([`Store::check_format`]).
@@ -338,7 +368,9 @@ impl Store {
         let packed = packs::packed(size);
         let per_batch = UPGRADE_LEAVES / packs::WIDTH;
         let mut records = self.scan(b'r', 0);
-        let mut batch = sled::Batch::default();
+        let (mut batch, mut bytes, mut at) = (sled::Batch::default(), Vec::new(), 0u64);
+        let mut file_end = 0u64;
+        self.packs.cut(0)?;
         for k in 0..packed {
             let mut pack = Vec::with_capacity(packs::WIDTH as usize);
             for seq in k * packs::WIDTH..(k + 1) * packs::WIDTH {
@@ -348,8 +380,15 @@ impl Store {
                     _ => return Err(Error::Corrupt(format!("format-2 store: record {seq} is missing"))),
                 }
             }
-            batch.insert(&packs::pack_key(k), packs::encode(&pack));
+            let encoded = packs::encode(&pack);
+            batch.insert(&packs::pack_key(k), &packs::encode_index(file_end, encoded.len() as u32)[..]);
+            file_end += encoded.len() as u64;
+            bytes.extend_from_slice(&encoded);
             if (k + 1) % per_batch == 0 || k + 1 == packed {
+                // The packs are on disk before the entries that name them.
+                self.packs.write(at, &bytes)?;
+                at = file_end;
+                bytes.clear();
                 self.db.apply_batch(std::mem::take(&mut batch))?;
             }
         }
@@ -425,6 +464,7 @@ mod tests {
         }
         batch.insert(META_FORMAT, FORMAT_V2);
         store.db.apply_batch(batch).unwrap();
+        store.packs.cut(0).unwrap();
     }
 
     /// Rewrites a format-3 store as format 1 (one `h` entry per hash, no tiles, no packs), as an
@@ -516,7 +556,8 @@ mod tests {
         // converted from the start.
         unpack(&s);
         assert_eq!(layout(&s).0, Vec::<u64>::new());
-        s.db.insert(packs::pack_key(3), &b"half-written"[..]).unwrap();
+        s.packs.write(0, b"half-written").unwrap();
+        s.db.insert(packs::pack_key(3), &packs::encode_index(0, 12)[..]).unwrap();
         s.check_format().unwrap();
         assert_eq!(s.get(META_FORMAT).unwrap().as_deref(), Some(FORMAT));
         assert_eq!(layout(&s), packed);
@@ -525,9 +566,14 @@ mod tests {
         // Interrupted after the switch: the packed records' own entries are removed on the next
         // open, except those of a pack that is missing.
         unpack(&s);
+        let mut at = 0u64;
+        let mut entries = Vec::new();
         for k in 0..10 {
-            let pack: Vec<&sled::IVec> = records[k * 64..(k + 1) * 64].iter().collect();
-            s.db.insert(packs::pack_key(k as u64), packs::encode(&pack)).unwrap();
+            let pack = packs::encode(&records[k * 64..(k + 1) * 64]);
+            s.packs.write(at, &pack).unwrap();
+            entries.push(packs::encode_index(at, pack.len() as u32));
+            s.db.insert(packs::pack_key(k as u64), &entries[k][..]).unwrap();
+            at += pack.len() as u64;
         }
         s.db.insert(META_FORMAT, FORMAT).unwrap();
         s.db.remove(packs::pack_key(4)).unwrap();
@@ -537,7 +583,7 @@ mod tests {
         assert_eq!(r, (256..320).chain(640..701).collect::<Vec<u64>>());
         let err = s.records(0).map(|r| r.map(|(seq, _)| seq)).enumerate().find(|(i, seq)| seq.as_ref().ok() != Some(&(*i as u64)));
         assert_eq!(err.map(|(i, seq)| (i, seq.unwrap())), Some((256, 320)), "the missing pack shows as a jump");
-        s.db.insert(packs::pack_key(4), packs::encode(&records[256..320])).unwrap();
+        s.db.insert(packs::pack_key(4), &entries[4][..]).unwrap();
         s.check_format().unwrap();
         assert_eq!(layout(&s), packed);
         reads_back(&s);

@@ -1096,9 +1096,9 @@ fn vectors() {
     check_store_layout(1, &records, &stored, &rv, &cv, &vks);
 }
 
-/// A real ledger of 150 records, read by hand as schemas/store-v3.md §Packs says (packs 0 and 1,
-/// then records 128 to 149 under their own keys), holds exactly the records relic reads, each
-/// linked to the one before it.
+/// A real ledger of 150 records, read by hand as schemas/store-v3.md §Packs says (packs 0 and 1 in
+/// the pack file where their sled entries say, then records 128 to 149 under their own keys),
+/// holds exactly the records relic reads, each linked to the one before it.
 #[test]
 fn a_real_store_follows_the_documented_layout() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -1119,10 +1119,18 @@ fn a_real_store_follows_the_documented_layout() {
     let db = sled::open(dir.path().join("store")).expect("sled");
     assert_eq!(db.get(b"mformat").expect("get").as_deref(), Some(&b"relic-store/v3"[..]));
     let key = |p: u8, k: u64| [&[p][..], &k.to_be_bytes()].concat();
+    let file = std::fs::read(dir.path().join("store.packs")).expect("pack file");
     let mut by_hand: Vec<Vec<u8>> = Vec::new();
+    let mut end = 0u64;
     for k in 0..2 {
-        let v = db.get(key(b'p', k)).expect("get").expect("pack stored");
-        let mut rest = &v[..];
+        let index = db.get(key(b'p', k)).expect("get").expect("pack entry");
+        assert_eq!(index.len(), 12);
+        let at = u64::from_be_bytes(index[..8].try_into().expect("offset"));
+        let len = u32::from_be_bytes(index[8..].try_into().expect("length")) as u64;
+        assert_eq!(at, end, "packs lie back to back");
+        end = at + len;
+        let v = &file[at as usize..end as usize];
+        let mut rest = v;
         while !rest.is_empty() {
             let len = u32::from_be_bytes(rest[..4].try_into().expect("length")) as usize;
             by_hand.push(rest[4..4 + len].to_vec());
@@ -1131,6 +1139,7 @@ fn a_real_store_follows_the_documented_layout() {
         assert_eq!(by_hand.len() as u64, 64 * (k + 1), "pack {k} holds 64 records");
     }
     assert!(db.get(key(b'p', 2)).expect("get").is_none(), "no partial pack");
+    assert_eq!(file.len() as u64, end, "the pack file ends with the last pack");
     for seq in 0..128 {
         assert!(db.get(key(b'r', seq)).expect("get").is_none(), "packed record {seq} has no own entry");
     }

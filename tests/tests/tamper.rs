@@ -2,7 +2,7 @@
 //! `relic verify`, which names the first affected position. The flips are made the way an attacker
 //! with write access to the store would make them: by rewriting the stored value in the database.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use relic_ledger::ledger::store_path;
 use relic_ledger::packs;
@@ -26,20 +26,35 @@ fn build(dir: &Path) {
     l.close();
 }
 
-/// Flips bit 0 of byte `at` of the value under `key`, runs `relic verify`, restores the value, and
-/// returns verify's exit code and stderr.
-fn flip_and_verify(dir: &Path, key: &[u8], at: usize) -> (i32, String) {
-    let rewrite = |f: &dyn Fn(&mut Vec<u8>)| {
-        let s = Store::open(&store_path(dir), false).unwrap();
-        let mut v = s.get(key).unwrap().unwrap().to_vec();
-        f(&mut v);
-        s.db.insert(key, v).unwrap();
-        s.flush().unwrap();
-    };
-    rewrite(&|v| v[at] ^= 1);
+/// Where stored bytes are: a sled value, or the pack file.
+enum Place {
+    Key(Vec<u8>),
+    File(PathBuf),
+}
+
+/// Rewrites the bytes of `place` in the ledger in `dir` as an attacker with write access would.
+fn rewrite_place(dir: &Path, place: &Place, f: &dyn Fn(&mut Vec<u8>)) {
+    match place {
+        Place::Key(key) => rewrite(dir, key, f),
+        Place::File(path) => {
+            let mut v = std::fs::read(path).unwrap();
+            f(&mut v);
+            std::fs::write(path, v).unwrap();
+        }
+    }
+}
+
+/// Flips bit 0 of byte `at` of `place`, runs `relic verify`, restores the byte, and returns
+/// verify's exit code and stderr.
+fn flip_and_verify(dir: &Path, place: &Place, at: usize) -> (i32, String) {
+    rewrite_place(dir, place, &|v| v[at] ^= 1);
     let out = relic(dir, &["verify"]);
-    rewrite(&|v| v[at] ^= 1);
+    rewrite_place(dir, place, &|v| v[at] ^= 1);
     (out.code, out.stderr)
+}
+
+fn key(k: &[u8]) -> Place {
+    Place::Key(k.to_vec())
 }
 
 /// Where the tree hash at stored hash index `index` lives: its tile's key and its offset in the tile.
@@ -48,17 +63,21 @@ fn hash_location(index: u64) -> ([u8; 10], usize) {
     (tile_key(level, n / tiles::WIDTH), (n % tiles::WIDTH) as usize * 32)
 }
 
-/// Where record `seq` is stored: the sled key and the record's byte range in its value.
-fn record_location(dir: &Path, seq: u64) -> (Vec<u8>, std::ops::Range<usize>) {
+/// Where record `seq` is stored: its sled value or the pack file, and the record's byte range
+/// there.
+fn record_location(dir: &Path, seq: u64) -> (Place, std::ops::Range<usize>) {
     let s = Store::open(&store_path(dir), false).unwrap();
     let size = s.head().unwrap().size;
-    packs::location(&s, seq, size).unwrap().unwrap()
+    match packs::location(&s, seq, size).unwrap().unwrap() {
+        packs::Location::Own { key, len } => (Place::Key(key.to_vec()), 0..len),
+        packs::Location::Packed { file, at, len } => (Place::File(file), at as usize..at as usize + len),
+    }
 }
 
-/// Rewrites record `seq`'s bytes where they are stored, in its pack or under its own key.
+/// Rewrites record `seq`'s bytes where they are stored, in the pack file or under its own key.
 fn rewrite_record(dir: &Path, seq: u64, f: impl Fn(&mut [u8])) {
-    let (key, range) = record_location(dir, seq);
-    rewrite(dir, &key, |v| f(&mut v[range.clone()]));
+    let (place, range) = record_location(dir, seq);
+    rewrite_place(dir, &place, &|v| f(&mut v[range.clone()]));
 }
 
 fn value_len(dir: &Path, key: &[u8]) -> usize {
@@ -79,9 +98,9 @@ fn every_flipped_byte_is_detected_and_located() {
     // Every byte of one record in the middle, of record 0 (both in the pack), and of the last
     // record (under its own key).
     for seq in [17, 0, RECORDS] {
-        let (key, range) = record_location(d, seq);
+        let (place, range) = record_location(d, seq);
         for at in range {
-            let (code, err) = flip_and_verify(d, &key, at);
+            let (code, err) = flip_and_verify(d, &place, at);
             assert_eq!(code, 1, "record {seq} byte {at}: not detected");
             assert!(err.contains(&format!("verification failed: record {seq}: ")), "record {seq} byte {at}: {err}");
             assert_eq!(err.lines().count(), 1, "one line per failure: {err}");
@@ -89,8 +108,8 @@ fn every_flipped_byte_is_detected_and_located() {
     }
     // One byte of every other record.
     for seq in 1..RECORDS {
-        let (key, range) = record_location(d, seq);
-        let (code, err) = flip_and_verify(d, &key, range.start + 30 + seq as usize);
+        let (place, range) = record_location(d, seq);
+        let (code, err) = flip_and_verify(d, &place, range.start + 30 + seq as usize);
         assert_eq!(code, 1);
         assert!(err.contains(&format!("record {seq}: ")), "record {seq}: {err}");
     }
@@ -109,7 +128,7 @@ fn every_flipped_byte_is_detected_and_located() {
         let bytes: Vec<usize> = if [0, 2, 37, count - 1].contains(&index) { (0..32).collect() } else { vec![(index % 32) as usize] };
         for at in bytes {
             let (key, offset) = hash_location(index);
-            let (code, err) = flip_and_verify(d, &key, offset + at);
+            let (code, err) = flip_and_verify(d, &Place::Key(key.to_vec()), offset + at);
             assert_eq!(code, 1, "tree hash {index} byte {at}: not detected");
             assert!(err.contains(&format!("tree hash {index} ")), "tree hash {index} byte {at}: {err}");
         }
@@ -118,14 +137,14 @@ fn every_flipped_byte_is_detected_and_located() {
     for size in CHECKPOINTS {
         let stride = if size == 25 { 1 } else { 5 };
         for at in (0..value_len(d, &checkpoint_key(size))).step_by(stride) {
-            let (code, err) = flip_and_verify(d, &checkpoint_key(size), at);
+            let (code, err) = flip_and_verify(d, &key(&checkpoint_key(size)), at);
             assert_eq!(code, 1, "checkpoint {size} byte {at}: not detected");
             assert!(err.contains(&format!("checkpoint at size {size}: ")), "checkpoint {size} byte {at}: {err}");
         }
     }
     // The head.
     for at in 0..value_len(d, META_HEAD) {
-        let (code, err) = flip_and_verify(d, META_HEAD, at);
+        let (code, err) = flip_and_verify(d, &key(META_HEAD), at);
         assert_eq!(code, 1, "head byte {at}: not detected");
         assert!(err.contains("head"), "head byte {at}: {err}");
     }
@@ -175,7 +194,11 @@ fn removed_and_reordered_records_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     build(d);
-    let (k65, k66) = (record_location(d, 65).0, record_location(d, 66).0);
+    let own_key = |seq| match record_location(d, seq).0 {
+        Place::Key(k) => k,
+        Place::File(_) => panic!("record {seq} is in the pack file"),
+    };
+    let (k65, k66) = (own_key(65), own_key(66));
     let s = Store::open(&store_path(d), false).unwrap();
     let (r65, r66) = (s.record_bytes(65).unwrap().unwrap(), s.record_bytes(66).unwrap().unwrap());
     // Swap two records stored under their own keys.
@@ -202,7 +225,7 @@ fn removed_and_reordered_records_are_named() {
     s.db.insert(&k66, r66).unwrap();
     let mut records: Vec<sled::IVec> = s.records(0).take(64).map(|r| r.unwrap().1).collect();
     records.swap(5, 6);
-    s.db.insert(packs::pack_key(0), packs::encode(&records)).unwrap();
+    s.packs.write(0, &packs::encode(&records)).unwrap();
     s.flush().unwrap();
     drop(s);
     let out = relic(d, &["verify"]);
@@ -221,7 +244,7 @@ fn a_bad_signature_is_named_before_a_later_structural_error() {
         let last = r.len() - 1;
         r[last] ^= 1; // inside the signature
     });
-    let k68 = record_location(d, 68).0;
+    let Place::Key(k68) = record_location(d, 68).0 else { panic!("record 68 is in the pack file") };
     let s = Store::open(&store_path(d), false).unwrap();
     s.db.remove(k68).unwrap();
     // Recompute every tree hash over the records as they now are, so only the signature and the
