@@ -485,14 +485,19 @@ mod tests {
         store.db.apply_batch(batch).unwrap();
     }
 
+    /// A ledger of 701 records: 10 complete packs and 61 records after them.
+    fn ledger_of_701_records() -> (tempfile::TempDir, Ledger) {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::init(dir.path(), "upgrade.test/log").unwrap();
+        l.append_all_blocking((0..700).map(crate::record::numbered_draft).collect()).unwrap();
+        (dir, l)
+    }
+
     /// A format-1 store is converted when opened, also after a conversion was interrupted before
     /// or after its switch; the converted store verifies and serves the same tree.
     #[test]
     fn format_1_is_converted_also_after_an_interrupted_conversion() {
-        let dir = tempfile::tempdir().unwrap();
-        let l = Ledger::init(dir.path(), "upgrade.test/log").unwrap();
-        let drafts = (0..700).map(crate::record::numbered_draft).collect();
-        l.append_all_blocking(drafts).unwrap();
+        let (dir, l) = ledger_of_701_records();
         let root = l.checkpoint(None).unwrap().checkpoint.root;
         l.close();
         let path = crate::ledger::store_path(dir.path());
@@ -528,10 +533,7 @@ mod tests {
     /// pack is missing is never removed.
     #[test]
     fn format_2_is_converted_also_after_an_interrupted_conversion() {
-        let dir = tempfile::tempdir().unwrap();
-        let l = Ledger::init(dir.path(), "upgrade.test/log").unwrap();
-        let drafts = (0..700).map(crate::record::numbered_draft).collect();
-        l.append_all_blocking(drafts).unwrap();
+        let (dir, l) = ledger_of_701_records();
         l.close();
         let path = crate::ledger::store_path(dir.path());
         let s = Store::open(&path, false).unwrap();
