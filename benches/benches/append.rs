@@ -49,7 +49,7 @@ fn append(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     {
         let dir = bench_tempdir();
-        let ledger = Ledger::init(dir.path(), ORIGIN).unwrap();
+        let ledger = Ledger::init(dir.path(), ORIGIN, relic_ledger::policy::unchecked()).unwrap();
         g.bench_function("ledger_1_writer", |b| b.iter(|| ledger.append_blocking(draft(&payload)).unwrap()));
         group_stats("ledger_1_writer", &ledger);
         ledger.close();
@@ -58,7 +58,7 @@ fn append(c: &mut Criterion) {
     // --- relic, 64 concurrent writers (tokio tasks) ---
     {
         let dir = bench_tempdir();
-        let ledger = Arc::new(Ledger::init(dir.path(), ORIGIN).unwrap());
+        let ledger = Arc::new(Ledger::init(dir.path(), ORIGIN, relic_ledger::policy::unchecked()).unwrap());
         let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
         let payload = Arc::new(payload.clone());
         g.bench_function("ledger_64_tasks", |b| {
@@ -90,7 +90,7 @@ fn append(c: &mut Criterion) {
     // --- relic, 64 concurrent writers (OS threads, append_blocking) ---
     {
         let dir = bench_tempdir();
-        let ledger = Ledger::init(dir.path(), ORIGIN).unwrap();
+        let ledger = Ledger::init(dir.path(), ORIGIN, relic_ledger::policy::unchecked()).unwrap();
         g.bench_function("ledger_64_threads", |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();

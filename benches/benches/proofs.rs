@@ -51,7 +51,7 @@ fn proofs(c: &mut Criterion) {
     let dir = cached_ledger(SIZE, 100);
     report_load("proofs: start");
     // Writable: the bundle benchmark needs a checkpoint at the current size (signed once, reused).
-    let ledger = Ledger::open(&dir).unwrap();
+    let ledger = Ledger::open(&dir, relic_ledger::policy::unchecked()).unwrap();
     let n = ledger.size();
     assert_eq!(n, SIZE);
     ledger.checkpoint(None).unwrap();

@@ -136,7 +136,7 @@ pub fn cached_ledger(size: u64, payload_len: usize) -> PathBuf {
     eprintln!("building a {size}-record ledger ({payload_len}-byte payloads) in {} ...", dir.display());
     let start = Instant::now();
     {
-        let ledger = Ledger::init(&building, ORIGIN).expect("init");
+        let ledger = Ledger::init(&building, ORIGIN, relic_ledger::policy::unchecked()).expect("init");
         let payload = payload_json(payload_len);
         fill(&ledger, size - 1, &payload, 8192, (size / 10).max(1));
         assert_eq!(ledger.size(), size);
@@ -157,7 +157,7 @@ pub fn cache_name(size: u64, payload_len: usize) -> String {
 /// (appended to a throwaway ledger and read back).
 pub fn sample_record(payload_len: usize) -> Vec<u8> {
     let dir = bench_tempdir();
-    let ledger = Ledger::init(dir.path(), ORIGIN).expect("init");
+    let ledger = Ledger::init(dir.path(), ORIGIN, relic_ledger::policy::unchecked()).expect("init");
     ledger.append_blocking(draft(&payload_json(payload_len))).expect("append");
     let b = ledger.record_bytes(1).expect("read");
     ledger.close();

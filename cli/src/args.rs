@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(name = "relic", version, about = "A signed, append-only, verifiable ledger of release events")]
@@ -33,19 +33,24 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<KeyAction>,
     },
-    /// Append one record (the low-level entry point).
+    /// Append one record of a kind without rules of its own (`relic kinds` lists them), checked
+    /// against its schema; the actor's role comes from the subject's project membership.
     Append {
-        /// Event kind, e.g. release.created (`relic kinds` lists them).
+        /// Event kind, e.g. deployment.recorded; kinds with rules are written by their command.
         #[arg(long)]
         kind: String,
-        /// What the event is about: `<project>` or `<project>@<tag>` or `internal/<id>`.
+        /// What the event is about: `<project>` or `<project>@<tag>`.
         #[arg(long)]
         subject: String,
         /// File holding the JSON object payload, or `-` for standard input.
         #[arg(long)]
         payload: String,
         #[command(flatten)]
-        actor: ActorArgs,
+        who: crate::domain_args::Who,
+        /// Not accepted: refused with a line saying where roles come from (kept so that an old
+        /// script's `--role` gets that line rather than a usage screen).
+        #[arg(long, hide = true)]
+        role: Option<String>,
     },
     /// List records.
     Log {
@@ -166,8 +171,10 @@ pub enum Command {
 pub enum KeyAction {
     /// Introduce a new signing key, recorded in the log and signed by the outgoing key.
     Rotate {
-        #[command(flatten)]
-        actor: ActorArgs,
+        /// Who rotates it (recorded with the role `system`: key rotation is the operator's act on
+        /// the data directory, not a project role).
+        #[arg(long, env = "RELIC_ACTOR")]
+        actor: String,
     },
 }
 
@@ -183,12 +190,3 @@ pub enum ProveWhat {
     Consistency { old: u64, new: u64 },
 }
 
-#[derive(Debug, Args)]
-pub struct ActorArgs {
-    /// Who acts.
-    #[arg(long, env = "RELIC_ACTOR")]
-    pub actor: String,
-    /// Their role: guest, reporter, developer, maintainer or owner.
-    #[arg(long, env = "RELIC_ROLE")]
-    pub role: String,
-}

@@ -8,10 +8,12 @@ use base64::Engine as _;
 use relic_ledger::checkpoint::{self, InclusionBundle};
 use relic_ledger::note::{key_id_hex, VerifierKey};
 use relic_ledger::record::{Record, MAX_PAYLOAD};
-use relic_ledger::{kind, verify, Actor, Draft, Ledger};
+use relic_domain::catalogue::{self, Rules};
+use relic_domain::policy::DomainPolicy;
+use relic_ledger::{verify, Actor, Ledger};
 use serde_json::json;
 
-use crate::args::{ActorArgs, Cli, Command, KeyAction, ProveWhat};
+use crate::args::{Cli, Command, KeyAction, ProveWhat};
 use crate::{CliError, Result};
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CliError + '_ {
@@ -54,7 +56,10 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
         Command::Init { origin } => init(data, &origin, json, out, err),
         Command::Key { all, action: None } => key(data, all, json, out),
         Command::Key { action: Some(KeyAction::Rotate { actor }), .. } => rotate(data, actor, json, out),
-        Command::Append { kind, subject, payload, actor } => append(data, kind, subject, &payload, actor, json, out),
+        Command::Append { role: Some(_), .. } => Err(CliError::Usage(
+            "--role is not accepted: an actor's role comes from their project membership as the log records it".into(),
+        )),
+        Command::Append { kind, subject, payload, who, role: None } => append(data, &kind, &subject, &payload, &who.actor, json, out),
         Command::Log { from, limit } => log(data, from, limit, json, out),
         Command::Record { seq, raw } => record(data, seq, raw, out),
         Command::Checkpoint { size } => {
@@ -88,17 +93,7 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
         Command::Verify { trusted, strict, key } => verify_log(data, trusted.as_deref(), strict, &key, json, out),
         Command::VerifyProof { key, proof, record } => verify_proof(&key, &proof, &record, json, out),
         Command::VerifyConsistency { key, old, new, proof } => verify_consistency(&key, &old, &new, &proof, json, out),
-        Command::Kinds => {
-            for (k, v) in kind::CATALOGUE {
-                if json {
-                    print_json(out, &json!({"kind": k, "version": v, "reserved": kind::is_reserved(k)}))?;
-                } else {
-                    let note = if kind::is_reserved(k) { "  (written by the ledger)" } else { "" };
-                    writeln!(out, "{k} v{v}{note}").map_err(out_err)?;
-                }
-            }
-            Ok(())
-        }
+        Command::Kinds => kinds(data, json, out),
         Command::Demo => crate::demo::run(data, out, err),
         Command::Publish(a) => crate::relay_cmds::publish(data, a, json, out, err),
         Command::Mirror(a) => crate::relay_cmds::mirror(data, a, json, out, err),
@@ -107,8 +102,30 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
     }
 }
 
+/// Every kind the log accepts, with who writes it: the ledger, a command, or `relic append`.
+fn kinds(data: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
+    let policy = DomainPolicy::load(data).map_err(|e| CliError::Domain(e.to_string()))?;
+    let raw = policy.raw_kinds();
+    let built_in = catalogue::kinds().map(|(k, v)| (k.to_string(), v));
+    let extra = raw.iter().filter(|(k, _)| catalogue::current_version(k).is_none()).cloned();
+    for (k, v) in built_in.chain(extra) {
+        let (written_by, note) = match catalogue::rules(&k) {
+            Rules::Ledger => ("ledger".to_string(), "written by the ledger".to_string()),
+            Rules::Command(c) => (c.to_string(), format!("written by `{c}`")),
+            Rules::None if catalogue::current_version(&k).is_some() => ("relic append".into(), "relic append".into()),
+            Rules::None => ("relic append".into(), format!("relic append; schema in {}", relic_domain::policy::kinds_dir(data).display())),
+        };
+        if json {
+            print_json(out, &json!({"kind": k, "version": v, "written_by": written_by}))?;
+        } else {
+            writeln!(out, "{k} v{v}  ({note})").map_err(out_err)?;
+        }
+    }
+    Ok(())
+}
+
 fn init(data: &Path, origin: &str, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
-    let l = Ledger::init(data, origin)?;
+    let l = relic_domain::service::init_ledger(data, origin).map_err(crate::domain_cmds::service_err)?;
     let vk = l.verifier_key()?;
     if json {
         writeln!(out, "{}", json!({"origin": origin, "data": data, "verifier_key": vk.to_string()})).map_err(out_err)?;
@@ -135,9 +152,9 @@ fn key(data: &Path, all: bool, json: bool, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-fn rotate(data: &Path, actor: ActorArgs, json: bool, out: &mut dyn Write) -> Result<()> {
-    let l = Ledger::open(data)?;
-    let (receipt, vk) = l.rotate_key_blocking(Actor { id: actor.actor, role: actor.role })?;
+fn rotate(data: &Path, actor: String, json: bool, out: &mut dyn Write) -> Result<()> {
+    let l = relic_domain::service::open_ledger(data).map_err(crate::domain_cmds::service_err)?;
+    let (receipt, vk) = l.rotate_key_blocking(Actor { id: actor, role: "system".into() })?;
     if json {
         print_json(out, &json!({"seq": receipt.seq, "verifier_key": vk.to_string()}))
     } else {
@@ -158,13 +175,11 @@ pub fn read_payload(src: &str) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
-fn append(data: &Path, kind_name: String, subject: String, payload: &str, actor: ActorArgs, json: bool, out: &mut dyn Write) -> Result<()> {
+/// `relic append`: one record of a kind without rules, through the domain's gate (role from
+/// membership, kind and payload checked by the policy); kinds with rules are refused by name.
+fn append(data: &Path, kind: &str, subject: &str, payload: &str, actor: &str, json: bool, out: &mut dyn Write) -> Result<()> {
     let payload = read_payload(payload)?;
-    // Check the cheap things before opening (and locking) the store.
-    let schema_version = kind::schema_version(&kind_name).ok_or_else(|| relic_ledger::Error::UnknownKind(kind_name.clone()))?;
-    let draft = Draft { actor: Actor { id: actor.actor, role: actor.role }, kind: kind_name, subject, payload, schema_version };
-    let l = Ledger::open(data)?;
-    let r = l.append_blocking(draft)?;
+    let r = crate::session::with_service(data, |svc| svc.record(actor, kind, subject, payload).map_err(crate::domain_cmds::service_err))?;
     if json {
         writeln!(out, "{}", json!({"seq": r.seq, "time_us": r.time_us})).map_err(out_err)
     } else {

@@ -11,7 +11,7 @@ use relic_domain::decide::{ts, Command, LinkInput};
 use relic_domain::event::*;
 use relic_domain::evidence;
 use relic_domain::service::Service;
-use relic_ledger::{verify, Actor, Ledger};
+use relic_ledger::{verify, Actor};
 
 use crate::domain_cmds::service_err;
 use crate::{CliError, Result};
@@ -114,7 +114,7 @@ const JUNIT: &[u8] = br#"<?xml version="1.0" encoding="UTF-8"?>
 "#;
 
 pub fn run(data: &Path, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
-    Ledger::init(data, ORIGIN)?.close();
+    relic_domain::service::init_ledger(data, ORIGIN).map_err(service_err)?.close();
     let w = |e: std::io::Error| CliError::Io { path: "<stdout>".into(), source: e };
     writeln!(out, "created ledger {ORIGIN} in {}", data.display()).map_err(w)?;
     let junit = evidence::store_artifact(data, "rspec.xml", JUNIT).map_err(|e| CliError::Domain(e.to_string()))?;
@@ -124,7 +124,7 @@ pub fn run(data: &Path, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> 
     let rotate_at = events.len() / 2;
     for (i, (actor, cmd, refused)) in events.into_iter().enumerate() {
         if i == rotate_at {
-            let (r, vk) = svc.ledger().rotate_key_blocking(Actor { id: "alice".into(), role: "owner".into() })?;
+            let (r, vk) = svc.ledger().rotate_key_blocking(Actor { id: "alice".into(), role: "system".into() })?;
             writeln!(out, "{:>4}  key.rotated            new signing key {}", r.seq, relic_ledger::note::key_id_hex(&vk.key_id)).map_err(w)?;
         }
         match svc.execute(actor, &cmd, Utc::now()) {

@@ -159,7 +159,7 @@ fn open_for_checkpoint(data: &Path, size: Option<u64>) -> Result<(Ledger, Option
     let ro = Ledger::open_read_only(data)?;
     if !mirror::is_mirror(ro.store())? {
         drop(ro);
-        return Ok((Ledger::open(data)?, size));
+        return Ok((Ledger::open(data, relic_ledger::policy::closed())?, size));
     }
     let latest = ro.store().checkpoint_neighbours(u64::MAX)?.0.map(|(n, _)| n);
     let size = match (size, latest) {

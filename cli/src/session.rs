@@ -8,7 +8,6 @@
 use std::path::Path;
 
 use relic_domain::service::Service;
-use relic_ledger::Ledger;
 use relic_projector::store::{ViewStore, DEFAULT_BATCH};
 
 use crate::domain_cmds::service_err;
@@ -17,7 +16,7 @@ use crate::Result;
 /// Opens the ledger in `data` for appending, runs `f` with its domain service, then applies what
 /// `f` appended to the views.
 pub fn with_service<T>(data: &Path, f: impl FnOnce(&mut Service) -> Result<T>) -> Result<T> {
-    let ledger = Ledger::open(data)?;
+    let ledger = relic_domain::service::open_ledger(data).map_err(service_err)?;
     let store = ViewStore::open(data).ok();
     let mut updater = store.as_ref().and_then(|s| s.updater().ok());
     if updater.as_mut().is_some_and(|u| u.catch_up(&ledger, DEFAULT_BATCH).is_err()) {

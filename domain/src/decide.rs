@@ -308,6 +308,22 @@ fn historical(released_at: &DateTime<Utc>, created_at: &DateTime<Utc>) -> bool {
     released_at.timestamp() < created_at.timestamp()
 }
 
+/// Decides a raw record (`relic append`) of a kind without rules: its subject names a project
+/// (`<project>` or `<project>@<anything>`) that exists, a `project` member of the payload, if
+/// any, names the same one, and the actor is a member of it with developer or above. Returns the
+/// role the record is written with, taken from the membership the log records.
+pub fn decide_record(st: &State, actor: &str, subject: &str, payload: &serde_json::Value) -> Result<Role, Refusal> {
+    let cx = Ctx { st, actor, command: "append" };
+    let project = subject.split_once('@').map_or(subject, |(p, _)| p);
+    let p = cx.project(project)?;
+    if let Some(named) = payload.get("project") {
+        if named.as_str() != Some(project) {
+            return Err(refuse(400, format!("The payload's project must be the subject's project, {project}")));
+        }
+    }
+    cx.require(&p.path, Role::Developer, subject, "Access Denied")
+}
+
 /// Decides a command. `now` is the time the command is decided at (the records' time will be this
 /// or slightly later).
 pub fn decide(st: &State, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Result<Decision, Refusal> {

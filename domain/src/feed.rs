@@ -166,7 +166,7 @@ mod tests {
 
     fn ledger(n: u64) -> (tempfile::TempDir, Ledger) {
         let dir = tempfile::tempdir().unwrap();
-        let l = Ledger::init(dir.path(), "feed.test/log").unwrap();
+        let l = Ledger::init(dir.path(), "feed.test/log", relic_ledger::policy::unchecked()).unwrap();
         let drafts = (0..n)
             .map(|i| Draft {
                 actor: Actor { id: "a".into(), role: "owner".into() },

@@ -3,7 +3,9 @@
 //! ([`event::Event`]); a refused one changes nothing, except that a refusal for lack of permission
 //! records an `access.denied` event.
 //!
-//! - [`event`]: the payload of every kind (the log's vocabulary);
+//! - [`catalogue`]: the kinds, derived from the schema files in `schemas/events/`;
+//! - [`policy`]: the gate the ledger is opened with: kinds, versions, schemas, who writes what;
+//! - [`event`]: the payload of every kind with rules (the log's vocabulary);
 //! - [`state`]: the fold of the log into current state;
 //! - [`feed`]: the log read back as events, decoded on every core, in order;
 //! - [`decide`]: commands and the rules, with the reference's exact error texts;
@@ -15,6 +17,7 @@
 //! - [`payload`]: a payload's JSON read in place, for the schema check on read-back;
 //! - [`service`]: the glue: replay, decide, store documents, append.
 
+pub mod catalogue;
 pub mod decide;
 pub mod event;
 pub mod evidence;
@@ -22,6 +25,7 @@ pub mod feed;
 pub mod freeze;
 pub mod internal;
 pub mod payload;
+pub mod policy;
 pub mod schedule;
 pub mod schema;
 pub mod service;

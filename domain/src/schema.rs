@@ -1,61 +1,22 @@
 //! JSON Schema validation of event payloads, and upcasting of older payload versions.
 //!
-//! Every payload version of every kind (the domain kinds of [`crate::event`] and the ledger's own
-//! `ledger.created` and `key.rotated`) is described by a JSON Schema (draft 2020-12) in
-//! `schemas/events/<kind>.v<version>.json`. The files are embedded at compile time and compiled once,
+//! Every payload version of every built-in kind (those with rules, [`crate::event`], those without,
+//! and the ledger's own `ledger.created` and `key.rotated`) is described by a JSON Schema (draft
+//! 2020-12) in `schemas/events/<kind>.v<version>.json` ([`crate::catalogue`]). The files are embedded at compile time and compiled once,
 //! on first use; format assertions (`date-time`, `date`) are on, as in most standalone validators.
 //!
 //! Evolution (`schemas/events/README.md`): adding an optional field keeps a kind's version; any
 //! other change adds a version, with its own schema file and an upcaster here from the version
 //! before. Records are never rewritten: an old record is read at the version it was written at,
 //! checked against that version's schema, then [`upcast`] step by step to the current version
-//! (the ledger's catalogue, [`relic_ledger::kind::CATALOGUE`]), which is the only version appended.
+//! (its highest schema file, [`crate::catalogue`]), which is the only version appended.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use serde_json::Value;
 
-macro_rules! schemas {
-    ($(($kind:literal, $version:literal)),* $(,)?) => {
-        /// (kind, version, schema text), every schema file in `schemas/events/`.
-        const SCHEMAS: &[(&str, u16, &str)] = &[$((
-            $kind,
-            $version,
-            include_str!(concat!("../../schemas/events/", $kind, ".v", stringify!($version), ".json")),
-        )),*];
-    };
-}
-
-schemas! {
-    ("ledger.created", 1),
-    ("key.rotated", 1),
-    ("project.registered", 1),
-    ("member.role_set", 1),
-    ("protected_tag.set", 1),
-    ("protected_tag.removed", 1),
-    ("tag.recorded", 1),
-    ("milestone.recorded", 1),
-    ("release.created", 1),
-    ("release.updated", 1),
-    ("release.deleted", 1),
-    ("link.added", 1),
-    ("link.added", 2),
-    ("link.updated", 1),
-    ("link.deleted", 1),
-    ("evidence.collected", 1),
-    ("freeze.created", 1),
-    ("freeze.updated", 1),
-    ("freeze.deleted", 1),
-    ("access.denied", 1),
-    ("internal.detected", 1),
-    ("internal.prepared", 1),
-    ("internal.remediated", 1),
-    ("internal.backported", 1),
-    ("internal.released", 1),
-    ("internal.finalized", 1),
-    ("internal.disclosed", 1),
-}
+use crate::catalogue::{current_version, SCHEMAS};
 
 /// A conversion of a payload of `(kind, version)` to `version + 1`. Its input has been validated
 /// against the older schema; its output is validated against the newer one.
@@ -132,18 +93,35 @@ type Compiled<F = jsonschema::json::SerdeJson> = Result<jsonschema::Validator<F>
 fn compile_all<F: jsonschema::json::Json>() -> HashMap<(&'static str, u16), Compiled<F>> {
     SCHEMAS
         .iter()
-        .map(|&(kind, version, text)| {
-            let compiled = serde_json::from_str::<Value>(text).map_err(|e| e.to_string()).and_then(|schema| {
-                jsonschema::options_for::<F>()
-                    .with_draft(jsonschema::Draft::Draft202012)
-                    .should_validate_formats(true)
-                    .should_ignore_unknown_formats(false)
-                    .build(&schema)
-                    .map_err(|e| one_line(&e.to_string()))
-            });
-            ((kind, version), compiled)
-        })
+        .map(|&(kind, version, text)| ((kind, version), compile(text)))
         .collect()
+}
+
+/// Compiles one schema's text with relic's options (draft 2020-12, formats asserted).
+pub(crate) fn compile<F: jsonschema::json::Json>(text: &str) -> Compiled<F> {
+    serde_json::from_str::<Value>(text).map_err(|e| e.to_string()).and_then(|schema| {
+        jsonschema::options_for::<F>()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .should_validate_formats(true)
+            .should_ignore_unknown_formats(false)
+            .build(&schema)
+            .map_err(|e| one_line(&e.to_string()))
+    })
+}
+
+/// The first failure of `payload` against `validator`, as [`SchemaError::Invalid`].
+pub(crate) fn check(validator: &jsonschema::Validator, kind: &str, version: u16, payload: &Value) -> Result<(), SchemaError> {
+    // The boolean check is the fast path (no error values are built); only a payload that fails
+    // it is validated again for the first error's location and text.
+    if validator.is_valid(payload) {
+        return Ok(());
+    }
+    validator.validate(payload).map_err(|e| SchemaError::Invalid {
+        kind: kind.into(),
+        version,
+        pointer: e.instance_path().as_str().to_string(),
+        reason: one_line(&e.to_string()),
+    })
 }
 
 fn validators() -> &'static HashMap<(&'static str, u16), Compiled> {
@@ -161,7 +139,7 @@ pub(crate) fn is_valid_in_place(kind: &str, version: u16, payload: &crate::paylo
 }
 
 fn unknown(kind: &str, version: u16) -> SchemaError {
-    SchemaError::Unknown { kind: kind.into(), version, latest: relic_ledger::kind::schema_version(kind) }
+    SchemaError::Unknown { kind: kind.into(), version, latest: current_version(kind) }
 }
 
 /// Checks `payload` against the schema of `kind` at `version`.
@@ -170,17 +148,7 @@ pub fn validate(kind: &str, version: u16, payload: &Value) -> Result<(), SchemaE
     let validator = compiled
         .as_ref()
         .map_err(|reason| SchemaError::Schema { kind: kind.into(), version, reason: reason.clone() })?;
-    // The boolean check is the fast path (no error values are built); only a payload that fails
-    // it is validated again for the first error's location and text.
-    if validator.is_valid(payload) {
-        return Ok(());
-    }
-    validator.validate(payload).map_err(|e| SchemaError::Invalid {
-        kind: kind.into(),
-        version,
-        pointer: e.instance_path().as_str().to_string(),
-        reason: one_line(&e.to_string()),
-    })
+    check(validator, kind, version, payload)
 }
 
 /// Reads a payload written at `version`: checks it against that version's schema, then converts it
@@ -188,7 +156,7 @@ pub fn validate(kind: &str, version: u16, payload: &Value) -> Result<(), SchemaE
 /// the current version is returned unchanged.
 pub fn upcast(kind: &str, version: u16, payload: Value) -> Result<Value, SchemaError> {
     validate(kind, version, &payload)?;
-    let current = relic_ledger::kind::schema_version(kind).ok_or_else(|| unknown(kind, version))?;
+    let current = current_version(kind).ok_or_else(|| unknown(kind, version))?;
     if version > current {
         return Err(unknown(kind, version));
     }
@@ -227,7 +195,7 @@ mod tests {
     }
 
     fn current(kind: &str) -> u16 {
-        relic_ledger::kind::schema_version(kind).unwrap_or_else(|| panic!("{kind} is not in the catalogue"))
+        current_version(kind).unwrap_or_else(|| panic!("{kind} has no schema"))
     }
 
     fn schema_json(kind: &str, version: u16) -> Value {
@@ -976,14 +944,14 @@ mod tests {
                 Err(SchemaError::Invalid { .. }) => {}
                 other => panic!("{name}: {other:?}"),
             }
-            let current = relic_ledger::kind::schema_version(&kind).unwrap_or_else(|| panic!("{name}: kind not in the catalogue"));
+            let current = current_version(&kind).unwrap_or_else(|| panic!("{name}: kind not in the catalogue"));
             assert!(version >= 1 && version <= current, "{name}: newer than the catalogue's v{current}");
         }
     }
 
     #[test]
     fn every_catalogue_version_has_a_schema_and_every_older_one_an_upcaster() {
-        for &(kind, current) in relic_ledger::kind::CATALOGUE {
+        for (kind, current) in crate::catalogue::kinds() {
             for v in 1..=current {
                 assert!(schema_text(kind, v).is_some(), "{kind} v{v} has no schema file in schemas/events/");
                 assert!(events_dir().join(format!("{kind}.v{v}.json")).is_file(), "{kind}.v{v}.json");
@@ -993,7 +961,7 @@ mod tests {
             }
         }
         for (kind, from, _) in UPCASTERS {
-            assert!(relic_ledger::kind::schema_version(kind).is_some_and(|c| *from < c), "{kind}: stray upcaster from v{from}");
+            assert!(current_version(kind).is_some_and(|c| *from < c), "{kind}: stray upcaster from v{from}");
         }
     }
 

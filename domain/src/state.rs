@@ -118,7 +118,7 @@ pub(crate) fn decode_value(rec: &Record) -> Result<Option<Event>, EventError> {
 /// version); [`decode`] then takes the `Value` path, which gives the same event for every payload
 /// this accepts, and the error text for every payload it does not.
 pub(crate) fn decode_in_place(rec: &Record) -> Option<Event> {
-    if relic_ledger::kind::schema_version(&rec.kind) != Some(rec.schema_version) {
+    if crate::catalogue::current_version(&rec.kind) != Some(rec.schema_version) {
         return None;
     }
     let tree = crate::payload::parse(&rec.payload).ok()?;

@@ -400,7 +400,7 @@ fn a_bug_needs_no_security_verification_and_versions_count_up() {
 /// the field was called `filepath`, is still read, validated against the v1 schema and upcast.
 #[test]
 fn a_v1_link_added_record_is_read_after_v2_exists() {
-    assert_eq!(relic_ledger::kind::schema_version("link.added"), Some(2));
+    assert_eq!(relic_domain::catalogue::current_version("link.added"), Some(2));
     let mut w = World::new();
     w.ok("dev", create("v2.0.0"));
     let v1 = serde_json::json!({

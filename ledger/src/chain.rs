@@ -177,7 +177,7 @@ mod tests {
 
     fn log(n: usize) -> (tempfile::TempDir, Vec<Vec<u8>>) {
         let dir = tempfile::tempdir().unwrap();
-        let l = Ledger::init(dir.path(), "chain.test/log").unwrap();
+        let l = Ledger::init(dir.path(), "chain.test/log", crate::policy::unchecked()).unwrap();
         for i in 0..n {
             let d = crate::record::numbered_draft(i);
             if i == n / 2 {

@@ -26,12 +26,11 @@ pub enum Error {
     Storage(#[from] sled::Error),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("unknown kind {0:?}; `relic kinds` lists the kinds the log accepts")]
-    UnknownKind(String),
     #[error("kind {0:?} is written by the ledger itself and cannot be appended")]
     ReservedKind(String),
-    #[error("kind {kind:?} is written at schema version {expected}, not {found}")]
-    SchemaVersion { kind: String, expected: u16, found: u16 },
+    /// The ledger's policy refused a draft; the text says why (`crate::policy`).
+    #[error("{0}")]
+    Refused(String),
     #[error(transparent)]
     Record(#[from] RecordError),
     #[error("signing key: {0}")]

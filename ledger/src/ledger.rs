@@ -23,6 +23,7 @@ use crate::kind;
 use crate::keys;
 use crate::merkle::{self, Hash};
 use crate::packs::{self, OpenPack};
+use crate::policy::{Door, Policy};
 use crate::tiles::TreeWriter;
 use crate::note::{self, SignerKey, VerifierKey};
 use crate::record::{canonical_payload, genesis_link, link_of, Actor, Draft, Record};
@@ -102,6 +103,8 @@ struct Shared {
 pub struct Ledger {
     dir: PathBuf,
     shared: Arc<Shared>,
+    /// The gate every draft passes (`None` when opened read-only).
+    policy: Option<Arc<dyn Policy>>,
     queue: Option<mpsc::SyncSender<Request>>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -124,8 +127,9 @@ fn now_us() -> i64 {
 }
 
 impl Ledger {
-    /// Creates a ledger in `dir`: a new signing key (mode 0600) and record 0, `ledger.created`.
-    pub fn init(dir: &Path, origin: &str) -> Result<Self> {
+    /// Creates a ledger in `dir`: a new signing key (mode 0600) and record 0, `ledger.created`; then
+    /// opens it with `policy` as [`Ledger::open`] does.
+    pub fn init(dir: &Path, origin: &str, policy: Arc<dyn Policy>) -> Result<Self> {
         check_origin(origin)?;
         let sp = store_path(dir);
         if sp.exists() {
@@ -173,12 +177,14 @@ impl Ledger {
         store.db.apply_batch(batch)?;
         store.flush()?;
         drop(store);
-        Self::open(dir)
+        Self::open(dir, policy)
     }
 
-    /// Opens an existing ledger for reading and appending; loads the current signing key.
-    pub fn open(dir: &Path) -> Result<Self> {
+    /// Opens an existing ledger for reading and appending; loads the current signing key. Every
+    /// draft appended through this handle must pass `policy` ([`crate::policy`]).
+    pub fn open(dir: &Path, policy: Arc<dyn Policy>) -> Result<Self> {
         let mut l = Self::open_read_only(dir)?;
+        l.policy = Some(policy);
         let (head, keys) = (l.shared.store.head()?, l.keys());
         let current = keys.last().ok_or_else(|| Error::Corrupt("the key list is empty".into()))?;
         let signer = Arc::new(keys::read_key(dir, &current.key.key_id)?);
@@ -230,7 +236,7 @@ impl Ledger {
             signer: RwLock::new(None),
             checkpoint_lock: Mutex::new(()),
         });
-        Ok(Self { dir: dir.to_path_buf(), shared, queue: None, threads: Vec::new() })
+        Ok(Self { dir: dir.to_path_buf(), shared, policy: None, queue: None, threads: Vec::new() })
     }
 
     pub fn dir(&self) -> &Path {
@@ -266,26 +272,54 @@ impl Ledger {
         self.keys().last().map(|k| k.key.clone()).ok_or_else(|| Error::Corrupt("the key list is empty".into()))
     }
 
-    /// Checks a draft and queues it; the returned receiver yields once the record is durable.
+    /// The schema version this handle's policy writes `kind` at (`None`: unknown, or read-only).
+    pub fn schema_version(&self, kind: &str) -> Option<u16> {
+        self.policy.as_ref().and_then(|p| p.schema_version(kind))
+    }
+
+    /// Checks a draft (through [`Door::Raw`]) and queues it; the returned receiver yields once the
+    /// record is durable.
     pub fn submit(&self, draft: Draft) -> Result<oneshot::Receiver<Result<Receipt>>> {
-        let draft = prepare(draft)?;
+        let draft = self.prepare(draft, Door::Raw)?;
         self.enqueue(|reply| Request::Append(draft, reply))
     }
 
     /// Appends several records atomically: they get consecutive sequence numbers and reach the disk
-    /// in one batch, so a crash leaves all of them or none. Resolves once they are durable.
+    /// in one batch, so a crash leaves all of them or none. Resolves once they are durable. The
+    /// drafts pass the policy through [`Door::Raw`].
     pub async fn append_all(&self, drafts: Vec<Draft>) -> Result<Vec<Receipt>> {
-        self.submit_all(drafts)?.await.map_err(|_| Error::Closed)?
+        self.submit_all(drafts, Door::Raw)?.await.map_err(|_| Error::Closed)?
     }
 
     /// [`Ledger::append_all`] for callers outside an async runtime.
     pub fn append_all_blocking(&self, drafts: Vec<Draft>) -> Result<Vec<Receipt>> {
-        self.submit_all(drafts)?.blocking_recv().map_err(|_| Error::Closed)?
+        self.submit_all(drafts, Door::Raw)?.blocking_recv().map_err(|_| Error::Closed)?
     }
 
-    fn submit_all(&self, drafts: Vec<Draft>) -> Result<oneshot::Receiver<Result<Vec<Receipt>>>> {
-        let drafts = drafts.into_iter().map(prepare).collect::<Result<Vec<_>>>()?;
+    /// [`Ledger::append_all_blocking`] for the drafts a command's rules produced: they pass the
+    /// policy through [`Door::Decided`]. Only the owner of the rules (the domain service) calls it.
+    pub fn append_decided_blocking(&self, drafts: Vec<Draft>) -> Result<Vec<Receipt>> {
+        self.submit_all(drafts, Door::Decided)?.blocking_recv().map_err(|_| Error::Closed)?
+    }
+
+    fn submit_all(&self, drafts: Vec<Draft>, door: Door) -> Result<oneshot::Receiver<Result<Vec<Receipt>>>> {
+        let drafts = drafts.into_iter().map(|d| self.prepare(d, door)).collect::<Result<Vec<_>>>()?;
         self.enqueue(|reply| Request::AppendAll(drafts, reply))
+    }
+
+    /// Checks a draft on the caller's thread, as every append does first: not one of the ledger's
+    /// own kinds, payload a JSON object (re-serialised canonically), the record format's limits,
+    /// then the policy. A refused draft never reaches the queue. Returns the draft as it would be
+    /// written; appends nothing.
+    pub fn prepare(&self, mut draft: Draft, door: Door) -> Result<Draft> {
+        let policy = self.policy.as_ref().ok_or(Error::ReadOnly)?;
+        if kind::is_reserved(&draft.kind) {
+            return Err(Error::ReservedKind(draft.kind));
+        }
+        draft.payload = canonical_payload(&draft.payload)?;
+        draft.check()?;
+        policy.admit(&draft, door).map_err(Error::Refused)?;
+        Ok(draft)
     }
 
     fn enqueue<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Request) -> Result<oneshot::Receiver<T>> {
@@ -456,22 +490,6 @@ impl Drop for Ledger {
     }
 }
 
-/// Checks a draft on the caller's thread: kind known and not reserved, schema version current,
-/// payload a JSON object (re-serialised canonically), field limits. A refused draft never reaches
-/// the queue.
-fn prepare(mut draft: Draft) -> Result<Draft> {
-    if kind::is_reserved(&draft.kind) {
-        return Err(Error::ReservedKind(draft.kind));
-    }
-    let expected = kind::schema_version(&draft.kind).ok_or_else(|| Error::UnknownKind(draft.kind.clone()))?;
-    if draft.schema_version != expected {
-        return Err(Error::SchemaVersion { kind: draft.kind, expected, found: draft.schema_version });
-    }
-    draft.payload = canonical_payload(&draft.payload)?;
-    draft.check()?;
-    Ok(draft)
-}
-
 /// Checks the head against the records around it: the last record is there, matches the link, and
 /// nothing follows it. A head that disagrees means the store was altered outside relic.
 pub(crate) fn check_head(store: &Store, head: &Head) -> Result<()> {
@@ -570,7 +588,7 @@ impl Sequencer {
                         actor,
                         kind: kind::KEY_ROTATED.into(),
                         subject: self.origin.clone(),
-                        payload: serde_json::to_vec(&payload).unwrap_or_default(),
+                        payload: payload.to_string().into_bytes(),
                         schema_version: 1,
                     };
                     let receipt = self.append(&mut batch, draft);

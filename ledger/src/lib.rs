@@ -10,7 +10,8 @@
 //! - [`note`]: C2SP signed notes and key text forms;
 //! - [`checkpoint`]: C2SP checkpoint bodies, tlog-proof bundles and the offline checks;
 //! - [`record`]: the record and its exact bytes (`schemas/record-v1.md`);
-//! - [`kind`]: the catalogue of event kinds;
+//! - [`kind`]: the ledger's own two kinds (every other kind is the [`policy`]'s);
+//! - [`policy`]: the gate every draft passes, supplied by whoever opens the ledger;
 //! - [`store`]: the sled layout (`schemas/store-v2.md`);
 //! - [`tiles`]: tree hashes kept 256 to a sled value;
 //! - [`keys`]: private key files (mode 0600);
@@ -33,6 +34,7 @@ pub mod mirror;
 pub mod note;
 pub mod outbox;
 pub mod packs;
+pub mod policy;
 pub mod record;
 pub mod store;
 pub mod tiles;
@@ -40,4 +42,5 @@ pub mod verify;
 
 pub use error::{Error, Result};
 pub use ledger::{Ledger, Receipt, SignedCheckpoint};
+pub use policy::{Door, Policy};
 pub use record::{Actor, Draft, Record};

@@ -506,7 +506,7 @@ mod tests {
 
     fn origin(n: usize) -> (tempfile::TempDir, Ledger) {
         let dir = tempfile::tempdir().unwrap();
-        let l = Ledger::init(dir.path(), "mirror.test/log").unwrap();
+        let l = Ledger::init(dir.path(), "mirror.test/log", crate::policy::unchecked()).unwrap();
         for i in 1..n {
             if i == n / 2 {
                 l.rotate_key_blocking(Actor { id: "o".into(), role: "owner".into() }).unwrap();

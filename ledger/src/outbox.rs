@@ -43,7 +43,7 @@ mod tests {
     #[test]
     fn the_cursor_is_durable_and_bounded() {
         let dir = tempfile::tempdir().unwrap();
-        let l = Ledger::init(dir.path(), "outbox.test/log").unwrap();
+        let l = Ledger::init(dir.path(), "outbox.test/log", crate::policy::unchecked()).unwrap();
         assert_eq!(published(&l).unwrap(), 0);
         set_published(&l, 1).unwrap();
         assert!(set_published(&l, 2).is_err());

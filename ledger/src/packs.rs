@@ -363,7 +363,7 @@ mod tests {
     #[test]
     fn appends_keep_the_layout_across_groups_and_reopenings() {
         let dir = tempfile::tempdir().unwrap();
-        let mut l = crate::Ledger::init(dir.path(), "packs.test/log").unwrap();
+        let mut l = crate::Ledger::init(dir.path(), "packs.test/log", crate::policy::unchecked()).unwrap();
         let mut n = 1u64;
         for (round, group) in [1usize, 62, 1, 64, 130, 3, 63, 200].into_iter().enumerate() {
             if group == 1 {
@@ -374,7 +374,7 @@ mod tests {
             n += group as u64;
             if round % 3 == 2 {
                 l.close();
-                l = crate::Ledger::open(dir.path()).unwrap();
+                l = crate::Ledger::open(dir.path(), crate::policy::unchecked()).unwrap();
             }
             let s = l.store();
             let p: Vec<(u64, sled::IVec)> = s.scan(PREFIX, 0).map(|r| r.unwrap()).collect();
@@ -422,7 +422,7 @@ mod tests {
     #[test]
     fn a_damaged_pack_is_named() {
         let dir = tempfile::tempdir().unwrap();
-        let l = crate::Ledger::init(dir.path(), "packs.test/log").unwrap();
+        let l = crate::Ledger::init(dir.path(), "packs.test/log", crate::policy::unchecked()).unwrap();
         l.append_all_blocking((1..200).map(crate::record::numbered_draft).collect()).unwrap();
         let s = l.store();
         let (at, len) = decode_index(&s.get(&pack_key(1)).unwrap().unwrap()).unwrap();
@@ -451,7 +451,7 @@ mod tests {
     #[test]
     fn an_unreferenced_tail_of_the_pack_file_is_cut_off() {
         let dir = tempfile::tempdir().unwrap();
-        let l = crate::Ledger::init(dir.path(), "packs.test/log").unwrap();
+        let l = crate::Ledger::init(dir.path(), "packs.test/log", crate::policy::unchecked()).unwrap();
         l.append_all_blocking((1..100).map(crate::record::numbered_draft).collect()).unwrap();
         let path = l.store().packs.path().to_path_buf();
         let end = l.store().packs.len().unwrap();
@@ -459,7 +459,7 @@ mod tests {
         let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
         std::io::Write::write_all(&mut f, &[7u8; 1000]).unwrap();
         drop(f);
-        let l = crate::Ledger::open(dir.path()).unwrap();
+        let l = crate::Ledger::open(dir.path(), crate::policy::unchecked()).unwrap();
         assert_eq!(l.store().packs.len().unwrap(), end);
         l.append_all_blocking((100..200).map(crate::record::numbered_draft).collect()).unwrap();
         l.close();

@@ -488,7 +488,7 @@ mod tests {
     /// A ledger of 701 records: 10 complete packs and 61 records after them.
     fn ledger_of_701_records() -> (tempfile::TempDir, Ledger) {
         let dir = tempfile::tempdir().unwrap();
-        let l = Ledger::init(dir.path(), "upgrade.test/log").unwrap();
+        let l = Ledger::init(dir.path(), "upgrade.test/log", crate::policy::unchecked()).unwrap();
         l.append_all_blocking((0..700).map(crate::record::numbered_draft).collect()).unwrap();
         (dir, l)
     }

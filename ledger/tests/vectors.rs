@@ -1102,7 +1102,7 @@ fn vectors() {
 #[test]
 fn a_real_store_follows_the_documented_layout() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let l = relic_ledger::Ledger::init(dir.path(), "layout.test/log").expect("init");
+    let l = relic_ledger::Ledger::init(dir.path(), "layout.test/log", relic_ledger::policy::unchecked()).expect("init");
     let drafts = (1..150)
         .map(|i| relic_ledger::Draft {
             actor: relic_ledger::Actor { id: "a".into(), role: "owner".into() },
@@ -1159,7 +1159,7 @@ fn a_real_store_follows_the_documented_layout() {
 #[test]
 fn ledger_writes_the_documented_shapes() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let l = relic_ledger::Ledger::init(dir.path(), ORIGIN).expect("init");
+    let l = relic_ledger::Ledger::init(dir.path(), ORIGIN, relic_ledger::policy::unchecked()).expect("init");
     let k1 = l.verifier_key().expect("key");
     let r0 = l.record(0).expect("record 0");
     assert_eq!((r0.seq, r0.kind.as_str(), r0.subject.as_str(), r0.schema_version), (0, "ledger.created", ORIGIN, 1));

@@ -746,7 +746,7 @@ mod tests {
 
     /// A store with `n` releases caught up in batches of 1 record, and the service that wrote them.
     fn store_with_releases(dir: &Path, n: usize) -> (Service, ViewStore) {
-        Ledger::init(dir, "store.test/log").unwrap().close();
+        relic_domain::service::init_ledger(dir, "store.test/log").unwrap().close();
         let mut svc = Service::open(dir).unwrap();
         let now = Utc::now();
         svc.execute("owner", &Command::RegisterProject { project: "p".into(), name: "P".into(), description: None }, now).unwrap();
@@ -810,7 +810,7 @@ mod tests {
     #[test]
     fn segments_are_compacted_and_read_back_the_same() {
         let dir = tempfile::tempdir().unwrap();
-        Ledger::init(dir.path(), "store.test/log").unwrap().close();
+        relic_domain::service::init_ledger(dir.path(), "store.test/log").unwrap().close();
         let mut svc = Service::open(dir.path()).unwrap();
         let now = Utc::now();
         svc.execute("owner", &Command::RegisterProject { project: "p".into(), name: "P".into(), description: None }, now).unwrap();

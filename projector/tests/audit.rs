@@ -8,7 +8,7 @@ use relic_projector::views::{snapshot, AsOf};
 #[test]
 fn period_counts_equal_a_count_of_every_record() {
     let dir = tempfile::tempdir().unwrap();
-    let l = Ledger::init(dir.path(), "audit.test/log").unwrap();
+    let l = Ledger::init(dir.path(), "audit.test/log", relic_ledger::policy::unchecked()).unwrap();
     let n = 30 * 300; // more than two blocks
     let actors = [("ann", "owner"), ("bob", "developer"), ("cy", "maintainer"), ("bob", "maintainer")];
     for group in 0..n / 300 {

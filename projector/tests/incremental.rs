@@ -61,7 +61,7 @@ proptest! {
         steps in proptest::collection::vec((any::<u8>(), 0u8..5, any::<bool>(), 1u64..7, 0u64..12), 1..40),
     ) {
         let dir = tempfile::tempdir().unwrap();
-        Ledger::init(dir.path(), "incremental.test/log").unwrap().close();
+        relic_domain::service::init_ledger(dir.path(), "incremental.test/log").unwrap().close();
         let mut svc = Service::open(dir.path()).unwrap();
         let now = Utc::now();
         svc.execute("owner", &Command::RegisterProject { project: P.into(), name: "App".into(), description: None }, now).unwrap();
@@ -99,7 +99,7 @@ proptest! {
 fn a_store_from_another_log_is_refused() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     for d in [&a, &b] {
-        Ledger::init(d.path(), "other.test/log").unwrap().close();
+        relic_domain::service::init_ledger(d.path(), "other.test/log").unwrap().close();
     }
     let la = Ledger::open_read_only(a.path()).unwrap();
     let lb = Ledger::open_read_only(b.path()).unwrap();

@@ -18,7 +18,7 @@ fn create(tag: &str, released_at: chrono::DateTime<Utc>) -> Command {
 #[test]
 fn the_report_flags_what_an_auditor_must_see() {
     let dir = tempfile::tempdir().unwrap();
-    Ledger::init(dir.path(), "report.test/log").unwrap().close();
+    relic_domain::service::init_ledger(dir.path(), "report.test/log").unwrap().close();
     let mut svc = Service::open(dir.path()).unwrap();
     let now = Utc::now();
     let hour_ago = now - Duration::hours(1);

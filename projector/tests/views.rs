@@ -27,7 +27,7 @@ fn create(tag: &str, released_at: chrono::DateTime<Utc>) -> Command {
 
 fn build() -> (tempfile::TempDir, u64) {
     let dir = tempfile::tempdir().unwrap();
-    Ledger::init(dir.path(), "views.test/log").unwrap().close();
+    relic_domain::service::init_ledger(dir.path(), "views.test/log").unwrap().close();
     let mut svc = Service::open(dir.path()).unwrap();
     let now = Utc::now();
     svc.execute("owner", &Command::RegisterProject { project: P.into(), name: "App".into(), description: None }, now).unwrap();

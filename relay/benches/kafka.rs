@@ -140,7 +140,7 @@ fn load_average() -> String {
 
 /// An origin ledger of `n` records of about 1 KB each; returns their exact bytes.
 fn build_origin(dir: &Path, n: u64) -> Vec<Vec<u8>> {
-    let l = Ledger::init(dir, "bench.example/kafka").expect("init");
+    let l = Ledger::init(dir, "bench.example/kafka", relic_ledger::policy::unchecked()).expect("init");
     let filler = "x".repeat(820);
     let mut i = 1;
     while i < n {

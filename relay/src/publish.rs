@@ -92,7 +92,7 @@ pub fn publish(data: &Path, cfg: &Config, opts: &PublishOptions, progress: &mut 
     let mut last_progress = Instant::now();
     let mut wait = Duration::from_millis(200);
     // Refuse early what retrying cannot fix: no ledger, or no signing key to issue checkpoints.
-    drop(Ledger::open(data)?);
+    drop(Ledger::open(data, relic_ledger::policy::closed())?);
     loop {
         let before = summary.sent;
         let result = session(data, cfg, opts, progress, &mut summary, &mut last_progress);
@@ -238,7 +238,7 @@ impl Store<'_> {
     fn get(&mut self) -> Result<&Ledger, Error> {
         if self.ledger.is_none() {
             // Read-write: issuing checkpoints needs the signing key.
-            self.ledger = Some(Ledger::open(self.data)?);
+            self.ledger = Some(Ledger::open(self.data, relic_ledger::policy::closed())?);
         }
         self.ledger.as_ref().ok_or_else(|| Error::Kafka("the ledger is not open".into()))
     }

@@ -54,18 +54,20 @@ r() { "$relic" --data "$data" "$@"; }
 
 r init --origin "$origin" >/dev/null
 r key >"$tmp/vkey"
+r project register --project group/project --name Project --actor alice >/dev/null
 
-# Record 0 is the ledger's own `ledger.created`; the appended records are 1..nrecords, and the
-# sequence number relic prints is the record's Merkle leaf index.
+# Record 0 is the ledger's own `ledger.created`, record 1 registers the project; the appended
+# records (deployment.recorded, a kind without rules) are 2..nrecords, and the sequence number
+# relic prints is the record's Merkle leaf index.
 seqs=()
-for ((i = 0; i < nrecords; i++)); do
-    printf '{"tag_name":"v1.%d","note":"interop record %d"}\n' "$i" "$i" >"$tmp/payload.json"
+for ((i = 1; i < nrecords; i++)); do
+    printf '{"project":"group/project","tag_name":"v1.%d","environment":"interop-%d","status":"success"}\n' "$i" "$i" >"$tmp/payload.json"
     if ((i % 2 == 0)); then
-        out=$(r append --kind release.created --subject "group/project@v1.$i" \
-                --actor alice --role maintainer --payload "$tmp/payload.json")
+        out=$(r append --kind deployment.recorded --subject "group/project@v1.$i" \
+                --actor alice --payload "$tmp/payload.json")
     else # exercise --payload - (stdin)
-        out=$(r append --kind release.created --subject "group/project@v1.$i" \
-                --actor alice --role maintainer --payload - <"$tmp/payload.json")
+        out=$(r append --kind deployment.recorded --subject "group/project@v1.$i" \
+                --actor alice --payload - <"$tmp/payload.json")
     fi
     out=${out//[[:space:]]/}
     if [[ ! $out =~ ^[0-9]+$ ]]; then

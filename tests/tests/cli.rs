@@ -31,18 +31,26 @@ fn write(dir: &Path, name: &str, content: &[u8]) -> PathBuf {
 }
 
 fn append(data: &Path, payload: &Path, kind: &str) -> Output {
-    relic(
-        data,
-        &["append", "--kind", kind, "--subject", "acme/app@v1.0", "--actor", "alice", "--role", "maintainer", "--payload", payload.to_str().unwrap()],
-    )
+    relic(data, &["append", "--kind", kind, "--subject", "acme/app@v1.0", "--actor", "alice", "--payload", payload.to_str().unwrap()])
+}
+
+/// A valid `deployment.recorded` payload (a kind without rules, so `relic append` writes it) for
+/// `acme/app@v1.0`; `environment` tells two apart.
+fn deployment(dir: &Path, environment: &str) -> PathBuf {
+    let body = serde_json::json!({"project": "acme/app", "tag_name": "v1.0", "environment": environment, "status": "success"});
+    write(dir, &format!("{environment}.json"), body.to_string().as_bytes())
 }
 
 fn size(data: &Path) -> usize {
     ok(relic(data, &["log", "--json"])).lines().count()
 }
 
+/// A new ledger (record 0) with project `acme/app` registered by alice, its owner (record 1).
+/// Returns the verifier key.
 fn init(data: &Path) -> String {
-    ok(relic(data, &["init", "--origin", ORIGIN])).trim().to_string()
+    let key = ok(relic(data, &["init", "--origin", ORIGIN])).trim().to_string();
+    ok(relic(data, &["project", "register", "--project", "acme/app", "--name", "App", "--actor", "alice"]));
+    key
 }
 
 #[test]
@@ -74,26 +82,24 @@ fn bad_input_is_refused_with_one_line_and_nothing_is_appended() {
     let t = tempfile::tempdir().unwrap();
     let data = t.path().join("d");
     init(&data);
-    let good = write(t.path(), "good.json", br#"{"tag_name": "v1.0"}"#);
-    assert_eq!(ok(append(&data, &good, "release.created")).trim(), "1");
+    let good = deployment(t.path(), "production");
+    assert_eq!(ok(append(&data, &good, "deployment.recorded")).trim(), "2");
     let before = size(&data);
 
-    fails(append(&data, &write(t.path(), "bad.json", b"{\"tag_name\": "), "release.created"), "malformed JSON");
-    fails(append(&data, &write(t.path(), "arr.json", b"[1, 2]"), "release.created"), "must be a JSON object");
+    fails(append(&data, &write(t.path(), "bad.json", b"{\"tag_name\": "), "deployment.recorded"), "malformed JSON");
+    fails(append(&data, &write(t.path(), "arr.json", b"[1, 2]"), "deployment.recorded"), "must be a JSON object");
     fails(append(&data, &good, "release.exploded"), "unknown kind \"release.exploded\"");
-    fails(append(&data, &good, "Release"), "unknown kind");
+    fails(append(&data, &good, "Release"), "invalid kind: \"Release\" is not of the form");
     fails(append(&data, &good, "key.rotated"), "written by the ledger itself");
     fails(append(&data, &good, "ledger.created"), "written by the ledger itself");
     let big = format!("{{\"description\": \"{}\"}}", "x".repeat(1 << 20));
-    fails(append(&data, &write(t.path(), "big.json", big.as_bytes()), "release.created"), "the limit is 1048576");
-    fails(append(&data, &t.path().join("absent.json"), "release.created"), "absent.json");
-    let bad_role = relic(&data, &["append", "--kind", "release.created", "--subject", "a@b", "--actor", "x", "--role", "admin", "--payload", good.to_str().unwrap()]);
-    fails(bad_role, "\"admin\" is not one of");
-    let no_subject = relic(&data, &["append", "--kind", "release.created", "--subject", "", "--actor", "x", "--role", "owner", "--payload", good.to_str().unwrap()]);
+    fails(append(&data, &write(t.path(), "big.json", big.as_bytes()), "deployment.recorded"), "the limit is 1048576");
+    fails(append(&data, &t.path().join("absent.json"), "deployment.recorded"), "absent.json");
+    let no_subject = relic(&data, &["append", "--kind", "deployment.recorded", "--subject", "", "--actor", "x", "--payload", good.to_str().unwrap()]);
     fails(no_subject, "subject: must not be empty");
     // A missing --actor is a usage error (exit 2), unless RELIC_ACTOR provides it.
     if std::env::var_os("RELIC_ACTOR").is_none() {
-        let o = relic(&data, &["append", "--kind", "release.created", "--subject", "a@b", "--role", "owner", "--payload", good.to_str().unwrap()]);
+        let o = relic(&data, &["append", "--kind", "deployment.recorded", "--subject", "a@b", "--payload", good.to_str().unwrap()]);
         assert_eq!(o.code, 2, "{}", o.stderr);
     }
     assert_eq!(size(&data), before, "a refused append changed the log");
@@ -106,27 +112,27 @@ fn missing_wrong_or_exposed_key_refuses_appends() {
     let (a, b) = (t.path().join("a"), t.path().join("b"));
     init(&a);
     init(&b);
-    let good = write(t.path(), "good.json", br#"{"x": 1}"#);
+    let good = deployment(t.path(), "production");
     let key_of = |d: &Path| fs::read_dir(d.join("keys")).unwrap().next().unwrap().unwrap().path();
     let (ka, kb) = (key_of(&a), key_of(&b));
     let saved = fs::read(&ka).unwrap();
 
     fs::set_permissions(&ka, fs::Permissions::from_mode(0o644)).unwrap();
-    fails(append(&a, &good, "release.created"), "chmod 600");
+    fails(append(&a, &good, "deployment.recorded"), "chmod 600");
     fs::set_permissions(&ka, fs::Permissions::from_mode(0o600)).unwrap();
 
     // Another ledger's key under this ledger's key file name.
     fs::write(&ka, fs::read(&kb).unwrap()).unwrap();
-    fails(append(&a, &good, "release.created"), "not the ledger's current key");
+    fails(append(&a, &good, "deployment.recorded"), "not the ledger's current key");
 
     fs::remove_file(&ka).unwrap();
-    fails(append(&a, &good, "release.created"), "is missing");
+    fails(append(&a, &good, "deployment.recorded"), "is missing");
     fails(relic(&a, &["checkpoint"]), "is missing");
 
     fs::write(&ka, saved).unwrap();
     fs::set_permissions(&ka, fs::Permissions::from_mode(0o600)).unwrap();
-    assert_eq!(size(&a), 1, "nothing was appended while the key was wrong");
-    ok(append(&a, &good, "release.created"));
+    assert_eq!(size(&a), 2, "nothing was appended while the key was wrong");
+    ok(append(&a, &good, "deployment.recorded"));
 }
 
 #[test]
@@ -162,9 +168,9 @@ fn proofs_verify_offline_with_the_key_alone() {
     let t = tempfile::tempdir().unwrap();
     let data = t.path().join("d");
     let vkey = init(&data);
-    let p = write(t.path(), "p.json", br#"{"tag_name": "v1.0"}"#);
-    for _ in 0..12 {
-        ok(append(&data, &p, "release.created"));
+    let p = deployment(t.path(), "production");
+    for _ in 0..11 {
+        ok(append(&data, &p, "deployment.recorded"));
     }
     let rec = write(t.path(), "rec5", &relic(&data, &["record", "5", "--raw"]).stdout);
     let proof = write(t.path(), "5.tlog-proof", &relic(&data, &["prove", "inclusion", "5", "--size", "9"]).stdout);
@@ -207,23 +213,23 @@ fn trusted_checkpoint_proves_growth_and_catches_a_fork() {
     let t = tempfile::tempdir().unwrap();
     let data = t.path().join("d");
     init(&data);
-    let p = write(t.path(), "p.json", br#"{"n": 1}"#);
-    for _ in 0..5 {
-        ok(append(&data, &p, "release.updated"));
+    let p = deployment(t.path(), "production");
+    for _ in 0..4 {
+        ok(append(&data, &p, "deployment.recorded"));
     }
     let saved = write(t.path(), "saved.cp", &relic(&data, &["checkpoint"]).stdout);
     // A copy of the ledger, with its key, that goes its own way: a fork.
     let fork = t.path().join("fork");
     copy_dir(&data, &fork);
     for _ in 0..3 {
-        ok(append(&data, &p, "release.updated"));
+        ok(append(&data, &p, "deployment.recorded"));
     }
     let out = ok(relic(&data, &["verify", "--trusted", saved.to_str().unwrap()]));
     assert!(out.contains("the trusted checkpoint at size 6 is a prefix of this log"), "{out}");
 
-    ok(append(&fork, &write(t.path(), "q.json", br#"{"n": 2}"#), "release.updated"));
+    ok(append(&fork, &deployment(t.path(), "staging"), "deployment.recorded"));
     for _ in 0..4 {
-        ok(append(&fork, &p, "release.updated"));
+        ok(append(&fork, &p, "deployment.recorded"));
     }
     let forked = write(t.path(), "fork.cp", &relic(&fork, &["checkpoint", "--size", "8"]).stdout);
     fails(relic(&data, &["verify", "--trusted", forked.to_str().unwrap()]), "the log has forked");
@@ -238,32 +244,32 @@ fn key_rotation_is_a_record_and_old_proofs_still_verify() {
     let t = tempfile::tempdir().unwrap();
     let data = t.path().join("d");
     let k0 = init(&data);
-    let p = write(t.path(), "p.json", br#"{"n": 1}"#);
-    ok(append(&data, &p, "release.updated"));
+    let p = deployment(t.path(), "production");
+    ok(append(&data, &p, "deployment.recorded"));
     let old_cp = write(t.path(), "old.cp", &relic(&data, &["checkpoint"]).stdout);
-    let k1 = ok(relic(&data, &["key", "rotate", "--actor", "alice", "--role", "owner"])).trim().to_string();
+    let k1 = ok(relic(&data, &["key", "rotate", "--actor", "alice"])).trim().to_string();
     assert_ne!(k0, k1);
     assert_eq!(ok(relic(&data, &["key"])).trim(), k1);
     let all = ok(relic(&data, &["key", "--all"]));
-    assert!(all.contains(&format!("{k0}\tfrom record 0")) && all.contains(&format!("{k1}\tfrom record 3")), "{all}");
+    assert!(all.contains(&format!("{k0}\tfrom record 0")) && all.contains(&format!("{k1}\tfrom record 4")), "{all}");
     // A malformed actor is refused before any key file is written.
     let keys_before = fs::read_dir(data.join("keys")).unwrap().count();
-    fails(relic(&data, &["key", "rotate", "--actor", "", "--role", "owner"]), "actor: must not be empty");
-    fails(relic(&data, &["key", "rotate", "--actor", "eve", "--role", "root"]), "\"root\" is not one of");
+    fails(relic(&data, &["key", "rotate", "--actor", ""]), "actor: must not be empty");
     assert_eq!(fs::read_dir(data.join("keys")).unwrap().count(), keys_before);
-    let rotated = ok(relic(&data, &["record", "2"]));
+    let rotated = ok(relic(&data, &["record", "3"]));
     assert!(rotated.contains("\"kind\": \"key.rotated\"") && rotated.contains(&k1), "{rotated}");
-    ok(append(&data, &p, "release.updated"));
+    assert!(rotated.contains("\"role\": \"system\""), "the rotation is the operator's act, not a project role: {rotated}");
+    ok(append(&data, &p, "deployment.recorded"));
     let out = ok(relic(&data, &["verify", "--trusted", old_cp.to_str().unwrap()]));
     assert!(out.contains("2 signing key(s)"), "{out}");
     let strict = ok(relic(&data, &["verify", "--strict", "--key", &k0]));
-    assert!(strict.contains("ok: 4 records"), "{strict}");
+    assert!(strict.contains("ok: 5 records"), "{strict}");
     let stranger = init(&t.path().join("stranger"));
     fails(relic(&data, &["verify", "--key", &stranger]), "is not in this log's key history");
 
     // New checkpoints are signed by the new key only; the old key still checks old checkpoints.
     let new_cp = write(t.path(), "new.cp", &relic(&data, &["checkpoint"]).stdout);
-    let cons = write(t.path(), "cons", &relic(&data, &["prove", "consistency", "2", "4"]).stdout);
+    let cons = write(t.path(), "cons", &relic(&data, &["prove", "consistency", "3", "5"]).stdout);
     let (o, n, c) = (old_cp.to_str().unwrap(), new_cp.to_str().unwrap(), cons.to_str().unwrap());
     fails(relic(&data, &["verify-consistency", "--key", &k0, "--old", o, "--new", n, "--proof", c]), "no signature by a known key");
     ok(relic(&data, &["verify-consistency", "--key", &k0, "--key", &k1, "--old", o, "--new", n, "--proof", c]));
@@ -274,23 +280,25 @@ fn log_and_record_print_json_and_raw_bytes() {
     let t = tempfile::tempdir().unwrap();
     let data = t.path().join("d");
     init(&data);
-    ok(append(&data, &write(t.path(), "p.json", br#"{ "tag_name": "v1.0", "name": "One" }"#), "release.created"));
+    let payload = br#"{ "tag_name": "v1.0", "project": "acme/app", "status": "success", "environment": "eu" }"#;
+    ok(append(&data, &write(t.path(), "p.json", payload), "deployment.recorded"));
     let lines: Vec<serde_json::Value> =
         ok(relic(&data, &["log", "--json"])).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.len(), 2);
+    assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["kind"], "ledger.created");
-    assert_eq!(lines[1]["payload"], serde_json::json!({"name": "One", "tag_name": "v1.0"}));
-    assert_eq!(lines[1]["actor"], serde_json::json!({"id": "alice", "role": "maintainer"}));
-    assert_eq!(lines[1]["seq"], 1);
-    let from1 = ok(relic(&data, &["log", "--from", "1"]));
-    assert_eq!(from1.lines().count(), 1);
-    assert!(from1.contains("release.created") && from1.contains("acme/app@v1.0"), "{from1}");
-    let raw = relic(&data, &["record", "1", "--raw"]).stdout;
+    assert_eq!(lines[2]["payload"], serde_json::json!({"environment": "eu", "project": "acme/app", "status": "success", "tag_name": "v1.0"}));
+    assert_eq!(lines[2]["actor"], serde_json::json!({"id": "alice", "role": "owner"}));
+    assert_eq!(lines[2]["seq"], 2);
+    let from2 = ok(relic(&data, &["log", "--from", "2"]));
+    assert_eq!(from2.lines().count(), 1);
+    assert!(from2.contains("deployment.recorded") && from2.contains("acme/app@v1.0"), "{from2}");
+    let raw = relic(&data, &["record", "2", "--raw"]).stdout;
     let decoded = relic_ledger::Record::decode(&raw).unwrap();
-    assert_eq!(decoded.seq, 1);
-    assert_eq!(decoded.payload, br#"{"name":"One","tag_name":"v1.0"}"#);
+    assert_eq!(decoded.seq, 2);
+    assert_eq!(decoded.payload, br#"{"environment":"eu","project":"acme/app","status":"success","tag_name":"v1.0"}"#);
     let kinds = ok(relic(&data, &["kinds"]));
-    assert!(kinds.contains("release.created v1") && kinds.contains("key.rotated v1  (written by the ledger)"));
+    assert!(kinds.contains("release.created v1  (written by `relic release create`)"), "{kinds}");
+    assert!(kinds.contains("key.rotated v1  (written by the ledger)") && kinds.contains("deployment.recorded v1  (relic append)"), "{kinds}");
 }
 
 #[test]
@@ -346,4 +354,78 @@ fn copy_dir(from: &Path, to: &Path) {
             fs::copy(e.path(), &target).unwrap();
         }
     }
+}
+
+/// The one gate, as a user meets it through `relic append`: every kind with rules of its own is
+/// refused with a line naming its command, as are unknown kinds, payloads that break their schema
+/// and a self-declared role; a non-member is refused and recorded as denied; a member's record
+/// carries the role their membership gives. Nothing refused is appended.
+#[test]
+fn raw_appends_pass_one_gate() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("d");
+    init(&data);
+    ok(relic(&data, &["project", "member", "--project", "acme/app", "--user", "bob", "--role", "developer", "--actor", "alice"]));
+    let raw = |kind: &str, actor: &str, payload: &Path| {
+        relic(&data, &["append", "--kind", kind, "--subject", "acme/app@v4.0", "--actor", actor, "--payload", payload.to_str().unwrap()])
+    };
+    let before = size(&data);
+    let tag_only = write(t.path(), "tag.json", br#"{"tag_name": "v4.0"}"#);
+    for kind in relic_domain::event::DOMAIN_KINDS {
+        let o = raw(kind, "alice", &tag_only);
+        if *kind == "access.denied" {
+            fails(o, "recorded by relic itself when it refuses a command");
+        } else {
+            let command = relic_domain::event::command_for(kind).unwrap();
+            fails(o, &format!("kind \"{kind}\" has rules of its own: write it with `{command}`, not `relic append`"));
+        }
+    }
+    // The issue's examples: a release created below its rules, and one deleted by a stranger.
+    fails(raw("release.created", "bob", &tag_only), "write it with `relic release create`");
+    fails(raw("release.deleted", "mallory", &tag_only), "write it with `relic release delete`");
+    fails(raw("ledger.created", "alice", &tag_only), "written by the ledger itself");
+    fails(raw("release.exploded", "alice", &tag_only), "unknown kind \"release.exploded\"");
+    // A kind without rules is still held to its schema.
+    fails(raw("deployment.recorded", "alice", &tag_only), "payload does not match its schema");
+    let wrong_status = write(t.path(), "s.json", br#"{"project":"acme/app","tag_name":"v4.0","environment":"eu","status":"maybe"}"#);
+    fails(raw("deployment.recorded", "alice", &wrong_status), "/status");
+    let other_project = write(t.path(), "o.json", br#"{"project":"acme/other","tag_name":"v4.0","environment":"eu","status":"success"}"#);
+    fails(raw("deployment.recorded", "alice", &other_project), "must be the subject's project");
+    // A role is never taken from the caller.
+    let good = deployment(t.path(), "eu");
+    let claimed = relic(&data, &["append", "--kind", "deployment.recorded", "--subject", "acme/app@v4.0", "--actor", "bob", "--role", "owner", "--payload", good.to_str().unwrap()]);
+    fails(claimed, "--role is not accepted: an actor's role comes from their project membership");
+    assert_eq!(size(&data), before, "a refused append changed the log");
+
+    // A stranger is refused, and the attempt is recorded as denied (as for every command).
+    fails(raw("deployment.recorded", "mallory", &good), "Access Denied");
+    let denied: serde_json::Value = serde_json::from_str(ok(relic(&data, &["log", "--json"])).lines().last().unwrap()).unwrap();
+    assert_eq!((denied["kind"].as_str(), denied["actor"]["id"].as_str()), (Some("access.denied"), Some("mallory")));
+    // A member's record carries the role their membership gives.
+    let seq: u64 = ok(raw("deployment.recorded", "bob", &good)).trim().parse().unwrap();
+    let rec: serde_json::Value = serde_json::from_str(&ok(relic(&data, &["--json", "record", &seq.to_string()]))).unwrap();
+    assert_eq!(rec["actor"], serde_json::json!({"id": "bob", "role": "developer"}));
+    assert_eq!(size(&data), before + 2);
+    assert_eq!(ok(relic(&data, &["verify"])).lines().count(), 1);
+}
+
+/// A deployment adds a kind without rules with one schema file in `<data>/kinds/`.
+#[test]
+fn a_deployment_adds_a_kind_with_its_schema_file() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("d");
+    init(&data);
+    let payload = write(t.path(), "cab.json", br#"{"project":"acme/app","ticket":"CAB-7"}"#);
+    let raw = |p: &Path| relic(&data, &["append", "--kind", "cab.approved", "--subject", "acme/app@v1", "--actor", "alice", "--payload", p.to_str().unwrap()]);
+    fails(raw(&payload), "unknown kind \"cab.approved\"");
+    fs::create_dir_all(data.join("kinds")).unwrap();
+    let schema = br#"{"type":"object","additionalProperties":false,"required":["project","ticket"],
+        "properties":{"project":{"type":"string"},"ticket":{"type":"string","pattern":"^CAB-[0-9]+$"}}}"#;
+    fs::write(data.join("kinds/cab.approved.v1.json"), schema).unwrap();
+    assert_eq!(ok(raw(&payload)).trim(), "2");
+    fails(raw(&write(t.path(), "bad.json", br#"{"project":"acme/app","ticket":"nope"}"#)), "/ticket");
+    assert!(ok(relic(&data, &["kinds"])).contains("cab.approved v1  (relic append; schema in"));
+    // A deployment cannot redefine a built-in kind.
+    fs::write(data.join("kinds/release.created.v2.json"), b"{}").unwrap();
+    fails(raw(&payload), "release.created is a built-in kind");
 }

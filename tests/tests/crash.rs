@@ -16,7 +16,7 @@ const WRITERS: &str = "8";
 #[test]
 fn sigkill_at_random_moments_never_loses_an_acknowledged_record() {
     let dir = tempfile::tempdir().unwrap();
-    Ledger::init(dir.path(), "crash.test/log").unwrap().close();
+    Ledger::init(dir.path(), "crash.test/log", relic_ledger::policy::unchecked()).unwrap().close();
     let mut rng = rand::thread_rng();
     let mut acked: Vec<(u32, u32, u64, u64)> = Vec::new(); // (run, writer, n, seq)
     for round in 0..KILLS {

@@ -98,7 +98,7 @@ proptest! {
     #[test]
     fn random_commands_keep_the_log_valid_and_replayable(steps in proptest::collection::vec((0usize..ACTORS.len(), command()), 1..40)) {
         let dir = tempfile::tempdir().unwrap();
-        Ledger::init(dir.path(), "props.test/log").unwrap().close();
+        relic_domain::service::init_ledger(dir.path(), "props.test/log").unwrap().close();
         let mut svc = Service::open(dir.path()).unwrap();
         setup(&mut svc);
         for (a, cmd) in &steps {

@@ -34,7 +34,7 @@ fn fails(o: Output, needle: &str) {
 /// An origin ledger of `n` records: record 0, then releases of two projects (one key rotation
 /// half-way when `rotate`).
 fn origin(dir: &Path, n: u64, rotate: bool) {
-    let l = Ledger::init(dir, ORIGIN).unwrap();
+    let l = Ledger::init(dir, ORIGIN, relic_ledger::policy::unchecked()).unwrap();
     let mut next = 1u64;
     while next < n {
         if rotate && next == n / 2 {
@@ -181,7 +181,7 @@ fn publish_10000_records_then_mirror_them_and_the_checkpoints_agree() {
     assert!(ok(relic(t.path(), &args)).starts_with("ok: record 7777"));
     // A mirror signs nothing: only the checkpoints its origin published.
     fails(relic(&m, &["checkpoint", "--size", "5000"]), "a mirror: it can only serve the checkpoints its origin published");
-    fails(relic(&m, &["append", "--kind", "release.updated", "--subject", "a@v1", "--actor", "x", "--role", "owner", "--payload", rec.to_str().unwrap()]), "key");
+    fails(relic(&m, &["append", "--kind", "deployment.recorded", "--subject", "a@v1", "--actor", "x", "--payload", rec.to_str().unwrap()]), "key");
     fails(relic(&m, &["publish", "--brokers", &b]), "this is a mirror: only its origin publishes");
     fails(relic(&o, &["mirror", "--brokers", &b]), "holds a ledger that is not a mirror");
 
@@ -197,9 +197,9 @@ fn publish_10000_records_then_mirror_them_and_the_checkpoints_agree() {
         args.extend_from_slice(extra);
         ok(relic(t.path(), &args)).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     };
-    let events = sub(&["--kind", "release.*", "--project", "acme/app", "--from", "9000"]);
+    let events = sub(&["--kind", "test.*", "--project", "acme/app", "--from", "9000"]);
     assert_eq!(events.len(), 500, "even sequence numbers from 9000 are acme/app's");
-    assert!(events.iter().all(|e| e["kind"] == "release.updated" && e["subject"].as_str().unwrap().starts_with("acme/app@")));
+    assert!(events.iter().all(|e| e["kind"] == "test.updated" && e["subject"].as_str().unwrap().starts_with("acme/app@")));
     assert_eq!(events[0], serde_json::from_str::<Value>(ok(relic(&o, &["log", "--from", "9000", "--limit", "1", "--json"])).trim()).unwrap());
     assert!(sub(&[]).is_empty(), "resumed at the end: nothing new");
 }
@@ -271,7 +271,7 @@ fn a_broker_that_restarts_empty_gets_every_record_again() {
     assert_eq!(cursor(&o), 3_000);
 
     broker.restart().unwrap(); // in-memory storage: everything published is gone
-    let l = Ledger::open(&o).unwrap();
+    let l = Ledger::open(&o, relic_ledger::policy::unchecked()).unwrap();
     l.append_all_blocking((0..100).map(|i| draft("acme/app@v9", serde_json::json!({"after": i}))).collect()).unwrap();
     drop(l);
     let out = relic(&o, &["publish", "--brokers", &b]);
@@ -289,7 +289,7 @@ fn a_broker_that_restarts_empty_gets_every_record_again() {
     let mut publisher = spawn_relic(&o, &["publish", "--brokers", &b, "--follow", "--interval-ms", "100"]);
     wait_for_line(&mut publisher, "publishing from record 3100");
     broker.restart().unwrap();
-    let l = Ledger::open(&o).unwrap();
+    let l = Ledger::open(&o, relic_ledger::policy::unchecked()).unwrap();
     l.append_all_blocking((0..50).map(|i| draft("acme/app@v10", serde_json::json!({"later": i}))).collect()).unwrap();
     drop(l);
     let m3 = t.path().join("mirror3");
@@ -389,7 +389,7 @@ fn injected_messages_are_rejected_by_the_mirror_which_names_them() {
     // Checkpoints: a forged signature, and a validly signed one whose root is not the log's.
     inject(&broker, "cp.events", &recs);
     let key = keys::read_key(&o, &Ledger::open_read_only(&o).unwrap().verifier_key().unwrap().key_id).unwrap();
-    let good = Ledger::open(&o).unwrap().checkpoint(Some(20)).unwrap().note;
+    let good = Ledger::open(&o, relic_ledger::policy::unchecked()).unwrap().checkpoint(Some(20)).unwrap().note;
     let bad_root = note::sign(&relic_ledger::checkpoint::Checkpoint::new(ORIGIN, 20, [9u8; 32]).body(), &key).unwrap();
     for (name, cp, needle) in [
         ("cp.forged", good.replacen("\n20\n", "\n19\n", 1), "checkpoint at size 19: checkpoint signature"),
@@ -419,7 +419,7 @@ fn injected_messages_are_rejected_by_the_mirror_which_names_them() {
 
     // A mirror pinned to another log's key refuses record 0.
     let other = t.path().join("other");
-    Ledger::init(&other, ORIGIN).unwrap();
+    Ledger::init(&other, ORIGIN, relic_ledger::policy::unchecked()).unwrap();
     let other_key = ok(relic(&other, &["key"]));
     fails(relic(&t.path().join("pinned"), &["mirror", "--brokers", &b, "--topic", "cp.events", "--key", other_key.trim()]), "record 0: it introduces key");
     // A subscriber stops at the forged record too, after delivering the ones before it.
@@ -439,7 +439,7 @@ fn publisher_and_mirror_follow_the_log_while_it_grows() {
     let mut mirror = spawn_relic(&m, &["mirror", "--brokers", &b, "--follow"]);
     // Appends go on while the publisher runs: it holds the store only briefly.
     for round in 0..5 {
-        let l = Ledger::open(&o).unwrap();
+        let l = Ledger::open(&o, relic_ledger::policy::unchecked()).unwrap();
         l.append_all_blocking((0..50).map(|i| draft("acme/app@v2", serde_json::json!({"round": round, "i": i}))).collect()).unwrap();
         drop(l);
         std::thread::sleep(Duration::from_millis(150));

@@ -11,7 +11,7 @@ use relic_tests::draft;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_appends_get_one_total_order_in_few_group_commits() {
     let dir = tempfile::tempdir().unwrap();
-    let ledger = Arc::new(Ledger::init(dir.path(), "concurrency.test/log").unwrap());
+    let ledger = Arc::new(Ledger::init(dir.path(), "concurrency.test/log", relic_ledger::policy::unchecked()).unwrap());
     let groups_before = ledger.groups_committed();
     let (tasks, per_task) = (64u64, 40u64);
     let mut handles = Vec::new();
@@ -51,13 +51,13 @@ async fn concurrent_appends_get_one_total_order_in_few_group_commits() {
 #[test]
 fn appends_survive_reopen_and_continue_the_chain() {
     let dir = tempfile::tempdir().unwrap();
-    let l = Ledger::init(dir.path(), "reopen.test/log").unwrap();
+    let l = Ledger::init(dir.path(), "reopen.test/log", relic_ledger::policy::unchecked()).unwrap();
     for i in 0..10 {
         l.append_blocking(draft("acme/app@v1", serde_json::json!({"i": i}))).unwrap();
     }
     let root = l.root(11).unwrap();
     l.close();
-    let l = Ledger::open(dir.path()).unwrap();
+    let l = Ledger::open(dir.path(), relic_ledger::policy::unchecked()).unwrap();
     assert_eq!(l.size(), 11);
     assert_eq!(l.root(11).unwrap(), root);
     let r = l.append_blocking(draft("acme/app@v1", serde_json::json!({"i": 10}))).unwrap();
@@ -74,7 +74,7 @@ fn appends_survive_reopen_and_continue_the_chain() {
 fn every_inclusion_and_consistency_proof_of_a_70_record_log_verifies_offline() {
     const N: u64 = 70;
     let dir = tempfile::tempdir().unwrap();
-    let l = Ledger::init(dir.path(), "proofs.test/log").unwrap();
+    let l = Ledger::init(dir.path(), "proofs.test/log", relic_ledger::policy::unchecked()).unwrap();
     for i in 1..N {
         l.append_blocking(draft("acme/app@v1", serde_json::json!({"i": i}))).unwrap();
     }

@@ -42,7 +42,7 @@ fn scheduled(st: &State, tag: &str) -> Vec<String> {
 
 /// Releases created an hour ago whose released_at has since passed: "upcoming" when created.
 fn setup(dir: &std::path::Path, due: usize) {
-    Ledger::init(dir, "scheduler.test/log").unwrap().close();
+    relic_domain::service::init_ledger(dir, "scheduler.test/log").unwrap().close();
     let mut svc = Service::open(dir).unwrap();
     let real = Utc::now();
     let then = real - Duration::hours(1);

@@ -16,7 +16,7 @@ const RECORDS: u64 = 70;
 const CHECKPOINTS: [u64; 3] = [9, 25, 41];
 
 fn build(dir: &Path) {
-    let l = Ledger::init(dir, "tamper.test/log").unwrap();
+    let l = Ledger::init(dir, "tamper.test/log", relic_ledger::policy::unchecked()).unwrap();
     for i in 1..RECORDS + 1 {
         l.append_blocking(draft(&format!("acme/app@v{i}"), serde_json::json!({"i": i}))).unwrap();
         if CHECKPOINTS.contains(&(i + 1)) {
@@ -295,7 +295,7 @@ fn a_resumed_verification_checks_what_is_new_and_that_the_log_still_ends_where_i
     let saved = relic_ledger::verify::Resume::decode(&first.resume.encode()).unwrap();
     assert_eq!(saved, first.resume);
 
-    let l = Ledger::open(d).unwrap();
+    let l = Ledger::open(d, relic_ledger::policy::unchecked()).unwrap();
     for i in 0..30 {
         l.append_blocking(draft(&format!("acme/app@w{i}"), serde_json::json!({"w": i}))).unwrap();
     }

@@ -26,7 +26,7 @@ fn draft(e: &Event) -> Draft {
         kind: e.kind().into(),
         subject: e.subject(),
         payload: serde_json::to_vec(&e.payload()).expect("json"),
-        schema_version: relic_ledger::kind::schema_version(e.kind()).expect("kind"),
+        schema_version: relic_domain::catalogue::current_version(e.kind()).expect("kind"),
     }
 }
 
@@ -64,7 +64,7 @@ fn ledger(n: u64) -> std::path::PathBuf {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
-    let l = Ledger::init(&dir, "bench.example/domain").expect("init");
+    let l = Ledger::init(&dir, "bench.example/domain", relic_ledger::policy::unchecked()).expect("init");
     let start = Instant::now();
     let mut batch = Vec::with_capacity(1000);
     for e in events(n) {

@@ -13,7 +13,7 @@ fn main() {
         eprintln!("usage: crash_writer DIR WRITERS");
         std::process::exit(2);
     };
-    let ledger = match relic_ledger::Ledger::open(std::path::Path::new(&dir)) {
+    let ledger = match relic_ledger::Ledger::open(std::path::Path::new(&dir), relic_ledger::policy::unchecked()) {
         Ok(l) => Arc::new(l),
         Err(e) => {
             eprintln!("crash_writer: {e}");
