@@ -46,10 +46,10 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
         Command::Project(c) => d::project(data, c, json, out),
         Command::Tag(c) => d::tag(data, c, json, out),
         Command::Milestone(c) => d::milestone(data, c, json, out),
-        Command::Release(c) => d::release(data, c, json, out),
+        Command::Release(c) => d::release(data, c, json, out, err),
         Command::Link(c) => d::link(data, c, json, out),
         Command::Evidence(c) => d::evidence_cmd(data, c, json, out),
-        Command::Internal(c) => d::internal(data, c, json, out),
+        Command::Internal(c) => d::internal(data, c, json, out, err),
         Command::Report(c) => d::report(data, c, out),
         Command::Projections(c) => d::projections(data, c, json, out),
         Command::Freeze(c) => d::freeze_cmd(data, c, json, out).map(|_| ()),
@@ -97,7 +97,13 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
         Command::Demo => crate::demo::run(data, out, err),
         Command::Publish(a) => crate::relay_cmds::publish(data, a, json, out, err),
         Command::Mirror(a) => crate::relay_cmds::mirror(data, a, json, out, err),
-        Command::Subscribe(a) => crate::relay_cmds::subscribe(a, out, err),
+        Command::Subscribe(a) => {
+            // A subscriber needs no data directory; if `--data` names a ledger, its files are out of bounds.
+            if let Some(p) = a.position_file.as_deref().filter(|_| relic_ledger::ledger::store_path(data).exists()) {
+                relic_ledger::paths::check_output(data, "--position-file", p)?;
+            }
+            crate::relay_cmds::subscribe(a, out, err)
+        }
         Command::Scheduler { once, interval } => crate::scheduler::run(data, once, interval, json, out),
     }
 }
@@ -178,6 +184,7 @@ pub fn read_payload(src: &str) -> Result<Vec<u8>> {
 /// `relic append`: one record of a kind without rules, through the domain's gate (role from
 /// membership, kind and payload checked by the policy); kinds with rules are refused by name.
 fn append(data: &Path, kind: &str, subject: &str, payload: &str, actor: &str, json: bool, out: &mut dyn Write) -> Result<()> {
+    relic_ledger::paths::check_input(data, "--payload", Path::new(payload))?;
     let payload = read_payload(payload)?;
     let r = crate::session::with_service(data, |svc| svc.record(actor, kind, subject, payload).map_err(crate::domain_cmds::service_err))?;
     if json {

@@ -155,7 +155,9 @@ pub fn prove_inclusion(data: &Path, seq: u64, size: Option<u64>) -> Result<Inclu
     Ok(l.prove_inclusion(seq, size)?)
 }
 
-fn open_for_checkpoint(data: &Path, size: Option<u64>) -> Result<(Ledger, Option<u64>)> {
+/// The ledger in `data`, opened to issue checkpoints (an origin signs the one asked for; a mirror
+/// serves only those its origin published), with the size to ask for.
+pub fn open_for_checkpoint(data: &Path, size: Option<u64>) -> Result<(Ledger, Option<u64>)> {
     let ro = Ledger::open_read_only(data)?;
     if !mirror::is_mirror(ro.store())? {
         drop(ro);

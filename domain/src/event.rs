@@ -431,6 +431,31 @@ pub enum EventError {
     Payload { seq: u64, kind: String, reason: String },
 }
 
+/// A record a reader could not read as its kind's event (written below the gate by an older relic,
+/// at a schema version newer than this relic knows, or damaged): readers skip it, carry on, and
+/// show it as `record N (kind): why` in views, histories and reports. The record itself stays in
+/// the log, signed and verifiable; only its meaning is unknown to this reader.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub seq: u64,
+    pub kind: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "record {} ({}): {}", self.seq, self.kind, self.reason)
+    }
+}
+
+impl From<EventError> for Finding {
+    fn from(e: EventError) -> Self {
+        match e {
+            EventError::Payload { seq, kind, reason } => Finding { seq, kind, reason },
+        }
+    }
+}
+
 macro_rules! kinds {
     ($($variant:ident => $kind:literal by $command:literal),* $(,)?) => {
         impl Event {

@@ -17,8 +17,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+use relic_ledger::checkpoint::{Checkpoint, InclusionBundle};
+use relic_ledger::{Ledger, Record};
+
 use crate::event::{Artifact, Issue, MilestoneRecorded};
-use crate::state::{Project, Release};
+use crate::state::{Evidence, Project, Release};
 
 pub const REDACTION_RULE: &str = "confidential-issues/v1";
 pub const REDACTED_TITLE: &str = "[confidential issue redacted]";
@@ -34,6 +37,9 @@ pub enum EvidenceError {
     Altered { expected: String, found: String },
     #[error("report artifact {name} ({digest}) was altered or is missing")]
     Artifact { name: String, digest: String },
+    /// The `evidence.collected` record that names the document does not vouch for it.
+    #[error("evidence {sha}: its record {seq} {why}")]
+    Record { sha: String, seq: u64, why: String },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> EvidenceError + '_ {
@@ -135,6 +141,36 @@ pub fn store_artifact(data: &Path, name: &str, bytes: &[u8]) -> Result<Artifact,
 }
 
 /// Recomputes a stored document's digest and every artifact it references.
+/// The second step of `schemas/evidence-v1.md` §Verify: the `evidence.collected` record at
+/// `ev.seq` is one, names this document's digest for this release, is signed by the key the log's
+/// key history gives for its position, and is the entry at its position of the tree that `proof`'s
+/// signed checkpoint commits to. Returns that checkpoint.
+///
+/// # Errors
+/// [`EvidenceError::Record`] saying which of these fails.
+pub fn verify_record(ledger: &Ledger, ev: &Evidence, proof: &InclusionBundle) -> Result<Checkpoint, EvidenceError> {
+    let fail = |why: String| EvidenceError::Record { sha: ev.sha.clone(), seq: ev.seq, why };
+    let bytes = ledger.record_bytes(ev.seq).map_err(|e| fail(format!("cannot be read: {e}")))?;
+    let rec = Record::decode(&bytes).map_err(|e| fail(format!("is not a record: {e}")))?;
+    let payload = rec.payload_json();
+    if rec.kind != "evidence.collected" || payload.get("sha").and_then(Value::as_str) != Some(ev.sha.as_str()) {
+        return Err(fail("does not name this document".into()));
+    }
+    if rec.subject != format!("{}@{}", ev.project, ev.tag_name) {
+        return Err(fail(format!("is about {}, not {}@{}", rec.subject, ev.project, ev.tag_name)));
+    }
+    let keys = ledger.keys();
+    let key = keys.iter().rev().find(|k| k.from_seq <= ev.seq).ok_or_else(|| fail("precedes every key of the log".into()))?;
+    if !rec.verify_signature(&key.key) {
+        return Err(fail("has a bad signature".into()));
+    }
+    if proof.index != ev.seq {
+        return Err(fail(format!("was proven at index {} instead", proof.index)));
+    }
+    let all: Vec<_> = keys.into_iter().map(|k| k.key).collect();
+    proof.verify(&bytes, &all).map_err(|e| fail(format!("is not in the log the checkpoint commits to: {e}")))
+}
+
 pub fn verify_document(data: &Path, sha: &str, artifacts: &[Artifact]) -> Result<Vec<u8>, EvidenceError> {
     let path = data.join(document_path(sha));
     let bytes = std::fs::read(&path).map_err(|e| {

@@ -15,26 +15,28 @@ use std::sync::mpsc;
 
 use relic_ledger::{Ledger, Record};
 
-use crate::event::{Event, EventError};
+use crate::event::{Event, Finding};
 use crate::state;
 
 /// Records per chunk handed from a reader to the consumer.
 pub const CHUNK: u64 = 1024;
 
-/// A record with the domain event it carries (`None` for `ledger.created`, `key.rotated`).
+/// A record with the domain event it carries (`None` for kinds without rules and the ledger's
+/// own), or, if its payload could not be read as its kind's event, the finding that says why: a
+/// reader never stops at such a record.
 #[derive(Debug)]
 pub struct Item {
     pub record: Record,
     pub event: Option<Event>,
+    pub finding: Option<Finding>,
 }
 
-/// Why reading stopped.
+/// Why reading stopped: the log itself could not be read (a record missing or not a record at
+/// all; `relic verify` names the damage).
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
     #[error(transparent)]
     Ledger(#[from] relic_ledger::Error),
-    #[error(transparent)]
-    Event(#[from] EventError),
 }
 
 type Chunk = Vec<Result<Item, FeedError>>;
@@ -44,8 +46,10 @@ fn read_chunk(ledger: &Ledger, start: u64, end: u64) -> Chunk {
     for item in ledger.records_shared(start).take((end - start) as usize) {
         let decoded = item.map_err(FeedError::from).and_then(|(seq, bytes)| {
             let record = Record::decode(&bytes).map_err(|e| relic_ledger::Error::Corrupt(format!("record {seq}: {e}")))?;
-            let event = state::decode(&record)?;
-            Ok(Item { record, event })
+            Ok(match state::decode(&record) {
+                Ok(event) => Item { record, event, finding: None },
+                Err(e) => Item { record, event: None, finding: Some(e.into()) },
+            })
         });
         let failed = decoded.is_err();
         out.push(decoded);
@@ -204,23 +208,28 @@ mod tests {
     }
 
     #[test]
-    fn a_payload_that_breaks_its_schema_is_an_error_after_every_record_before_it() {
+    fn a_payload_that_breaks_its_schema_is_a_finding_and_reading_goes_on() {
         let (_d, l) = ledger(CHUNK + 10);
-        l.append_blocking(Draft {
+        let bad = Draft {
             actor: Actor { id: "a".into(), role: "owner".into() },
             kind: "release.deleted".into(),
             subject: "p@x".into(),
             payload: b"{\"project\":\"p\"}".to_vec(),
             schema_version: 1,
-        })
-        .unwrap();
-        let mut n = 0;
-        let err = replay::<FeedError>(&l, 0, u64::MAX, |_| {
-            n += 1;
+        };
+        l.append_blocking(bad.clone()).unwrap();
+        l.append_blocking(Draft { payload: b"{\"project\":\"p\",\"tag_name\":\"x\"}".to_vec(), ..bad }).unwrap();
+        let (mut findings, mut events) = (Vec::new(), 0);
+        let end = replay::<FeedError>(&l, 0, u64::MAX, |it| {
+            findings.extend(it.finding.take());
+            events += it.event.is_some() as u64;
             Ok(true)
         })
-        .unwrap_err();
-        assert_eq!(n, CHUNK + 11);
-        assert!(err.to_string().contains(&format!("record {}", CHUNK + 11)), "{err}");
+        .unwrap();
+        assert_eq!(end, CHUNK + 13);
+        assert_eq!(events, CHUNK + 11, "every readable record, including the one after the unreadable one");
+        assert_eq!(findings.len(), 1);
+        let text = findings[0].to_string();
+        assert!(text.starts_with(&format!("record {} (release.deleted): ", CHUNK + 11)) && text.contains("tag_name"), "{text}");
     }
 }

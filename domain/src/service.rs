@@ -36,7 +36,6 @@ impl From<crate::feed::FeedError> for ServiceError {
     fn from(e: crate::feed::FeedError) -> Self {
         match e {
             crate::feed::FeedError::Ledger(e) => ServiceError::Ledger(e),
-            crate::feed::FeedError::Event(e) => ServiceError::Event(e),
         }
     }
 }
@@ -48,6 +47,8 @@ pub struct Service {
 }
 
 /// Replays every record of `ledger` from `state.size` on, validating payloads against their schemas.
+/// A record that cannot be read as its kind's event is skipped (the views and reports show it as a
+/// finding, [`crate::event::Finding`]); the state is what every readable record says.
 pub fn replay(ledger: &Ledger, state: &mut State) -> Result<(), ServiceError> {
     crate::feed::replay(ledger, state.size, u64::MAX, |it| {
         state.apply_decoded(&it.record, it.event.take());

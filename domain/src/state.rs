@@ -50,8 +50,24 @@ pub struct Release {
     pub milestones: Vec<String>,
     pub links: BTreeMap<u64, Link>,
     pub report_artifacts: Vec<Artifact>,
-    pub evidences: Vec<EvidenceCollected>,
+    pub evidences: Vec<Evidence>,
     pub author: String,
+}
+
+/// An `evidence.collected` event as a release keeps it: with the sequence number of the record
+/// that carries it, so that the record's signature and inclusion can be checked
+/// ([`crate::evidence::verify_record`]). Reads as the event itself.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Evidence {
+    pub seq: u64,
+    pub event: EvidenceCollected,
+}
+
+impl std::ops::Deref for Evidence {
+    type Target = EvidenceCollected;
+    fn deref(&self) -> &EvidenceCollected {
+        &self.event
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -284,7 +300,7 @@ impl State {
             Event::EvidenceCollected(e) => {
                 self.last_evidence_id = self.last_evidence_id.max(e.id);
                 if let Some(r) = self.release_mut(&e.project, &e.tag_name) {
-                    r.evidences.push(e);
+                    r.evidences.push(Evidence { seq, event: e });
                 }
             }
             Event::FreezeCreated(e) => {

@@ -26,6 +26,9 @@ pub enum Error {
     Storage(#[from] sled::Error),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    /// A user's path that a command may not use (`crate::paths`).
+    #[error("{}: {why}", path.display())]
+    PathRefused { path: PathBuf, why: String },
     #[error("kind {0:?} is written by the ledger itself and cannot be appended")]
     ReservedKind(String),
     /// The ledger's policy refused a draft; the text says why (`crate::policy`).

@@ -15,6 +15,7 @@
 //! - [`store`]: the sled layout (`schemas/store-v2.md`);
 //! - [`tiles`]: tree hashes kept 256 to a sled value;
 //! - [`keys`]: private key files (mode 0600);
+//! - [`paths`]: which user paths a command may read or write inside a data directory;
 //! - [`ledger`]: group-committed appends, reads, checkpoints, proofs, key rotation;
 //! - [`batch`]: Ed25519 batch verification with each key's terms gathered into one;
 //! - [`verify`]: the full, streaming, parallel verification of a store;
@@ -34,6 +35,7 @@ pub mod mirror;
 pub mod note;
 pub mod outbox;
 pub mod packs;
+pub mod paths;
 pub mod policy;
 pub mod record;
 pub mod store;

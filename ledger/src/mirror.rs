@@ -334,7 +334,13 @@ impl Mirror {
         let state = ChainState {
             origin: match self.chain.origin() {
                 Some(o) => o.to_string(),
-                None => records[0].1.payload_json().get("origin").and_then(|o| o.as_str()).unwrap_or_default().to_string(),
+                None => records[0]
+                    .1
+                    .payload_json()
+                    .get("origin")
+                    .and_then(|o| o.as_str())
+                    .ok_or_else(|| Error::Corrupt("record 0 names no origin".into()))?
+                    .to_string(),
             },
             size,
             link: crate::record::link_of(last_bytes),
@@ -412,7 +418,7 @@ impl Mirror {
             Err(CheckpointError::Note(NoteError::UnknownKey)) => return self.keep_pending(size, note),
             Err(e) => return Err(cp_err(e.to_string())),
         };
-        let origin = self.origin().unwrap_or_default().to_string();
+        let origin = self.origin().ok_or_else(|| cp_err("arrived before any record".into()))?.to_string();
         if c.origin != origin {
             return Err(cp_err(format!("names origin {:?}, not {origin:?}", c.origin)));
         }

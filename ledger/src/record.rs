@@ -184,6 +184,20 @@ fn write_canonical(v: &serde_json::Value, out: &mut Vec<u8>) -> serde_json::Resu
     Ok(())
 }
 
+/// The earliest record time: 0001-01-01T00:00:00Z, in microseconds since 1970.
+pub const MIN_TIME_US: i64 = -62_135_596_800_000_000;
+/// The latest record time: 9999-12-31T23:59:59.999999Z (RFC 3339 has four-digit years).
+pub const MAX_TIME_US: i64 = 253_402_300_799_999_999;
+
+/// A record's time must be one RFC 3339 can write (`schemas/record-v1.md`).
+pub fn check_time(time_us: i64) -> Result<(), RecordError> {
+    if (MIN_TIME_US..=MAX_TIME_US).contains(&time_us) {
+        Ok(())
+    } else {
+        Err(field_err("time", format!("{time_us} µs is outside 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z")))
+    }
+}
+
 /// The limits every record's text fields obey, whether drafted or decoded.
 fn check_fields(actor: &Actor, kind: &str, subject: &str, schema_version: u16) -> Result<(), RecordError> {
     check_text("actor", &actor.id, MAX_ACTOR)?;
@@ -290,6 +304,7 @@ impl Record {
             signature,
         };
         check_fields(&rec.actor, &rec.kind, &rec.subject, rec.schema_version)?;
+        check_time(rec.time_us)?;
         Ok(rec)
     }
 
@@ -298,9 +313,11 @@ impl Record {
         key.key_id == self.key_id && key.verify(&Self::signed_message(&self.body()), &self.signature)
     }
 
-    /// The record time as a UTC timestamp.
+    /// The record time as a UTC timestamp. Every decoded record's time is in [`MIN_TIME_US`,
+    /// `MAX_TIME_US`]; a record built in memory with a time outside it reads as the nearest end.
     pub fn time(&self) -> DateTime<Utc> {
-        DateTime::from_timestamp_micros(self.time_us).unwrap_or_default()
+        let us = self.time_us.clamp(MIN_TIME_US, MAX_TIME_US);
+        DateTime::from_timestamp_micros(us).unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
 
     /// RFC 3339 with microseconds, e.g. `2026-06-01T09:30:00.000000Z`.
@@ -414,7 +431,7 @@ mod tests {
         #[test]
         fn valid_records_round_trip(
             seq in proptest::num::u64::ANY,
-            time_us in proptest::num::i64::ANY,
+            time_us in MIN_TIME_US..=MAX_TIME_US,
             actor in "[a-z][a-z0-9._-]{0,40}",
             role in proptest::sample::select(ROLES.to_vec()),
             subject in "[a-z/]{1,20}@v[0-9.]{1,8}",
@@ -431,6 +448,16 @@ mod tests {
             };
             let bytes = r.to_bytes();
             proptest::prop_assert_eq!(Record::decode(&bytes).unwrap(), r);
+        }
+
+        #[test]
+        fn a_time_outside_rfc_3339_years_is_refused(
+            time_us in proptest::prop_oneof![i64::MIN..MIN_TIME_US, (MAX_TIME_US + 1)..=i64::MAX],
+        ) {
+            let mut r = Record::decode(&sample().to_bytes()).unwrap();
+            r.time_us = time_us;
+            let e = Record::decode(&r.to_bytes()).unwrap_err().to_string();
+            proptest::prop_assert!(e.contains("invalid time"), "{}", e);
         }
     }
 

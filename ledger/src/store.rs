@@ -106,7 +106,8 @@ pub fn encode_keys(keys: &[KeyEntry]) -> Vec<u8> {
         .iter()
         .map(|k| serde_json::json!({"key": k.key.to_string(), "from_seq": k.from_seq}))
         .collect();
-    serde_json::to_vec(&v).unwrap_or_default()
+    // A Vec of json! objects of strings and integers always serialises.
+    serde_json::Value::Array(v).to_string().into_bytes()
 }
 
 fn decode_keys(b: &[u8]) -> Option<Vec<KeyEntry>> {

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use relic_domain::event::Event;
+use relic_domain::event::{Event, Finding};
 use relic_domain::freeze::{self, FreezePeriod};
 use relic_domain::state::State;
 use relic_ledger::{Ledger, Record};
@@ -62,6 +62,8 @@ pub struct Block {
 pub struct Audit {
     pub frozen: Vec<FrozenChange>,
     pub refused: Vec<Refused>,
+    /// Records that could not be read as their kind's event, in sequence order.
+    pub findings: Vec<Finding>,
     pub blocks: BTreeMap<u64, Block>,
 }
 
@@ -70,6 +72,7 @@ pub struct Audit {
 pub struct Added {
     pub frozen: bool,
     pub refused: bool,
+    pub finding: bool,
     /// The block whose counts or times changed.
     pub block: Option<u64>,
 }
@@ -86,9 +89,14 @@ pub fn is_counted(rec: &Record) -> bool {
 }
 
 impl Audit {
-    /// Observes `rec` (carrying `event`), with `before` the state just before it.
-    pub fn observe(&mut self, before: &State, rec: &Record, event: Option<&Event>) -> Added {
+    /// Observes `rec` (carrying `event`, or the `finding` that says why it could not be read),
+    /// with `before` the state just before it.
+    pub fn observe(&mut self, before: &State, rec: &Record, event: Option<&Event>, finding: Option<Finding>) -> Added {
         let mut added = Added::default();
+        if let Some(f) = finding {
+            self.findings.push(f);
+            added.finding = true;
+        }
         let project = project_of(&rec.subject);
         if MUTATIONS.contains(&rec.kind.as_str()) {
             if let Some(p) = before.projects.get(project).filter(|p| !p.freezes.is_empty()) {

@@ -45,7 +45,20 @@ pub fn release_history(ledger: &Ledger, project: &str, tag: &str, as_of: AsOf) -
             && rec.payload_json().get("target").and_then(Value::as_str) == Some(tag);
         let touches = rec.subject == subject || denied_here;
         let before = if touches { view(&state, rec.time()) } else { Value::Null };
-        state.apply(&rec)?;
+        let event = match relic_domain::state::decode(&rec) {
+            Ok(event) => event,
+            Err(e) => {
+                // Unreadable: the history shows it where it touches this release, and goes on.
+                if touches {
+                    let f = relic_domain::event::Finding::from(e);
+                    entries.push(json!({"seq": seq, "time": rec.time_rfc3339(), "actor": {"id": rec.actor.id, "role": rec.actor.role},
+                        "kind": rec.kind, "unreadable": f.to_string()}));
+                }
+                state.size = seq + 1;
+                continue;
+            }
+        };
+        state.apply_decoded(&rec, event);
         if !touches {
             continue;
         }

@@ -39,7 +39,9 @@ fn in_period(t: Option<DateTime<Utc>>, s: &Scope) -> bool {
 }
 
 fn time_text(us: i64) -> String {
-    DateTime::from_timestamp_micros(us).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    // Audit times come from decoded records, which are always in range (`record::check_time`).
+    let us = us.clamp(relic_ledger::record::MIN_TIME_US, relic_ledger::record::MAX_TIME_US);
+    DateTime::from_timestamp_micros(us).unwrap_or(DateTime::<Utc>::MIN_UTC).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 /// How the report checks the log's integrity.
@@ -145,6 +147,10 @@ pub fn compliance_with(ledger: &Ledger, data: &Path, scope: &Scope, how: Verific
         })
         .collect();
 
+    // Records this report could not read as their kind's event: everything above is what the other
+    // records say, and the reader must know what was left out.
+    let unreadable: Vec<Value> = snap.audit.findings.iter().map(|f| json!({"seq": f.seq, "kind": f.kind, "reason": f.reason, "finding": f.to_string()})).collect();
+
     let integrity = integrity(&store, ledger, how)?;
     let actors: Vec<Value> = by_actor.into_iter().map(|((a, r), n)| json!({"actor": a, "role": r, "records": n})).collect();
     Ok(json!({
@@ -155,11 +161,13 @@ pub fn compliance_with(ledger: &Ledger, data: &Path, scope: &Scope, how: Verific
         "log": snap.provenance(),
         "integrity": integrity,
         "summary": {"releases": releases.len(), "evidence_missing": missing, "evidence_failing_verification": broken,
-                    "changes_during_freeze": frozen_changes.len(), "refused_attempts": refused.len(), "internal_releases": internals.len()},
+                    "changes_during_freeze": frozen_changes.len(), "refused_attempts": refused.len(), "internal_releases": internals.len(),
+                    "unreadable_records": unreadable.len()},
         "releases": releases,
         "changes_during_freeze": frozen_changes,
         "internal_releases": internals,
         "access": {"refused": refused, "mutations_by_actor": actors},
+        "unreadable_records": unreadable,
     }))
 }
 
@@ -204,6 +212,20 @@ fn yes(v: &Value) -> &'static str {
     }
 }
 
+/// The records the report could not read, if any: said before anything else, since every figure
+/// after it leaves them out.
+fn unreadable_markdown(r: &Value, o: &mut String) {
+    let found = r["unreadable_records"].as_array().into_iter().flatten().collect::<Vec<_>>();
+    if found.is_empty() {
+        return;
+    }
+    o.push_str(&format!("**{} record(s) could not be read** and are left out of every figure below:\n\n", found.len()));
+    for f in found {
+        o.push_str(&format!("- {}\n", text(&f["finding"])));
+    }
+    o.push('\n');
+}
+
 /// Markdown rendering.
 pub fn markdown(r: &Value) -> String {
     let mut o = String::new();
@@ -214,6 +236,7 @@ pub fn markdown(r: &Value) -> String {
         if r["integrity"]["verified"] == true { "the log verifies".to_string() } else { format!("FAILED: {}", text(&r["integrity"]["problem"])) }
     ));
     let s = &r["summary"];
+    unreadable_markdown(r, &mut o);
     o.push_str(&format!(
         "| releases | evidence missing | evidence failing verification | changes during a freeze | refused attempts | internal releases |\n|---|---|---|---|---|---|\n| {} | {} | {} | {} | {} | {} |\n\n",
         s["releases"], s["evidence_missing"], s["evidence_failing_verification"], s["changes_during_freeze"], s["refused_attempts"], s["internal_releases"]
@@ -313,6 +336,14 @@ pub fn html(r: &Value) -> String {
         r["log"]["tree_size"], esc(&text(&r["log"]["root"])), esc(&text(&r["log"]["checkpoint"])), if ok { "" } else { "bad" },
         if ok { "the log verifies".to_string() } else { esc(&format!("FAILED: {}", text(&r["integrity"]["problem"]))) }, esc(&text(&r["generated_at"]))
     ));
+    let found: Vec<&Value> = r["unreadable_records"].as_array().into_iter().flatten().collect();
+    if !found.is_empty() {
+        o.push_str(&format!("<section><p class=\"bad\">{} record(s) could not be read and are left out of every figure below:</p><ul>", found.len()));
+        for f in found {
+            o.push_str(&format!("<li>{}</li>", esc(&text(&f["finding"]))));
+        }
+        o.push_str("</ul></section>");
+    }
     let s = &r["summary"];
     o.push_str(&table(
         vec![vec![text(&s["releases"]), text(&s["evidence_missing"]), text(&s["evidence_failing_verification"]), text(&s["changes_during_freeze"]), text(&s["refused_attempts"]), text(&s["internal_releases"])]],

@@ -19,7 +19,7 @@
 //!
 //! | key                    | value                                                      |
 //! |------------------------|------------------------------------------------------------|
-//! | `mformat`              | `relic-views/4`                                            |
+//! | `mformat`              | `relic-views/5`                                            |
 //! | `mapplied`             | records applied (u64 BE)                                   |
 //! | `mroot`                | the log's tree head at `applied` (32 bytes)                |
 //! | `mglobals`             | id counters and the refusal count (JSON)                   |
@@ -39,7 +39,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use relic_domain::event::Event;
+use relic_domain::event::{Event, Finding};
 use relic_domain::feed::{self, FeedError};
 use relic_domain::state::{Internal, Project, Release, State};
 use relic_ledger::{Ledger, Record};
@@ -48,7 +48,7 @@ use serde_json::json;
 use crate::audit::{Audit, Block, FrozenChange, Refused};
 use crate::views::ViewError;
 
-const FORMAT: &[u8] = b"relic-views/4";
+const FORMAT: &[u8] = b"relic-views/5";
 const KEY_FORMAT: &[u8] = b"mformat";
 const KEY_APPLIED: &[u8] = b"mapplied";
 /// The tree head at `applied`: ties the stored state to the log it was derived from.
@@ -72,9 +72,10 @@ pub struct Views {
 }
 
 impl Views {
-    /// Applies one record, with its decoded event. Returns what the audit trail gained.
-    pub fn apply(&mut self, rec: &Record, event: Option<Event>) -> crate::audit::Added {
-        let added = self.audit.observe(&self.state, rec, event.as_ref());
+    /// Applies one record, with its decoded event or the finding that says why it has none.
+    /// Returns what the audit trail gained.
+    pub fn apply(&mut self, rec: &Record, event: Option<Event>, finding: Option<Finding>) -> crate::audit::Added {
+        let added = self.audit.observe(&self.state, rec, event.as_ref(), finding);
         self.state.apply_decoded(rec, event);
         added
     }
@@ -128,6 +129,7 @@ enum EntryRef<'a> {
     F { v: &'a FrozenChange },
     D { v: &'a Refused },
     B { k: u64, v: &'a Block },
+    U { v: &'a Finding },
 }
 
 /// One entry of a segment, as read.
@@ -139,6 +141,7 @@ enum Entry {
     F { v: FrozenChange },
     D { v: Refused },
     B { k: u64, v: Block },
+    U { v: Finding },
 }
 
 fn push_entry(out: &mut Vec<u8>, e: &EntryRef) -> Result<(), ViewError> {
@@ -229,6 +232,7 @@ struct Dirty {
     internals: BTreeSet<String>,
     frozen_from: usize,
     refused_from: usize,
+    findings_from: usize,
     blocks: BTreeSet<u64>,
 }
 
@@ -357,7 +361,7 @@ impl Updater<'_> {
         }
         let mut since_save = 0u64;
         feed::replay(ledger, applied, end, |it| {
-            self.apply(&it.record, it.event.take())?;
+            self.apply(&it.record, it.event.take(), it.finding.take())?;
             since_save += 1;
             if since_save == batch.max(1) {
                 self.save(ledger)?;
@@ -378,14 +382,14 @@ impl Updater<'_> {
     }
 
     /// Applies the next record (it must be record `views().state.size`).
-    pub fn apply(&mut self, rec: &Record, event: Option<Event>) -> Result<(), ViewError> {
+    pub fn apply(&mut self, rec: &Record, event: Option<Event>, finding: Option<Finding>) -> Result<(), ViewError> {
         if rec.seq != self.views.state.size {
             return Err(ViewError::Invalid(format!("view store: record {} applied after {} records", rec.seq, self.views.state.size)));
         }
         if let Some(e) = &event {
             self.dirty.touch(e);
         }
-        let added = self.views.apply(rec, event);
+        let added = self.views.apply(rec, event, finding);
         if let Some(b) = added.block {
             self.dirty.blocks.insert(b);
         }
@@ -403,7 +407,8 @@ impl Updater<'_> {
         let live = live_entities(&self.views);
         let changed = (d.projects.len() + d.releases.values().map(BTreeSet::len).sum::<usize>() + d.internals.len() + d.blocks.len()) as u64
             + (audit.frozen.len() - d.frozen_from) as u64
-            + (audit.refused.len() - d.refused_from) as u64;
+            + (audit.refused.len() - d.refused_from) as u64
+            + (audit.findings.len() - d.findings_from) as u64;
         let stored = self.entries;
         let mut batch = sled::Batch::default();
         let mut seg = Vec::new();
@@ -433,6 +438,9 @@ impl Updater<'_> {
             for r in &audit.refused[d.refused_from..] {
                 push_entry(&mut seg, &EntryRef::D { v: r })?;
             }
+            for f in &audit.findings[d.findings_from..] {
+                push_entry(&mut seg, &EntryRef::U { v: f })?;
+            }
             for b in &d.blocks {
                 if let Some(block) = audit.blocks.get(b) {
                     push_entry(&mut seg, &EntryRef::B { k: *b, v: block })?;
@@ -459,7 +467,7 @@ impl Updater<'_> {
         batch.insert(KEY_FORMAT, FORMAT);
         self.writer.send(self.store, Save { segment, batch, obsolete })?;
         self.root = Some(root);
-        self.dirty = Dirty { frozen_from: audit.frozen.len(), refused_from: audit.refused.len(), ..Dirty::default() };
+        self.dirty = Dirty { frozen_from: audit.frozen.len(), refused_from: audit.refused.len(), findings_from: audit.findings.len(), ..Dirty::default() };
         Ok(())
     }
 }
@@ -467,7 +475,7 @@ impl Updater<'_> {
 /// Entities the views hold.
 fn live_entities(v: &Views) -> u64 {
     let releases: usize = v.state.projects.values().map(|p| p.releases.len()).sum();
-    (v.state.projects.len() + releases + v.state.internal.len() + v.audit.frozen.len() + v.audit.refused.len() + v.audit.blocks.len()) as u64
+    (v.state.projects.len() + releases + v.state.internal.len() + v.audit.frozen.len() + v.audit.refused.len() + v.audit.findings.len() + v.audit.blocks.len()) as u64
 }
 
 /// Every live entity, one line each.
@@ -486,6 +494,9 @@ fn write_all(seg: &mut Vec<u8>, v: &Views) -> Result<(), ViewError> {
     }
     for r in &v.audit.refused {
         push_entry(seg, &EntryRef::D { v: r })?;
+    }
+    for f in &v.audit.findings {
+        push_entry(seg, &EntryRef::U { v: f })?;
     }
     for (k, b) in &v.audit.blocks {
         push_entry(seg, &EntryRef::B { k: *k, v: b })?;
@@ -593,7 +604,7 @@ impl ViewStore {
             segments.push(Segment { applied, meta, bytes });
         }
         let mut releases: BTreeMap<(String, String), Release> = BTreeMap::new();
-        let (mut frozen, mut refused) = (BTreeMap::new(), BTreeMap::new());
+        let (mut frozen, mut refused, mut findings) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
         let mut audit = Audit::default();
         for entry in parse_segments(&segments)?.into_iter().flatten() {
             match entry {
@@ -606,6 +617,7 @@ impl ViewStore {
                 Entry::F { v } => drop(frozen.insert(v.seq, v)),
                 Entry::D { v } => drop(refused.insert(v.seq, v)),
                 Entry::B { k, v } => drop(audit.blocks.insert(k, v)),
+                Entry::U { v } => drop(findings.insert(v.seq, v)),
             }
         }
         for ((p, t), r) in releases {
@@ -614,6 +626,7 @@ impl ViewStore {
         }
         audit.frozen = frozen.into_values().collect();
         audit.refused = refused.into_values().collect();
+        audit.findings = findings.into_values().collect();
         Ok(Views { state: st, audit })
     }
 
@@ -716,7 +729,6 @@ impl From<FeedError> for ViewError {
     fn from(e: FeedError) -> Self {
         match e {
             FeedError::Ledger(e) => ViewError::Ledger(e),
-            FeedError::Event(e) => ViewError::Event(e),
         }
     }
 }

@@ -99,7 +99,7 @@ pub fn snapshot(ledger: &Ledger, as_of: AsOf) -> Result<Snapshot, ViewError> {
             return Ok::<_, ViewError>(false);
         }
         last_time = Some(it.record.time());
-        views.apply(&it.record, it.event.take());
+        views.apply(&it.record, it.event.take(), it.finding.take());
         Ok(true)
     })?;
     let size = views.state.size;
@@ -113,12 +113,16 @@ pub fn snapshot(ledger: &Ledger, as_of: AsOf) -> Result<Snapshot, ViewError> {
 
 impl Snapshot {
     /// What every view says about where it comes from.
+    /// The log state a view was derived from, and the records it leaves out because they could
+    /// not be read (`record N (kind): why`; empty when every record was read).
     pub fn provenance(&self) -> Value {
+        let unreadable: Vec<String> = self.audit.findings.iter().map(ToString::to_string).collect();
         json!({
             "tree_size": self.size,
             "root": B64.encode(self.root),
             "evaluated_at": self.at.to_rfc3339(),
             "checkpoint": format!("relic checkpoint --size {}", self.size),
+            "unreadable_records": unreadable,
         })
     }
 

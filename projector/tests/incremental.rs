@@ -43,7 +43,7 @@ fn crash_during_catch_up(store: &ViewStore, ledger: &Ledger, batch: u64, stop: u
         let (_, bytes) = item.unwrap();
         let rec = Record::decode(&bytes).unwrap();
         let event = relic_domain::state::decode(&rec).unwrap();
-        up.apply(&rec, event).unwrap();
+        up.apply(&rec, event, None).unwrap();
         since += 1;
         if since == batch {
             up.save(ledger).unwrap();

@@ -429,3 +429,123 @@ fn a_deployment_adds_a_kind_with_its_schema_file() {
     fs::write(data.join("kinds/release.created.v2.json"), b"{}").unwrap();
     fails(raw(&payload), "release.created is a built-in kind");
 }
+
+/// A log holding a record no reader can decode, as an older relic could have written below the
+/// gate (the issue's `release.created` without a project): views, history, rebuild and the report
+/// carry on past it and name it.
+#[test]
+fn an_unreadable_record_is_named_and_readers_carry_on() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("d");
+    init(&data);
+    ok(relic(&data, &["release", "create", "--project", "acme/app", "--tag-name", "v1.0", "--ref", "main", "--actor", "alice"]));
+    {
+        // Below the gate: the ledger opened with no rules at all, as before this gate existed.
+        let l = relic_ledger::Ledger::open(&data, relic_ledger::policy::unchecked()).unwrap();
+        let d = relic_ledger::Draft {
+            actor: relic_ledger::Actor { id: "bob".into(), role: "maintainer".into() },
+            kind: "release.created".into(),
+            subject: "acme/app@v4.0".into(),
+            payload: br#"{"tag_name":"v4.0"}"#.to_vec(),
+            schema_version: 1,
+        };
+        l.append_blocking(d).unwrap();
+    }
+    let bad = size(&data) - 1;
+    ok(relic(&data, &["release", "create", "--project", "acme/app", "--tag-name", "v2.0", "--ref", "main", "--actor", "alice"]));
+    let named = format!("record {bad} (release.created): release.created v1: payload does not match its schema");
+
+    let o = relic(&data, &["release", "list", "--project", "acme/app", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&ok(Output { code: o.code, stdout: o.stdout.clone(), stderr: o.stderr.clone() })).unwrap();
+    let tags: Vec<&str> = list["releases"].as_array().unwrap().iter().map(|r| r["tag_name"].as_str().unwrap()).collect();
+    assert_eq!(tags, ["v2.0", "v1.0"], "the records after it are applied");
+    assert_eq!(list["log"]["unreadable_records"], serde_json::json!([named.clone() + " at the top level: \"project\" is a required property"]));
+    assert!(o.stderr.contains(&format!("relic: warning: {named}")), "{}", o.stderr);
+
+    let rebuilt = ok(relic(&data, &["projections", "rebuild"]));
+    assert!(rebuilt.contains("1 record(s) could not be read") && rebuilt.contains(&named), "{rebuilt}");
+
+    for format in ["json", "md", "html"] {
+        let report = ok(relic(&data, &["report", "compliance", "--format", format]));
+        assert!(report.contains(&named), "{format}: {report}");
+    }
+    let report: serde_json::Value = serde_json::from_str(&ok(relic(&data, &["report", "compliance", "--format", "json"]))).unwrap();
+    assert_eq!(report["summary"]["unreadable_records"], 1);
+    assert_eq!(report["unreadable_records"][0]["seq"], bad);
+    assert_eq!(report["summary"]["releases"], 2);
+
+    let history = ok(relic(&data, &["release", "history", "--project", "acme/app", "v4.0"]));
+    assert!(history.contains(&named), "{history}");
+    // Commands go on too: the unreadable record changed nothing they decide on.
+    ok(relic(&data, &["release", "create", "--project", "acme/app", "--tag-name", "v4.0", "--ref", "main", "--actor", "alice"]));
+    assert_eq!(ok(relic(&data, &["verify"])).lines().count(), 1);
+}
+
+/// `relic evidence verify` checks the record that names a document too (schemas/evidence-v1.md):
+/// a document edited together with its record's digest is caught by the record's signature.
+#[test]
+fn evidence_verify_checks_the_record_that_names_the_document() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("d");
+    init(&data);
+    ok(relic(&data, &["release", "create", "--project", "acme/app", "--tag-name", "v1.0", "--ref", "main", "--actor", "alice"]));
+    let verified = ok(relic(&data, &["evidence", "verify", "--project", "acme/app", "--tag-name", "v1.0"]));
+    assert!(verified.contains("is signed and in the log at checkpoint size"), "{verified}");
+    // A later record, so that the altered one is not the last (whose link the head holds).
+    ok(append(&data, &deployment(t.path(), "eu"), "deployment.recorded"));
+    let records: Vec<serde_json::Value> = ok(relic(&data, &["log", "--json"])).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rec = records.iter().find(|r| r["kind"] == "evidence.collected").unwrap();
+    let (seq, sha) = (rec["seq"].as_u64().unwrap(), rec["payload"]["sha"].as_str().unwrap().to_string());
+
+    // Edit the document, store it under its new digest, and put that digest into the record.
+    let doc = fs::read_to_string(data.join(format!("evidence/{sha}.json"))).unwrap();
+    let edited = doc.replacen("\"name\":\"App\"", "\"name\":\"Apq\"", 1);
+    assert_ne!(edited, doc);
+    let new_sha = blake3::hash(edited.as_bytes()).to_hex().to_string();
+    fs::write(data.join(format!("evidence/{new_sha}.json")), &edited).unwrap();
+    {
+        let s = Store::open(&store_path(&data), false).unwrap();
+        let size = s.head().unwrap().size;
+        let relic_ledger::packs::Location::Own { key, .. } = relic_ledger::packs::location(&s, seq, size).unwrap().unwrap() else {
+            panic!("record {seq} is in a pack")
+        };
+        let mut bytes = s.db.get(key).unwrap().unwrap().to_vec();
+        // Both places the digest appears (`filepath` and `sha`), same length.
+        while let Some(at) = bytes.windows(sha.len()).position(|w| w == sha.as_bytes()) {
+            bytes[at..at + sha.len()].copy_from_slice(new_sha.as_bytes());
+        }
+        s.db.insert(key, bytes).unwrap();
+        s.flush().unwrap();
+    }
+    fails(
+        relic(&data, &["evidence", "verify", "--project", "acme/app", "--tag-name", "v1.0"]),
+        &format!("evidence {new_sha}: its record {seq} has a bad signature"),
+    );
+}
+
+/// A user's path never writes inside the data directory or reads its signing keys into the log.
+#[test]
+fn paths_into_the_data_directory_are_refused_and_nothing_changes() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("d");
+    init(&data);
+    let key = fs::read_dir(data.join("keys")).unwrap().next().unwrap().unwrap().path();
+    let saved = fs::read(&key).unwrap();
+    let before = size(&data);
+    let k = key.to_str().unwrap();
+    fails(relic(&data, &["report", "compliance", "--output", k]), "--output may not write inside the data directory");
+    let inside = data.join("report.html");
+    fails(relic(&data, &["report", "compliance", "--format", "html", "--output", inside.to_str().unwrap()]), "may not write inside");
+    assert!(!inside.exists());
+    let create = |flag: &str| {
+        relic(&data, &["release", "create", "--project", "acme/app", "--tag-name", "v9", "--ref", "main", flag, k, "--actor", "alice"])
+    };
+    fails(create("--notes-file"), "--notes-file may not read the ledger's signing keys");
+    fails(create("--report-artifact"), "--report-artifact may not read the ledger's signing keys");
+    fails(relic(&data, &["append", "--kind", "deployment.recorded", "--subject", "acme/app@v1", "--actor", "alice", "--payload", k]), "--payload may not read");
+    assert_eq!(fs::read(&key).unwrap(), saved, "the signing key is unchanged");
+    assert_eq!(size(&data), before, "nothing was appended");
+    let outside = t.path().join("report.json");
+    ok(relic(&data, &["report", "compliance", "--output", outside.to_str().unwrap()]));
+    assert!(outside.exists());
+}
