@@ -66,7 +66,7 @@ fn run(data: &Path, who: &Who, cmd: Command, json: bool, out: &mut dyn Write) ->
     } else {
         for r in &recorded {
             let extra = match r["kind"].as_str() {
-                Some("evidence.collected") => format!("  sha {}", r["payload"]["sha"].as_str().unwrap_or("")),
+                Some(relic_domain::event::EVIDENCE_COLLECTED) => format!("  sha {}", r["payload"]["sha"].as_str().unwrap_or("")),
                 _ => String::new(),
             };
             writeln!(out, "{:>6}  {:<22} {}{extra}", r["seq"], r["kind"].as_str().unwrap_or(""), r["subject"].as_str().unwrap_or(""))

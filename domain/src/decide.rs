@@ -6,11 +6,12 @@
 //! event to record, because failed attempts are part of the audit trail. Checks run in the order
 //! of the reference Releases API (`../shared/reference/domain.md`).
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::event::*;
 use crate::evidence;
 use crate::freeze;
+use crate::timing;
 use crate::state::{Phase, Project, Release, State};
 
 /// Longest release description accepted, in bytes (the record's payload limit is 1 MiB).
@@ -156,9 +157,7 @@ fn refuse(status: u16, message: impl Into<String>) -> Refusal {
     Refusal { message: message.into(), status, denied: None, role: None }
 }
 
-pub fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
+pub use crate::timing::ts;
 
 fn parse_time(field: &str, s: &str) -> Result<DateTime<Utc>, Refusal> {
     DateTime::parse_from_rfc3339(s)
@@ -301,11 +300,6 @@ fn missing_milestones(p: &Project, titles: &[String]) -> Result<(), Refusal> {
     } else {
         Err(refuse(400, format!("Milestone(s) not found: {}", missing.join(", "))))
     }
-}
-
-/// Whole-second comparison, as the reference does it.
-fn historical(released_at: &DateTime<Utc>, created_at: &DateTime<Utc>) -> bool {
-    released_at.timestamp() < created_at.timestamp()
 }
 
 /// Decides a raw record (`relic append`) of a kind without rules: its subject names a project
@@ -452,7 +446,7 @@ pub fn decide(st: &State, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Res
             events.push(Event::ReleaseCreated(created.clone()));
             let mut documents = Vec::new();
             // Evidence on create, unless the release is upcoming or historical.
-            if !(released > now || historical(&released, &now)) {
+            if timing::evidence_expected(released, now, now) {
                 let release = release_from(&created, actor);
                 let (doc, ev) = collect(st, p, &release, now, EvidenceReason::Create, None);
                 documents.push(doc);
@@ -480,7 +474,7 @@ pub fn decide(st: &State, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Res
                 tag_name: tag_name.clone(),
                 name: name.clone().filter(|n| n != &r.name),
                 description: description.clone().filter(|d| Some(d) != r.description.as_ref()),
-                released_at: released_at.filter(|t| t != &r.released_at),
+                released_at: released_at.filter(|t| *t != ts(r.released_at)),
                 milestones: milestones.clone().filter(|m| m != &r.milestones),
             };
             Ok(Decision { documents: Vec::new(), events: vec![Event::ReleaseUpdated(e)], role: Some(role) })
@@ -639,8 +633,8 @@ fn release_from(c: &ReleaseCreated, author: &str) -> Release {
         description: c.description.clone(),
         git_ref: c.git_ref.clone(),
         commit: c.commit.clone(),
-        created_at: c.created_at.clone(),
-        released_at: c.released_at.clone(),
+        created_at: timing::parse(&c.created_at).unwrap_or(DateTime::<Utc>::MIN_UTC),
+        released_at: timing::parse(&c.released_at).unwrap_or(DateTime::<Utc>::MIN_UTC),
         milestones: c.milestones.clone(),
         links: c.links.iter().map(|l| (l.id, l.clone())).collect(),
         report_artifacts: c.report_artifacts.clone(),

@@ -375,6 +375,9 @@ pub struct InternalReleased {
     pub id: String,
     pub packages: Vec<InternalPackage>,
     pub released_at: String,
+    /// The scheme the versions were checked against when they were recorded (`None`: recorded by
+    /// v1, which did not say).
+    pub version_scheme: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -530,6 +533,13 @@ kinds! {
     InternalDisclosed => "internal.disclosed" by "relic internal disclose",
 }
 
+/// `access.denied`: the record of a refused command.
+pub const ACCESS_DENIED: &str = "access.denied";
+/// `evidence.collected`: names an evidence document (and its report artifacts) by digest.
+pub const EVIDENCE_COLLECTED: &str = "evidence.collected";
+/// The kinds that change a release: what a deploy freeze is about.
+pub const RELEASE_MUTATIONS: [&str; 6] = ["release.created", "release.updated", "release.deleted", "link.added", "link.updated", "link.deleted"];
+
 impl Event {
     /// The subject the event is recorded under: `<project>` for project-wide facts,
     /// `<project>@<tag>` for a release, `internal/<id>` for an internal release.
@@ -567,6 +577,13 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_named_kinds_are_typed_events() {
+        for k in RELEASE_MUTATIONS.iter().chain([&ACCESS_DENIED, &EVIDENCE_COLLECTED]) {
+            assert!(DOMAIN_KINDS.contains(k), "{k}");
+        }
+    }
 
     #[test]
     fn payloads_round_trip_and_refuse_unknown_fields() {

@@ -92,7 +92,7 @@ pub fn document(project: &Project, release: &Release, collected_at: &str) -> Doc
             "tag_name": release.tag_name,
             "name": release.name,
             "description": release.description,
-            "created_at": release.created_at,
+            "created_at": crate::timing::ts(release.created_at),
             "project": {"id": project.id, "name": project.name, "description": project.description, "created_at": project.created_at},
             "milestones": milestones,
             "report_artifacts": artifacts,
@@ -153,7 +153,7 @@ pub fn verify_record(ledger: &Ledger, ev: &Evidence, proof: &InclusionBundle) ->
     let bytes = ledger.record_bytes(ev.seq).map_err(|e| fail(format!("cannot be read: {e}")))?;
     let rec = Record::decode(&bytes).map_err(|e| fail(format!("is not a record: {e}")))?;
     let payload = rec.payload_json();
-    if rec.kind != "evidence.collected" || payload.get("sha").and_then(Value::as_str) != Some(ev.sha.as_str()) {
+    if rec.kind != crate::event::EVIDENCE_COLLECTED || payload.get("sha").and_then(Value::as_str) != Some(ev.sha.as_str()) {
         return Err(fail("does not name this document".into()));
     }
     if rec.subject != format!("{}@{}", ev.project, ev.tag_name) {

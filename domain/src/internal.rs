@@ -35,7 +35,7 @@ pub fn parse_version(tag: &str) -> Option<(u64, u64, u64)> {
 fn public_versions(p: &Project, now: DateTime<Utc>) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
     p.releases
         .values()
-        .filter(move |r| DateTime::parse_from_rfc3339(&r.released_at).is_ok_and(|t| t.with_timezone(&Utc) <= now))
+        .filter(move |r| !crate::timing::is_upcoming(r.released_at, now))
         .filter_map(|r| parse_version(&r.tag_name))
 }
 
@@ -246,7 +246,7 @@ pub(crate) fn decide(cx: &Parts, cmd: &Command, now: DateTime<Utc>) -> Result<De
                     return Err(refusal(422, format!("Package {} needs a digest of the form sha256:<64 hex> or blake3:<64 hex>", pkg.version)));
                 }
             }
-            let e = InternalReleased { id: id.clone(), packages: packages.clone(), released_at: ts(now) };
+            let e = InternalReleased { id: id.clone(), packages: packages.clone(), released_at: ts(now), version_scheme: Some(scheme.to_string()) };
             done(role, Event::InternalReleased(e))
         }
         Command::InternalFinalize { id, rollout_completed_at, notified, emergency_maintenance } => {
@@ -283,5 +283,143 @@ pub(crate) fn decide(cx: &Parts, cmd: &Command, now: DateTime<Utc>) -> Result<De
             done(role, Event::InternalDisclosed(InternalDisclosed { id: id.clone(), public_versions: public_versions.clone(), disclosed_at: ts(now) }))
         }
         _ => Err(refusal(400, "not an internal-release command")),
+    }
+}
+
+/// S1 deadlines: mitigate within 24 hours of detection (the fix live on the multi-tenant site)…
+pub const MITIGATE_WITHIN_HOURS: i64 = 24;
+/// …and remediate within 30 days (single-tenant instances run it: the rollout completed).
+pub const REMEDIATE_WITHIN_DAYS: i64 = 30;
+
+/// Where a deadline stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadlineStatus {
+    Met,
+    Missed,
+    /// Not done, and less than a fifth of the allowed time left.
+    AtRisk,
+    Pending,
+}
+
+impl DeadlineStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeadlineStatus::Met => "met",
+            DeadlineStatus::Missed => "missed",
+            DeadlineStatus::AtRisk => "at_risk",
+            DeadlineStatus::Pending => "pending",
+        }
+    }
+}
+
+/// A deadline: when it is due, when it was done (if it was), and where it stands at some moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline {
+    pub due: DateTime<Utc>,
+    pub done: Option<DateTime<Utc>>,
+    pub status: DeadlineStatus,
+}
+
+/// The deadline `allowed` after `start`, done at `done`, as it stands at `at`.
+pub fn deadline(start: DateTime<Utc>, allowed: chrono::Duration, done: Option<DateTime<Utc>>, at: DateTime<Utc>) -> Deadline {
+    let due = start + allowed;
+    let status = match done {
+        Some(d) if d <= due => DeadlineStatus::Met,
+        Some(_) => DeadlineStatus::Missed,
+        None if at > due => DeadlineStatus::Missed,
+        None if due - at < allowed / 5 => DeadlineStatus::AtRisk,
+        None => DeadlineStatus::Pending,
+    };
+    Deadline { due, done, status }
+}
+
+/// When `phase` happened, as its event says (detection, preparation, the multi-tenant deployment,
+/// the last backport merge, the release, the rollout, the disclosure); `None` if not reached.
+pub fn phase_time(i: &Internal, phase: Phase) -> Option<DateTime<Utc>> {
+    use crate::timing::parse;
+    match phase {
+        Phase::Detected => parse(&i.detected.detected_at),
+        Phase::Prepared => i.prepared.as_ref().and_then(|p| parse(&p.prepared_at)),
+        Phase::Remediated => i.remediated.as_ref().and_then(|r| parse(&r.multi_tenant_deployed_at)),
+        Phase::Backported => i.backports.values().filter_map(|b| parse(&b.merged_at)).max(),
+        Phase::Released => i.released.as_ref().and_then(|r| parse(&r.released_at)),
+        Phase::Finalized => i.finalized.as_ref().and_then(|f| parse(&f.rollout_completed_at)),
+        Phase::Disclosed => i.disclosed.as_ref().and_then(|d| parse(&d.disclosed_at)),
+    }
+}
+
+/// The S1 deadlines (mitigate, remediate) of an internal release as they stand at `at`; `None` if
+/// its detection time is unreadable.
+pub fn deadlines(i: &Internal, at: DateTime<Utc>) -> Option<(Deadline, Deadline)> {
+    let detected = phase_time(i, Phase::Detected)?;
+    let mitigate = deadline(detected, chrono::Duration::hours(MITIGATE_WITHIN_HOURS), phase_time(i, Phase::Remediated), at);
+    let remediate = deadline(detected, chrono::Duration::days(REMEDIATE_WITHIN_DAYS), phase_time(i, Phase::Finalized), at);
+    Some((mitigate, remediate))
+}
+
+/// What an auditor checks of an internal release, by the same rules that decided it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checks {
+    /// Both targets (N-1 and N-2) have a backport.
+    pub both_backports: bool,
+    /// Every package's version has the form the recorded scheme gives for one of the targets
+    /// (`None`: not released yet, or released by a record that did not say its scheme).
+    pub package_versions_valid: Option<bool>,
+    /// Disclosed after the rollout completed (`None`: not disclosed yet).
+    pub disclosed_after_rollout: Option<bool>,
+}
+
+/// The checks of [`Checks`] on `i`.
+pub fn checks(i: &Internal) -> Checks {
+    let targets = i.prepared.as_ref().map(|p| p.targets.clone()).unwrap_or_default();
+    let both_backports = targets.len() == 2 && targets.iter().all(|t| i.backports.contains_key(t));
+    let package_versions_valid = i.released.as_ref().and_then(|r| {
+        let scheme = r.version_scheme.as_deref()?;
+        Some(r.packages.iter().all(|pkg| targets.iter().any(|t| version_fits(scheme, t, &pkg.version))))
+    });
+    let disclosed_after_rollout = phase_time(i, Phase::Disclosed).map(|d| phase_time(i, Phase::Finalized).is_some_and(|r| d >= r));
+    Checks { both_backports, package_versions_valid, disclosed_after_rollout }
+}
+
+/// Whether `version` has the form `scheme` gives for minor `target` (`X.Y`): `{major}` and
+/// `{minor}` are the target's, `{patch}` any number and `{n}` any number from 1.
+pub fn version_fits(scheme: &str, target: &str, version: &str) -> bool {
+    let Some((major, minor)) = target.split_once('.') else { return false };
+    let template = scheme.replace("{major}", major).replace("{minor}", minor);
+    fits(&template, version)
+}
+
+/// Matches `text` against a template of literal text, `{patch}` (digits) and `{n}` (digits, ≥ 1).
+fn fits(template: &str, text: &str) -> bool {
+    let (at, hole) = match (template.find("{patch}"), template.find("{n}")) {
+        (Some(p), Some(n)) if p < n => (p, "{patch}"),
+        (Some(p), None) => (p, "{patch}"),
+        (_, Some(n)) => (n, "{n}"),
+        (None, None) => return template == text,
+    };
+    let Some(rest) = text.strip_prefix(&template[..at]) else { return false };
+    let after = &template[at + hole.len()..];
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    (1..=digits).any(|k| {
+        let number = &rest[..k];
+        let allowed = hole != "{n}" || number.parse::<u64>().is_ok_and(|n| n >= 1);
+        allowed && fits(after, &rest[k..])
+    })
+}
+
+#[cfg(test)]
+mod checks_tests {
+    use super::*;
+
+    #[test]
+    fn versions_fit_the_recorded_scheme_not_only_the_default() {
+        assert!(version_fits(DEFAULT_SCHEME, "17.2", "17.2.4-internal.1"));
+        assert!(!version_fits(DEFAULT_SCHEME, "17.2", "17.3.4-internal.1"));
+        assert!(!version_fits(DEFAULT_SCHEME, "17.2", "17.2.4-internal.0"));
+        assert!(!version_fits(DEFAULT_SCHEME, "17.2", "17.2.4"));
+        let custom = "{major}.{minor}.{patch}+sec{n}";
+        assert!(version_fits(custom, "3.9", "3.9.5+sec2"));
+        assert!(!version_fits(custom, "3.9", "3.9.5-internal.2"));
+        assert!(version_fits("{major}.{minor}.{patch}{n}", "1.2", "1.2.34"), "digits split either way");
     }
 }

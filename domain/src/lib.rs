@@ -13,6 +13,7 @@
 //! - [`freeze`]: deploy freeze periods (cron, time zones);
 //! - [`evidence`]: evidence documents, their digests and the content-addressed store;
 //! - [`schedule`]: which upcoming releases' evidence is due, exactly once;
+//! - [`timing`]: typed times and the release rules that compare them (historical, upcoming);
 //! - [`schema`]: JSON Schema validation of payloads, and upcasting of older versions;
 //! - [`payload`]: a payload's JSON read in place, for the schema check on read-back;
 //! - [`service`]: the glue: replay, decide, store documents, append.
@@ -30,3 +31,4 @@ pub mod schedule;
 pub mod schema;
 pub mod service;
 pub mod state;
+pub mod timing;

@@ -130,7 +130,7 @@ impl relic_ledger::Policy for DomainPolicy {
         let kind = draft.kind.as_str();
         match (catalogue::rules(kind), door) {
             (Rules::Ledger, _) => return Err(format!("kind {kind:?} is written by the ledger itself and cannot be appended")),
-            (Rules::Command(_), Door::Raw) if kind == "access.denied" => {
+            (Rules::Command(_), Door::Raw) if kind == crate::event::ACCESS_DENIED => {
                 return Err(format!("kind {kind:?} is recorded by relic itself when it refuses a command; it cannot be appended"))
             }
             (Rules::Command(cmd), Door::Raw) => {

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 
 use crate::event::EvidenceReason;
 use crate::state::{Release, State};
+use crate::timing::{self, ts};
 
 /// A collection that is due: the release and the `released_at` it is due for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,25 +23,24 @@ pub struct Due {
     pub scheduled_at: String,
 }
 
-fn parse(t: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc))
-}
-
 /// Why a release's scheduled collection is not due, or `None` if it is.
 pub fn not_due(r: &Release, scheduled_at: &str, now: DateTime<Utc>) -> Option<String> {
-    let (Some(released), Some(created)) = (parse(&r.released_at), parse(&r.created_at)) else {
-        return Some("its times are not readable".into());
+    let Some(scheduled) = timing::parse(scheduled_at) else {
+        return Some(format!("scheduled_at {scheduled_at:?} is not an RFC 3339 time"));
     };
-    if r.released_at != scheduled_at {
-        return Some(format!("Release was rescheduled: released_at is now {}", r.released_at));
+    if r.released_at != scheduled {
+        return Some(format!("Release was rescheduled: released_at is now {}", ts(r.released_at)));
     }
-    if released.timestamp() <= created.timestamp() {
+    if !timing::was_upcoming_when_created(r.released_at, r.created_at) {
         return Some("Evidence is never collected automatically for a release that was not upcoming".into());
     }
-    if released > now {
-        return Some(format!("Release is not due until {}", r.released_at));
+    if timing::is_upcoming(r.released_at, now) {
+        return Some(format!("Release is not due until {}", ts(r.released_at)));
     }
-    let done = r.evidences.iter().any(|e| e.reason == EvidenceReason::Scheduled && e.scheduled_at.as_deref() == Some(scheduled_at));
+    let done = r
+        .evidences
+        .iter()
+        .any(|e| e.reason == EvidenceReason::Scheduled && e.scheduled_at.as_deref().and_then(timing::parse) == Some(scheduled));
     done.then(|| format!("Scheduled evidence for {} at {scheduled_at} was already collected", r.tag_name))
 }
 
@@ -50,8 +50,8 @@ pub fn due(st: &State, now: DateTime<Utc>) -> Vec<Due> {
         .projects
         .values()
         .flat_map(|p| p.releases.values().map(move |r| (p, r)))
-        .filter(|(_, r)| not_due(r, &r.released_at, now).is_none())
-        .map(|(p, r)| Due { project: p.path.clone(), tag_name: r.tag_name.clone(), scheduled_at: r.released_at.clone() })
+        .filter(|(_, r)| not_due(r, &ts(r.released_at), now).is_none())
+        .map(|(p, r)| Due { project: p.path.clone(), tag_name: r.tag_name.clone(), scheduled_at: ts(r.released_at) })
         .collect();
     out.sort_by(|a, b| a.scheduled_at.cmp(&b.scheduled_at));
     out

@@ -23,7 +23,14 @@ use crate::catalogue::{current_version, SCHEMAS};
 type Upcaster = fn(Value) -> Result<Value, String>;
 
 /// (kind, from version, upcaster to from + 1). Every version below a kind's current one needs one.
-const UPCASTERS: &[(&str, u16, Upcaster)] = &[("link.added", 1, link_added_v1_to_v2)];
+const UPCASTERS: &[(&str, u16, Upcaster)] = &[("link.added", 1, link_added_v1_to_v2), ("internal.released", 1, internal_released_v1_to_v2)];
+
+/// `internal.released` v1 → v2: v1 did not record the version scheme; it reads as not recorded.
+fn internal_released_v1_to_v2(mut payload: Value) -> Result<Value, String> {
+    let o = payload.as_object_mut().ok_or("the payload is not an object")?;
+    o.insert("version_scheme".into(), Value::Null);
+    Ok(payload)
+}
 
 /// `link.added` v1 → v2: the link's `filepath` (the reference API's older name) is now
 /// `direct_asset_path`.
@@ -369,6 +376,7 @@ mod tests {
                     InternalPackage { version: t("3.8.12-internal.1"), name: t("payments.tar.gz"), digest: format!("blake3:{DIGEST}") },
                 ],
                 released_at: t("2026-06-12T12:00:00Z"),
+                version_scheme: Some(t(crate::internal::DEFAULT_SCHEME)),
             }),
             Event::InternalFinalized(InternalFinalized {
                 id: t("INT-2026-004"),
@@ -419,6 +427,7 @@ mod tests {
                 }),
                 Event::AccessDenied(x) => Event::AccessDenied(AccessDenied { actor_role: "none".into(), ..x }),
                 Event::InternalRemediated(x) => Event::InternalRemediated(InternalRemediated { security_verified_by: None, ..x }),
+                Event::InternalReleased(x) => Event::InternalReleased(InternalReleased { version_scheme: None, ..x }),
                 other => other,
             })
             .collect()

@@ -6,7 +6,10 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use relic_ledger::Record;
+
+use crate::timing;
 
 use crate::event::*;
 
@@ -45,8 +48,8 @@ pub struct Release {
     pub description: Option<String>,
     pub git_ref: Option<String>,
     pub commit: Option<String>,
-    pub created_at: String,
-    pub released_at: String,
+    pub created_at: DateTime<Utc>,
+    pub released_at: DateTime<Utc>,
     pub milestones: Vec<String>,
     pub links: BTreeMap<u64, Link>,
     pub report_artifacts: Vec<Artifact>,
@@ -110,10 +113,19 @@ pub fn decode(rec: &Record) -> Result<Option<Event>, EventError> {
     if !DOMAIN_KINDS.contains(&rec.kind.as_str()) {
         return Ok(None);
     }
-    match decode_in_place(rec) {
-        Some(event) => Ok(Some(event)),
-        None => decode_value(rec),
+    let event = match decode_in_place(rec) {
+        Some(event) => Some(event),
+        None => decode_value(rec)?,
+    };
+    if let Some(e) = &event {
+        for (field, text) in typed_times(e) {
+            if timing::parse(text).is_none() {
+                let reason = format!("{field} {text:?} is not an RFC 3339 time");
+                return Err(EventError::Payload { seq: rec.seq, kind: rec.kind.clone(), reason });
+            }
+        }
     }
+    Ok(event)
 }
 
 /// [`decode`] through a `serde_json::Value`: the path for older versions, and the one whose errors
@@ -142,6 +154,22 @@ pub(crate) fn decode_in_place(rec: &Record) -> Option<Event> {
         return None;
     }
     Event::from_tree(&rec.kind, &tree)?.ok()
+}
+
+/// A payload's time, typed. [`decode`] refuses a record whose times do not parse, so a decoded
+/// event's always do; an event folded without a record ([`State::apply_event`], tests) with a bad
+/// time reads as the earliest time, which makes its release historical, never due.
+fn typed(s: &str) -> DateTime<Utc> {
+    timing::parse(s).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// The times an event's payload carries that the state keeps typed, as (field, text).
+fn typed_times(e: &Event) -> Vec<(&'static str, &str)> {
+    match e {
+        Event::ReleaseCreated(c) => vec![("created_at", c.created_at.as_str()), ("released_at", c.released_at.as_str())],
+        Event::ReleaseUpdated(u) => u.released_at.as_deref().map(|t| ("released_at", t)).into_iter().collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Everything the domain knows, as of `size` records.
@@ -249,8 +277,8 @@ impl State {
                             description: e.description,
                             git_ref: e.git_ref,
                             commit: e.commit,
-                            created_at: e.created_at,
-                            released_at: e.released_at,
+                            created_at: typed(&e.created_at),
+                            released_at: typed(&e.released_at),
                             milestones: e.milestones,
                             links: e.links.into_iter().map(|l| (l.id, l)).collect(),
                             report_artifacts: e.report_artifacts,
@@ -269,7 +297,7 @@ impl State {
                         r.description = Some(v);
                     }
                     if let Some(v) = e.released_at {
-                        r.released_at = v;
+                        r.released_at = typed(&v);
                     }
                     if let Some(v) = e.milestones {
                         r.milestones = v;

@@ -20,8 +20,7 @@ use serde::{Deserialize, Serialize};
 /// Records per block of mutation counts.
 pub const BLOCK: u64 = 4096;
 
-/// The kinds that change a release.
-pub const MUTATIONS: [&str; 6] = ["release.created", "release.updated", "release.deleted", "link.added", "link.updated", "link.deleted"];
+use relic_domain::event::{ACCESS_DENIED, RELEASE_MUTATIONS};
 
 /// A release mutation recorded while at least one deploy freeze of its project was active.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,7 +84,7 @@ pub fn project_of(subject: &str) -> &str {
 /// Whether a record counts as a mutation by its actor: everything but refusals and what relic
 /// itself records (role `system`).
 pub fn is_counted(rec: &Record) -> bool {
-    rec.kind != "access.denied" && rec.actor.role != "system"
+    rec.kind != ACCESS_DENIED && rec.actor.role != "system"
 }
 
 impl Audit {
@@ -98,7 +97,7 @@ impl Audit {
             added.finding = true;
         }
         let project = project_of(&rec.subject);
-        if MUTATIONS.contains(&rec.kind.as_str()) {
+        if RELEASE_MUTATIONS.contains(&rec.kind.as_str()) {
             if let Some(p) = before.projects.get(project).filter(|p| !p.freezes.is_empty()) {
                 let periods: Vec<FreezePeriod> = p
                     .freezes

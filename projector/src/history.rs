@@ -1,7 +1,8 @@
 //! Who changed what, and when: a release's history and an internal release's status, both derived
 //! by replaying the log.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
+use relic_domain::{internal, timing};
 use relic_domain::state::{Internal, Phase, State};
 use relic_ledger::{Ledger, Record};
 use serde_json::{json, Map, Value};
@@ -40,7 +41,7 @@ pub fn release_history(ledger: &Ledger, project: &str, tag: &str, as_of: AsOf) -
             break;
         }
         let rec = Record::decode(&bytes).map_err(|e| relic_ledger::Error::Corrupt(format!("record {seq}: {e}")))?;
-        let denied_here = rec.kind == "access.denied"
+        let denied_here = rec.kind == relic_domain::event::ACCESS_DENIED
             && rec.subject == project
             && rec.payload_json().get("target").and_then(Value::as_str) == Some(tag);
         let touches = rec.subject == subject || denied_here;
@@ -89,50 +90,22 @@ pub fn release_history(ledger: &Ledger, project: &str, tag: &str, as_of: AsOf) -
     Ok(json!({"release": subject, "history": entries, "log": snap.provenance()}))
 }
 
-/// S1 deadlines: mitigate within 24 hours and remediate within 30 days of detection.
-pub const MITIGATE_WITHIN_HOURS: i64 = 24;
-pub const REMEDIATE_WITHIN_DAYS: i64 = 30;
-
-fn parse(t: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc))
+fn deadline_json(d: &internal::Deadline) -> Value {
+    json!({"due": d.due.to_rfc3339(), "done": d.done.map(|t| t.to_rfc3339()), "status": d.status.as_str()})
 }
 
-/// `met`, `missed`, `at_risk` (not done, and less than a fifth of the allowed time left) or
-/// `pending`.
-pub fn deadline(start: DateTime<Utc>, allowed: Duration, done: Option<DateTime<Utc>>, at: DateTime<Utc>) -> Value {
-    let due = start + allowed;
-    let status = match done {
-        Some(d) if d <= due => "met",
-        Some(_) => "missed",
-        None if at > due => "missed",
-        None if due - at < allowed / 5 => "at_risk",
-        None => "pending",
-    };
-    json!({"due": due.to_rfc3339(), "done": done.map(|d| d.to_rfc3339()), "status": status})
-}
-
-/// The phase timeline of an internal release with durations, and its deadlines.
+/// The phase timeline of an internal release with durations, and its deadlines (the domain's,
+/// [`internal::deadlines`]).
 pub fn internal_json(i: &Internal, at: DateTime<Utc>) -> Value {
-    let detected = parse(&i.detected.detected_at).unwrap_or(at);
+    let detected = internal::phase_time(i, Phase::Detected).unwrap_or(at);
     let mut prev = detected;
     // Each phase at the time the business event happened, where the event says it; otherwise when
     // it was recorded.
-    let happened = |phase: Phase| -> Option<DateTime<Utc>> {
-        match phase {
-            Phase::Detected => Some(detected),
-            Phase::Prepared => i.prepared.as_ref().and_then(|p| parse(&p.prepared_at)),
-            Phase::Remediated => i.remediated.as_ref().and_then(|r| parse(&r.multi_tenant_deployed_at)),
-            Phase::Backported => i.backports.values().filter_map(|b| parse(&b.merged_at)).max(),
-            Phase::Released => i.released.as_ref().and_then(|r| parse(&r.released_at)),
-            Phase::Finalized => i.finalized.as_ref().and_then(|f| parse(&f.rollout_completed_at)),
-            Phase::Disclosed => i.disclosed.as_ref().and_then(|d| parse(&d.disclosed_at)),
-        }
-    };
     let timeline: Vec<Value> = i
         .timeline
         .iter()
         .map(|(phase, seq, time)| {
-            let t = happened(*phase).or_else(|| parse(time)).unwrap_or(detected);
+            let t = internal::phase_time(i, *phase).or_else(|| timing::parse(time)).unwrap_or(detected);
             let v = json!({"phase": phase.name(), "seq": seq, "at": t.to_rfc3339(),
                            "since_previous_hours": (t - prev).num_minutes() as f64 / 60.0,
                            "since_detection_hours": (t - detected).num_minutes() as f64 / 60.0});
@@ -140,9 +113,9 @@ pub fn internal_json(i: &Internal, at: DateTime<Utc>) -> Value {
             v
         })
         .collect();
-    // Mitigation: the fix is live on the multi-tenant site. Remediation: single-tenant instances run it.
-    let mitigated = i.remediated.as_ref().and_then(|r| parse(&r.multi_tenant_deployed_at));
-    let remediated = i.finalized.as_ref().and_then(|f| parse(&f.rollout_completed_at));
+    let deadlines = internal::deadlines(i, at)
+        .map(|(m, r)| json!({"mitigate": deadline_json(&m), "remediate": deadline_json(&r)}))
+        .unwrap_or(Value::Null);
     json!({
         "id": i.detected.id,
         "project": i.detected.project,
@@ -151,10 +124,7 @@ pub fn internal_json(i: &Internal, at: DateTime<Utc>) -> Value {
         "title": i.detected.title,
         "phase": i.phase.name(),
         "timeline": timeline,
-        "deadlines": {
-            "mitigate": deadline(detected, Duration::hours(MITIGATE_WITHIN_HOURS), mitigated, at),
-            "remediate": deadline(detected, Duration::days(REMEDIATE_WITHIN_DAYS), remediated, at),
-        },
+        "deadlines": deadlines,
         "backports": i.backports.values().map(|b| json!({"target": b.target, "merge_request": b.merge_request, "merged_commit": b.merged_commit})).collect::<Vec<_>>(),
         "packages": i.released.as_ref().map(|r| r.packages.clone()).unwrap_or_default(),
         "disclosed": i.disclosed.as_ref().map(|d| json!({"public_versions": d.public_versions, "at": d.disclosed_at})),

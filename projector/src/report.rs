@@ -13,7 +13,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use relic_domain::evidence;
-use relic_domain::internal::parse_version;
+use relic_domain::timing::{self, parse};
 use relic_ledger::{verify, Ledger};
 use serde_json::{json, Value};
 
@@ -28,10 +28,6 @@ pub struct Scope {
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     pub as_of: AsOf,
-}
-
-fn parse(t: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc))
 }
 
 fn in_period(t: Option<DateTime<Utc>>, s: &Scope) -> bool {
@@ -92,11 +88,10 @@ pub fn compliance_with(ledger: &Ledger, data: &Path, scope: &Scope, how: Verific
     let mut missing = 0u64;
     let mut broken = 0u64;
     for p in snap.state.projects.values().filter(|p| wanted(&p.path)) {
-        for r in p.releases.values().filter(|r| in_period(parse(&r.released_at), scope)) {
-            let (released, created) = (parse(&r.released_at), parse(&r.created_at));
-            let historical = matches!((released, created), (Some(a), Some(b)) if a.timestamp() < b.timestamp());
-            let due = released.is_some_and(|t| t <= snap.at);
-            let should = !historical && due;
+        for r in p.releases.values().filter(|r| in_period(Some(r.released_at), scope)) {
+            let historical = timing::is_historical(r.released_at, r.created_at);
+            let due = !timing::is_upcoming(r.released_at, snap.at);
+            let should = timing::evidence_expected(r.released_at, r.created_at, snap.at);
             let evidences: Vec<Value> = r
                 .evidences
                 .iter()
@@ -112,8 +107,8 @@ pub fn compliance_with(ledger: &Ledger, data: &Path, scope: &Scope, how: Verific
                 .collect();
             let lacking = should && evidences.is_empty();
             missing += lacking as u64;
-            releases.push(json!({"project": p.path, "tag_name": r.tag_name, "name": r.name, "created_at": r.created_at,
-                "released_at": r.released_at, "historical": historical, "upcoming": !due,
+            releases.push(json!({"project": p.path, "tag_name": r.tag_name, "name": r.name, "created_at": timing::ts(r.created_at),
+                "released_at": timing::ts(r.released_at), "historical": historical, "upcoming": !due,
                 "evidence_expected": should, "evidence_missing": lacking, "evidences": evidences}));
         }
     }
@@ -127,22 +122,9 @@ pub fn compliance_with(ledger: &Ledger, data: &Path, scope: &Scope, how: Verific
         .filter(|i| in_period(parse(&i.detected.detected_at), scope) || scope.from.is_none())
         .map(|i| {
             let mut v = internal_json(i, snap.at);
-            let targets = i.prepared.as_ref().map(|p| p.targets.clone()).unwrap_or_default();
-            let backports_ok = targets.len() == 2 && targets.iter().all(|t| i.backports.contains_key(t));
-            let versions_ok = i.released.as_ref().map(|r| {
-                r.packages.iter().all(|pkg| {
-                    let (base, n) = pkg.version.split_once("-internal.").unwrap_or(("", ""));
-                    parse_version(base).is_some_and(|(a, b, _)| targets.contains(&format!("{a}.{b}"))) && n.parse::<u64>().is_ok_and(|n| n >= 1)
-                })
-            });
-            let rollout = i.finalized.as_ref().and_then(|f| parse(&f.rollout_completed_at));
-            let disclosed = i.disclosed.as_ref().and_then(|d| parse(&d.disclosed_at));
-            let order_ok = match (rollout, disclosed) {
-                (Some(r), Some(d)) => Some(d >= r),
-                (None, Some(_)) => Some(false),
-                _ => None,
-            };
-            v["checks"] = json!({"both_backports": backports_ok, "package_versions_valid": versions_ok, "disclosed_after_rollout": order_ok});
+            let c = relic_domain::internal::checks(i);
+            v["checks"] = json!({"both_backports": c.both_backports, "package_versions_valid": c.package_versions_valid,
+                "disclosed_after_rollout": c.disclosed_after_rollout});
             v
         })
         .collect();

@@ -16,6 +16,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use relic_domain::event::Role;
+use relic_domain::timing;
 use relic_domain::state::{Project, Release, State};
 use relic_domain::feed;
 use relic_ledger::{merkle, Ledger};
@@ -131,10 +132,6 @@ impl Snapshot {
     }
 }
 
-fn parse(t: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc))
-}
-
 /// How a viewer sees releases: in full (reporter and above, or an auditor without `--viewer`), or
 /// redacted (guest).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,10 +156,8 @@ const SOURCE_FORMATS: [&str; 4] = ["zip", "tar.gz", "tar.bz2", "tar"];
 
 /// One release in the reference API's shape.
 pub fn release_json(p: &Project, r: &Release, at: DateTime<Utc>, sight: Sight) -> Value {
-    let released = parse(&r.released_at);
-    let created = parse(&r.created_at);
-    let upcoming = released.is_some_and(|t| t > at);
-    let historical = matches!((released, created), (Some(rl), Some(cr)) if rl.timestamp() < cr.timestamp());
+    let upcoming = timing::is_upcoming(r.released_at, at);
+    let historical = timing::is_historical(r.released_at, r.created_at);
     let repo = p.path.rsplit('/').next().unwrap_or(&p.path);
     let links: Vec<Value> = r
         .links
@@ -191,8 +186,8 @@ pub fn release_json(p: &Project, r: &Release, at: DateTime<Utc>, sight: Sight) -
         "name": r.name,
         "tag_name": r.tag_name,
         "description": r.description,
-        "created_at": r.created_at,
-        "released_at": r.released_at,
+        "created_at": timing::ts(r.created_at),
+        "released_at": timing::ts(r.released_at),
         "upcoming_release": upcoming,
         "historical_release": historical,
         "author": {"username": r.author},
@@ -250,7 +245,7 @@ pub fn list(snap: &Snapshot, project: &str, opts: &ListOptions, viewer: Option<&
     let p = snap.project(project)?;
     let s = sight(p, viewer)?;
     let mut rs: Vec<&Release> = p.releases.values().collect();
-    let key = |r: &Release| if opts.order_by == "created_at" { r.created_at.clone() } else { r.released_at.clone() };
+    let key = |r: &Release| if opts.order_by == "created_at" { r.created_at } else { r.released_at };
     rs.sort_by(|a, b| key(a).cmp(&key(b)).then(a.id.cmp(&b.id)));
     if opts.sort == "desc" {
         rs.reverse();
@@ -276,7 +271,7 @@ pub fn get(snap: &Snapshot, project: &str, tag: Option<&str>, viewer: Option<&st
         None => p
             .releases
             .values()
-            .filter(|r| parse(&r.released_at).is_some_and(|t| t <= snap.at))
+            .filter(|r| !timing::is_upcoming(r.released_at, snap.at))
             .max_by(|a, b| a.released_at.cmp(&b.released_at).then(a.id.cmp(&b.id)))
             .ok_or_else(|| ViewError::NotFound("Release does not exist".into()))?,
     };

@@ -5,7 +5,8 @@ use relic_domain::decide::{Command, LinkInput};
 use relic_domain::event::Role;
 use relic_domain::service::Service;
 use relic_ledger::Ledger;
-use relic_projector::history::{deadline, release_history};
+use relic_domain::internal::deadline;
+use relic_projector::history::release_history;
 use relic_projector::views::{get, list, snapshot, AsOf, ListOptions};
 
 const P: &str = "acme/app";
@@ -108,9 +109,10 @@ fn as_of_shows_the_state_exactly_as_it_was() {
 fn deadlines_are_met_missed_or_at_risk() {
     let start = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
     let day = Duration::days(1);
-    assert_eq!(deadline(start, day, Some(start + Duration::hours(5)), start + day * 3)["status"], "met");
-    assert_eq!(deadline(start, day, Some(start + Duration::hours(30)), start + day * 3)["status"], "missed");
-    assert_eq!(deadline(start, day, None, start + day * 2)["status"], "missed");
-    assert_eq!(deadline(start, day, None, start + Duration::hours(22))["status"], "at_risk");
-    assert_eq!(deadline(start, day, None, start + Duration::hours(2))["status"], "pending");
+    let status = |done, at| deadline(start, day, done, at).status.as_str();
+    assert_eq!(status(Some(start + Duration::hours(5)), start + day * 3), "met");
+    assert_eq!(status(Some(start + Duration::hours(30)), start + day * 3), "missed");
+    assert_eq!(status(None, start + day * 2), "missed");
+    assert_eq!(status(None, start + Duration::hours(22)), "at_risk");
+    assert_eq!(status(None, start + Duration::hours(2)), "pending");
 }

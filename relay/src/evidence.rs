@@ -12,10 +12,8 @@
 
 use std::path::{Path, PathBuf};
 
+use relic_domain::event::EVIDENCE_COLLECTED;
 use relic_ledger::Record;
-
-/// The kind of the records that name evidence files.
-const EVIDENCE_COLLECTED: &str = "evidence.collected";
 
 /// Files larger than this are not published (a broker's default message limit is about 1 MB; this
 /// one is raised to 4 MiB for the producer, which must also hold the key and headers).
