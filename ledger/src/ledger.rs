@@ -116,10 +116,7 @@ pub fn store_path(dir: &Path) -> PathBuf {
 
 /// Checks an origin: it names the log in checkpoints and is the signing key's name.
 pub fn check_origin(origin: &str) -> Result<()> {
-    if origin.is_empty() || origin.len() > 255 || origin.chars().any(|c| c.is_whitespace() || c.is_control() || c == '+') {
-        return Err(Error::Origin(origin.to_string()));
-    }
-    Ok(())
+    crate::chain::check_origin(origin).map_err(|e| Error::Origin(e.0))
 }
 
 fn now_us() -> i64 {

@@ -23,26 +23,37 @@
 //! - [`mirror`]: a verified copy of another node's log, built from its published record bytes;
 //! - [`outbox`]: the publish cursor (records a broker acknowledged).
 
-pub mod batch;
-pub mod chain;
-pub mod checkpoint;
 pub mod error;
 pub mod keys;
-pub mod kind;
 pub mod ledger;
-pub mod merkle;
 pub mod mirror;
-pub mod note;
 pub mod outbox;
 pub mod packs;
 pub mod paths;
 pub mod policy;
-pub mod record;
 pub mod store;
 pub mod tiles;
 pub mod verify;
+
+pub use relic_formats::{batch, chain, checkpoint, kind, merkle, note, record};
 
 pub use error::{Error, Result};
 pub use ledger::{Ledger, Receipt, SignedCheckpoint};
 pub use policy::{Door, Policy};
 pub use record::{Actor, Draft, Record};
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::record::{Actor, Draft};
+
+    /// The draft the ledger's unit tests append: a made-up `test.updated` whose payload is `{"n": i}`.
+    pub(crate) fn numbered_draft(i: usize) -> Draft {
+        Draft {
+            actor: Actor { id: "t".into(), role: "maintainer".into() },
+            kind: "test.updated".into(),
+            subject: "acme/app@v1".into(),
+            payload: format!("{{\"n\":{i}}}").into_bytes(),
+            schema_version: 1,
+        }
+    }
+}

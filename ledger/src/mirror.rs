@@ -518,7 +518,7 @@ mod tests {
                 l.rotate_key_blocking(Actor { id: "o".into(), role: "owner".into() }).unwrap();
                 continue;
             }
-            l.append_blocking(crate::record::numbered_draft(i)).unwrap();
+            l.append_blocking(crate::test_support::numbered_draft(i)).unwrap();
         }
         (dir, l)
     }

@@ -367,9 +367,9 @@ mod tests {
         let mut n = 1u64;
         for (round, group) in [1usize, 62, 1, 64, 130, 3, 63, 200].into_iter().enumerate() {
             if group == 1 {
-                l.append_blocking(crate::record::numbered_draft(n as usize)).unwrap();
+                l.append_blocking(crate::test_support::numbered_draft(n as usize)).unwrap();
             } else {
-                l.append_all_blocking((0..group).map(|i| crate::record::numbered_draft(n as usize + i)).collect()).unwrap();
+                l.append_all_blocking((0..group).map(|i| crate::test_support::numbered_draft(n as usize + i)).collect()).unwrap();
             }
             n += group as u64;
             if round % 3 == 2 {
@@ -423,7 +423,7 @@ mod tests {
     fn a_damaged_pack_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let l = crate::Ledger::init(dir.path(), "packs.test/log", crate::policy::unchecked()).unwrap();
-        l.append_all_blocking((1..200).map(crate::record::numbered_draft).collect()).unwrap();
+        l.append_all_blocking((1..200).map(crate::test_support::numbered_draft).collect()).unwrap();
         let s = l.store();
         let (at, len) = decode_index(&s.get(&pack_key(1)).unwrap().unwrap()).unwrap();
         let original = s.packs.read(1, at, len).unwrap();
@@ -452,7 +452,7 @@ mod tests {
     fn an_unreferenced_tail_of_the_pack_file_is_cut_off() {
         let dir = tempfile::tempdir().unwrap();
         let l = crate::Ledger::init(dir.path(), "packs.test/log", crate::policy::unchecked()).unwrap();
-        l.append_all_blocking((1..100).map(crate::record::numbered_draft).collect()).unwrap();
+        l.append_all_blocking((1..100).map(crate::test_support::numbered_draft).collect()).unwrap();
         let path = l.store().packs.path().to_path_buf();
         let end = l.store().packs.len().unwrap();
         l.close();
@@ -461,7 +461,7 @@ mod tests {
         drop(f);
         let l = crate::Ledger::open(dir.path(), crate::policy::unchecked()).unwrap();
         assert_eq!(l.store().packs.len().unwrap(), end);
-        l.append_all_blocking((100..200).map(crate::record::numbered_draft).collect()).unwrap();
+        l.append_all_blocking((100..200).map(crate::test_support::numbered_draft).collect()).unwrap();
         l.close();
         let report = crate::verify::verify_dir(dir.path(), &Default::default(), &mut |_, _| {}).unwrap().unwrap();
         assert_eq!(report.size, 200);

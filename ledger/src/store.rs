@@ -94,12 +94,7 @@ impl Head {
     }
 }
 
-/// A signing key and the first record it signs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyEntry {
-    pub key: VerifierKey,
-    pub from_seq: u64,
-}
+pub use crate::chain::KeyEntry;
 
 pub fn encode_keys(keys: &[KeyEntry]) -> Vec<u8> {
     let v: Vec<serde_json::Value> = keys
@@ -490,7 +485,7 @@ mod tests {
     fn ledger_of_701_records() -> (tempfile::TempDir, Ledger) {
         let dir = tempfile::tempdir().unwrap();
         let l = Ledger::init(dir.path(), "upgrade.test/log", crate::policy::unchecked()).unwrap();
-        l.append_all_blocking((0..700).map(crate::record::numbered_draft).collect()).unwrap();
+        l.append_all_blocking((0..700).map(crate::test_support::numbered_draft).collect()).unwrap();
         (dir, l)
     }
 

@@ -15,11 +15,12 @@ use std::sync::mpsc;
 use ed25519_dalek::{Signature, VerifyingKey};
 
 use crate::checkpoint::Checkpoint;
-use crate::kind;
+
 use crate::merkle::{self, Frontier, Hash};
-use crate::note::{self, key_id_hex, VerifierKey};
-use crate::record::{genesis_link, link_of, Record};
-use crate::store::{KeyEntry, Store};
+use crate::note::{self, VerifierKey};
+use crate::record::{link_of, Record};
+use crate::chain::{ChainState, KeyEntry};
+use crate::store::Store;
 use crate::tiles::{self, TileReader};
 
 /// Records whose signatures are checked together in one batch.
@@ -256,26 +257,26 @@ pub fn verify(store: &Store, opts: &Options, progress: &mut dyn FnMut(u64, u64))
     };
 
     // The head must describe exactly the records found.
-    if head.size != state.size {
-        return Err(store_err(format!("the head says {} records, but the log holds {}", head.size, state.size)));
+    if head.size != state.chain.size {
+        return Err(store_err(format!("the head says {} records, but the log holds {}", head.size, state.chain.size)));
     }
-    if head.link != state.link || head.last_time_us != state.last_time {
-        return Err(store_err(format!("the head does not describe record {}", state.size.saturating_sub(1))));
+    if head.link != state.chain.link || head.last_time_us != state.chain.last_time_us {
+        return Err(store_err(format!("the head does not describe record {}", state.chain.size.saturating_sub(1))));
     }
-    if state.keys != meta_keys {
+    if state.chain.keys != meta_keys {
         return Err(store_err("the key list in the store's metadata differs from the key history in the log"));
     }
-    if let Some(k) = opts.pinned.iter().find(|p| !state.keys.iter().any(|h| &h.key == *p)) {
+    if let Some(k) = opts.pinned.iter().find(|p| !state.chain.keys.iter().any(|h| &h.key == *p)) {
         return Err(store_err(format!("key {k} is not in this log's key history: this is not the log that key signs")));
     }
     if let Some(c) = &trusted_cp {
-        let t = trusted.unwrap_or_default();
-        let keys: Vec<VerifierKey> = state.keys.iter().map(|k| k.key.clone()).collect();
+        let t = trusted.ok_or_else(|| VerifyError::Trusted("no trusted checkpoint text".into()))?;
+        let keys: Vec<VerifierKey> = state.chain.keys.iter().map(|k| k.key.clone()).collect();
         note::open(t, &keys).map_err(|e| VerifyError::Trusted(format!("{e} (checked against every key this log has had)")))?;
         let root = state.trusted_root.take().ok_or_else(|| {
             VerifyError::Trusted(format!(
                 "it has size {}, but the log holds only {} records: the log was truncated or replaced",
-                c.size, state.size
+                c.size, state.chain.size
             ))
         })?;
         if root != c.root {
@@ -285,13 +286,13 @@ pub fn verify(store: &Store, opts: &Options, progress: &mut dyn FnMut(u64, u64))
             )));
         }
     }
-    let resume = Resume { size: state.size, link: state.link, frontier: state.frontier.clone(), last_time_us: state.last_time, keys: state.keys.clone(), checkpoints: state.checkpoints };
+    let resume = Resume { size: state.chain.size, link: state.chain.link, frontier: state.frontier.clone(), last_time_us: state.chain.last_time_us, keys: state.chain.keys.clone(), checkpoints: state.checkpoints };
     Ok(Report {
         origin,
-        size: state.size,
+        size: state.chain.size,
         root: state.frontier.root(),
         checkpoints: state.checkpoints,
-        keys: state.keys,
+        keys: state.chain.keys,
         trusted: trusted_cp,
         resumed_from: opts.resume.map_or(0, |r| r.size),
         resume,
@@ -320,13 +321,11 @@ fn check_resume(store: &Store, r: &Resume, head_size: u64) -> Result<(), VerifyE
 }
 
 struct State {
-    size: u64,
-    link: [u8; 32],
+    /// Sequence, link, time and key history: the chain rules' state ([`ChainState::advance`]).
+    chain: ChainState,
     frontier: Frontier,
     checkpoints: u64,
-    keys: Vec<KeyEntry>,
     trusted_root: Option<Hash>,
-    last_time: i64,
 }
 
 type Positioned = (u64, VerifyError);
@@ -344,26 +343,15 @@ fn stream(
     progress: &mut dyn FnMut(u64),
 ) -> Result<State, Positioned> {
     let mut st = match resume {
-        None => State {
-            size: 0,
-            link: genesis_link(origin),
-            frontier: Frontier::new(),
-            checkpoints: 0,
-            keys: Vec::new(),
-            trusted_root: None,
-            last_time: i64::MIN,
-        },
+        None => State { chain: ChainState::genesis(origin), frontier: Frontier::new(), checkpoints: 0, trusted_root: None },
         Some(r) => State {
-            size: r.size,
-            link: r.link,
+            chain: ChainState { origin: origin.to_string(), size: r.size, link: r.link, last_time_us: r.last_time_us, keys: r.keys.clone() },
             frontier: r.frontier.clone(),
             checkpoints: r.checkpoints,
-            keys: r.keys.clone(),
             trusted_root: None,
-            last_time: r.last_time_us,
         },
     };
-    let start = st.size;
+    let start = st.chain.size;
     let mut hashes = TileReader::new(store);
     // Checkpoints at the saved position were checked by the verification that saved it.
     let mut cps = store.scan(b'c', if resume.is_some() { start + 1 } else { 0 }).peekable();
@@ -376,7 +364,7 @@ fn stream(
     check_cps(&mut st, &mut cps)?;
 
     for item in store.records(start) {
-        let seq = st.size;
+        let seq = st.chain.size;
         let (k, bytes) = item.map_err(|e| (seq, store_err(e)))?;
         if bad_sig.load(Ordering::Relaxed) < seq {
             break;
@@ -385,18 +373,7 @@ fn stream(
             return Err((seq, rec_err(seq, format!("is missing (the next record stored is {k})"))));
         }
         let rec = Record::decode(&bytes).map_err(|e| (seq, rec_err(seq, format!("malformed: {e}"))))?;
-        if rec.seq != seq {
-            return Err((seq, rec_err(seq, format!("carries sequence number {}", rec.seq))));
-        }
-        if rec.prev != st.link {
-            let what = if seq == 0 { "the genesis link of this origin".to_string() } else { format!("record {}", seq - 1) };
-            return Err((seq, rec_err(seq, format!("predecessor link does not match {what}"))));
-        }
-        if rec.time_us < st.last_time {
-            return Err((seq, rec_err(seq, "its time is earlier than the previous record's")));
-        }
-        st.last_time = rec.time_us;
-        let key = signing_key(&mut st.keys, &rec, origin).map_err(|e| (seq, rec_err(seq, e)))?;
+        let key = st.chain.advance(&rec, &bytes).map_err(|e| (seq, rec_err(seq, e)))?;
 
         // Tree hashes: recompute this record's and compare with what is stored at those positions.
         let leaf = merkle::leaf_hash(&bytes);
@@ -421,12 +398,7 @@ fn stream(
         chunk.msgs.push(Record::signed_message(&bytes[..bytes.len() - 64]));
         chunk.sigs.push(Signature::from_bytes(&rec.signature));
         chunk.keys.push(key.key);
-        if rec.kind == kind::KEY_ROTATED {
-            rotate(&mut st.keys, &rec, origin).map_err(|e| (seq, rec_err(seq, e)))?;
-        }
-        st.link = link_of(&bytes);
-        st.size += 1;
-        if trusted.is_some_and(|c| c.size == st.size) {
+        if trusted.is_some_and(|c| c.size == st.chain.size) {
             st.trusted_root = Some(st.frontier.root());
         }
         check_cps(&mut st, &mut cps)?;
@@ -435,15 +407,15 @@ fn stream(
             if tx.send(full).is_err() {
                 break;
             }
-            progress(st.size);
+            progress(st.chain.size);
         }
     }
     if !chunk.seqs.is_empty() {
         let _ = tx.send(std::mem::replace(chunk, Chunk::new()));
     }
     drop(tx);
-    progress(st.size);
-    let end = st.size;
+    progress(st.chain.size);
+    let end = st.chain.size;
     if let Some(index) = hash_past_end(store, end).map_err(|e| (end, store_err(e)))? {
         return Err((end, tree_err(index, format!("is stored past the end of the tree of {end} records"))));
     }
@@ -478,13 +450,13 @@ fn check_checkpoints(
     origin: &str,
     keys: &[VerifierKey],
 ) -> Result<(), Positioned> {
-    let pos = st.size.saturating_sub(1);
+    let pos = st.chain.size.saturating_sub(1);
     while let Some(item) = cps.peek() {
         let size = match item {
             Ok((size, _)) => *size,
             Err(e) => return Err((pos, store_err(e))),
         };
-        if size > st.size {
+        if size > st.chain.size {
             return Ok(());
         }
         let note_bytes = match cps.next() {
@@ -492,7 +464,7 @@ fn check_checkpoints(
             _ => return Ok(()),
         };
         let cp_err = |reason: String| (pos, VerifyError::Checkpoint { size, reason });
-        if size < st.size {
+        if size < st.chain.size {
             return Err(cp_err("is stored out of order".into()));
         }
         let text = std::str::from_utf8(&note_bytes).map_err(|_| cp_err("is not UTF-8".into()))?;
@@ -508,60 +480,6 @@ fn check_checkpoints(
         }
         st.checkpoints += 1;
     }
-    Ok(())
-}
-
-/// The key that must have signed `rec`, from the key history replayed so far (record 0 starts it).
-pub(crate) fn signing_key(keys: &mut Vec<KeyEntry>, rec: &Record, origin: &str) -> Result<VerifierKey, String> {
-    if rec.seq == 0 {
-        if rec.kind != kind::LEDGER_CREATED {
-            return Err(format!("record 0 must be {}, found {}", kind::LEDGER_CREATED, rec.kind));
-        }
-        let p = rec.payload_json();
-        if p.get("origin").and_then(|o| o.as_str()) != Some(origin) {
-            return Err("it names another origin than this store's".into());
-        }
-        let key = introduced_key(&p, "key", origin)?;
-        keys.push(KeyEntry { key, from_seq: 0 });
-    } else if rec.kind == kind::LEDGER_CREATED {
-        return Err(format!("{} may only be record 0", kind::LEDGER_CREATED));
-    }
-    let current = keys.last().map(|k| k.key.clone()).ok_or("no signing key is established")?;
-    if rec.key_id != current.key_id {
-        return Err(format!(
-            "signed by key {}, but key {} holds from record {}",
-            key_id_hex(&rec.key_id),
-            key_id_hex(&current.key_id),
-            keys.last().map_or(0, |k| k.from_seq)
-        ));
-    }
-    Ok(current)
-}
-
-fn introduced_key(p: &serde_json::Value, field: &str, origin: &str) -> Result<VerifierKey, String> {
-    let text = p.get(field).and_then(|k| k.as_str()).ok_or_else(|| format!("payload has no {field}"))?;
-    let key = VerifierKey::parse(text).map_err(|e| format!("{field}: {e}"))?;
-    if key.name != origin {
-        return Err(format!("{field} is named {:?}, not the origin", key.name));
-    }
-    if key.key.is_weak() {
-        return Err(format!("{field} is a weak (small-order) key"));
-    }
-    Ok(key)
-}
-
-/// Applies a `key.rotated` record: the key it introduces signs every record after it.
-pub(crate) fn rotate(keys: &mut Vec<KeyEntry>, rec: &Record, origin: &str) -> Result<(), String> {
-    let p = rec.payload_json();
-    let previous = introduced_key(&p, "previous_key", origin)?;
-    if keys.last().map(|k| &k.key) != Some(&previous) {
-        return Err("previous_key is not the key that held before it".into());
-    }
-    let new = introduced_key(&p, "new_key", origin)?;
-    if keys.iter().any(|k| k.key.key_id == new.key_id) {
-        return Err("new_key reuses the ID of an earlier key".into());
-    }
-    keys.push(KeyEntry { key: new, from_seq: rec.seq + 1 });
     Ok(())
 }
 

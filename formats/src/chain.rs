@@ -6,15 +6,16 @@
 //! history replayed from the records (record 0 introduces it, `key.rotated` switches it), and the
 //! signature. The state it carries ([`ChainState`]) is small and can be saved and resumed.
 //!
+//! The rules themselves are [`ChainState::advance`], the one implementation of them: a store's full
+//! verification (`relic_ledger::verify`) and a mirror apply it to every record they read, and
+//! [`Chain`] to records received one by one.
+//!
 //! What this is not: tree hashes or checkpoints (those need the records' hashes, see
-//! [`crate::mirror`]), nor storage. The checks themselves are [`crate::verify`]'s, shared with it.
+//! `relic_ledger::mirror`), nor storage. Pure: no I/O.
 
 use crate::kind;
-use crate::ledger::check_origin;
-use crate::note::VerifierKey;
+use crate::note::{key_id_hex, VerifierKey};
 use crate::record::{genesis_link, link_of, Record};
-use crate::store::KeyEntry;
-use crate::verify::{rotate, signing_key};
 
 /// A record that is not the next record of the log, with its position.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,6 +38,122 @@ pub struct ChainState {
     pub link: [u8; 32],
     pub last_time_us: i64,
     pub keys: Vec<KeyEntry>,
+}
+
+/// A signing key and the first record it signs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyEntry {
+    pub key: VerifierKey,
+    pub from_seq: u64,
+}
+
+/// Why an origin is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid origin {0:?}: it must be non-empty, at most 255 bytes, without spaces, '+' or control characters")]
+pub struct OriginError(pub String);
+
+/// Checks an origin: it names the log in checkpoints and is the signing key's name
+/// (`schemas/checkpoint-v1.md`).
+pub fn check_origin(origin: &str) -> Result<(), OriginError> {
+    if origin.is_empty() || origin.len() > 255 || origin.chars().any(|c| c.is_whitespace() || c.is_control() || c == '+') {
+        return Err(OriginError(origin.to_string()));
+    }
+    Ok(())
+}
+
+impl ChainState {
+    /// The state before record 0 of the log named `origin`: the genesis link, no key yet.
+    pub fn genesis(origin: &str) -> Self {
+        Self { origin: origin.to_string(), size: 0, link: genesis_link(origin), last_time_us: i64::MIN, keys: Vec::new() }
+    }
+
+    /// The per-record rules of `schemas/record-v1.md` §Verification (steps 6–9, 11–12): `rec`
+    /// (decoded from `bytes`) carries the next sequence number, the link of the record before it
+    /// (the genesis link for record 0), a time no earlier than its predecessor's, and the key ID of
+    /// the key that holds at its position (record 0, `ledger.created`, introduces the first key,
+    /// naming this origin; `key.rotated` introduces the next one, for the records after it). On
+    /// success the state has advanced past `rec`; the returned key is the one its signature must
+    /// verify under (step 10, checked by the caller, alone or in a batch). On error (one line, no
+    /// position: the caller knows it) the state is unchanged.
+    pub fn advance(&mut self, rec: &Record, bytes: &[u8]) -> Result<VerifierKey, String> {
+        if rec.seq != self.size {
+            return Err(format!("carries sequence number {}", rec.seq));
+        }
+        if rec.prev != self.link {
+            return Err(if rec.seq == 0 {
+                "predecessor link does not match the genesis link of its origin".to_string()
+            } else {
+                format!("predecessor link does not match record {}", rec.seq - 1)
+            });
+        }
+        if rec.time_us < self.last_time_us {
+            return Err("its time is earlier than the previous record's".into());
+        }
+        // Nothing changes until every rule passed.
+        let (key, first) = signing_key(&self.keys, rec, &self.origin)?;
+        let next = if rec.kind == kind::KEY_ROTATED { Some(rotation(&self.keys, &key, rec, &self.origin)?) } else { None };
+        self.keys.extend(first.into_iter().chain(next));
+        self.size = rec.seq + 1;
+        self.link = link_of(bytes);
+        self.last_time_us = rec.time_us;
+        Ok(key)
+    }
+}
+
+/// The key that must have signed `rec`, from the key history replayed so far, and for record 0 the
+/// entry that starts the history.
+fn signing_key(keys: &[KeyEntry], rec: &Record, origin: &str) -> Result<(VerifierKey, Option<KeyEntry>), String> {
+    let (current, first) = if rec.seq == 0 {
+        if rec.kind != kind::LEDGER_CREATED {
+            return Err(format!("record 0 must be {}, found {}", kind::LEDGER_CREATED, rec.kind));
+        }
+        let p = rec.payload_json();
+        if p.get("origin").and_then(|o| o.as_str()) != Some(origin) {
+            return Err("it names another origin than this store's".into());
+        }
+        let key = introduced_key(&p, "key", origin)?;
+        (key.clone(), Some(KeyEntry { key, from_seq: 0 }))
+    } else if rec.kind == kind::LEDGER_CREATED {
+        return Err(format!("{} may only be record 0", kind::LEDGER_CREATED));
+    } else {
+        (keys.last().map(|k| k.key.clone()).ok_or("no signing key is established")?, None)
+    };
+    if rec.key_id != current.key_id {
+        return Err(format!(
+            "signed by key {}, but key {} holds from record {}",
+            key_id_hex(&rec.key_id),
+            key_id_hex(&current.key_id),
+            keys.last().map_or(0, |k| k.from_seq)
+        ));
+    }
+    Ok((current, first))
+}
+
+fn introduced_key(p: &serde_json::Value, field: &str, origin: &str) -> Result<VerifierKey, String> {
+    let text = p.get(field).and_then(|k| k.as_str()).ok_or_else(|| format!("payload has no {field}"))?;
+    let key = VerifierKey::parse(text).map_err(|e| format!("{field}: {e}"))?;
+    if key.name != origin {
+        return Err(format!("{field} is named {:?}, not the origin", key.name));
+    }
+    if key.key.is_weak() {
+        return Err(format!("{field} is a weak (small-order) key"));
+    }
+    Ok(key)
+}
+
+/// The entry a `key.rotated` record adds: the key it introduces signs every record after it.
+/// `current` is the key that holds at the record (and signs it).
+fn rotation(keys: &[KeyEntry], current: &VerifierKey, rec: &Record, origin: &str) -> Result<KeyEntry, String> {
+    let p = rec.payload_json();
+    let previous = introduced_key(&p, "previous_key", origin)?;
+    if previous != *current {
+        return Err("previous_key is not the key that held before it".into());
+    }
+    let new = introduced_key(&p, "new_key", origin)?;
+    if keys.iter().any(|k| k.key.key_id == new.key_id) {
+        return Err("new_key reuses the ID of an earlier key".into());
+    }
+    Ok(KeyEntry { key: new, from_seq: rec.seq + 1 })
 }
 
 /// What a received record turned out to be.
@@ -116,20 +233,7 @@ impl Chain {
             return Err(err(expected, format!("is missing: the next record received is record {}", rec.seq)));
         }
         let Some(s) = self.state.as_mut() else { return self.first(rec, bytes) };
-        if rec.prev != s.link {
-            return Err(err(expected, format!("predecessor link does not match record {}", expected - 1)));
-        }
-        if rec.time_us < s.last_time_us {
-            return Err(err(expected, "its time is earlier than the previous record's"));
-        }
-        // Neither changes the key history unless it succeeds (and only record 0 or a rotation does).
-        let key = signing_key(&mut s.keys, &rec, &s.origin).map_err(|e| err(expected, e))?;
-        if rec.kind == kind::KEY_ROTATED {
-            rotate(&mut s.keys, &rec, &s.origin).map_err(|e| err(expected, e))?;
-        }
-        s.size = expected + 1;
-        s.link = link_of(bytes);
-        s.last_time_us = rec.time_us;
+        let key = s.advance(&rec, bytes).map_err(|e| err(expected, e))?;
         Ok(Step::Next { record: rec, key })
     }
 
@@ -141,17 +245,14 @@ impl Chain {
             .and_then(|o| o.as_str())
             .ok_or_else(|| err(0, format!("record 0 must be {} naming the origin", kind::LEDGER_CREATED)))?;
         check_origin(origin).map_err(|e| err(0, e.to_string()))?;
-        if rec.prev != genesis_link(origin) {
-            return Err(err(0, "predecessor link does not match the genesis link of its origin"));
-        }
-        let mut keys = Vec::new();
-        let key = signing_key(&mut keys, &rec, origin).map_err(|e| err(0, e))?;
+        let mut state = ChainState::genesis(origin);
+        let key = state.advance(&rec, bytes).map_err(|e| err(0, e))?;
         if let Some(p) = &self.pinned {
             if key != *p {
                 return Err(err(0, format!("it introduces key {key}, not the pinned key {p}")));
             }
         }
-        self.state = Some(ChainState { origin: origin.to_string(), size: 1, link: link_of(bytes), last_time_us: rec.time_us, keys });
+        self.state = Some(state);
         Ok(Step::Next { record: rec, key })
     }
 
@@ -167,70 +268,5 @@ impl Chain {
             }
         }
         Ok(step)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{Actor, Ledger};
-
-    fn log(n: usize) -> (tempfile::TempDir, Vec<Vec<u8>>) {
-        let dir = tempfile::tempdir().unwrap();
-        let l = Ledger::init(dir.path(), "chain.test/log", crate::policy::unchecked()).unwrap();
-        for i in 0..n {
-            let d = crate::record::numbered_draft(i);
-            if i == n / 2 {
-                l.rotate_key_blocking(Actor { id: "o".into(), role: "owner".into() }).unwrap();
-            }
-            l.append_blocking(d).unwrap();
-        }
-        let records = l.records(0).map(|r| r.unwrap().1).collect();
-        (dir, records)
-    }
-
-    #[test]
-    fn accepts_a_log_in_order_across_a_rotation_and_resumes() {
-        let (_d, recs) = log(6);
-        let mut c = Chain::new(None);
-        for (i, b) in recs.iter().enumerate() {
-            assert!(matches!(c.accept(b).unwrap(), Step::Next { .. }), "record {i}");
-        }
-        assert_eq!(c.size(), recs.len() as u64);
-        assert_eq!(c.keys().len(), 2);
-        assert!(matches!(c.accept(&recs[2]).unwrap(), Step::Earlier(r) if r.seq == 2));
-        let mut again = Chain::resume(c.state().unwrap().clone(), None).unwrap();
-        assert_eq!(again.size(), c.size());
-        assert!(matches!(again.accept(&recs[3]).unwrap(), Step::Earlier(_)));
-    }
-
-    #[test]
-    fn names_the_position_of_what_is_wrong_and_does_not_move() {
-        let (_d, recs) = log(4);
-        let mut c = Chain::new(None);
-        assert_eq!(c.accept(&recs[1]).unwrap_err().seq, 0, "record 0 missing");
-        c.accept(&recs[0]).unwrap();
-        c.accept(&recs[1]).unwrap();
-        let e = c.accept(&recs[3]).unwrap_err();
-        assert_eq!((e.seq, e.to_string().contains("missing")), (2, true), "{e}");
-        let mut forged = recs[2].clone();
-        let last = forged.len() - 1;
-        forged[last] ^= 1;
-        assert_eq!(c.accept(&forged).unwrap_err(), err(2, "signature does not verify"));
-        let e = c.accept(&forged[..10]).unwrap_err();
-        assert!(e.seq == 2 && e.reason.contains("malformed"), "{e}");
-        assert_eq!(c.size(), 2);
-        c.accept(&recs[2]).unwrap();
-    }
-
-    #[test]
-    fn a_pinned_key_must_be_the_one_record_0_introduces() {
-        let (_d, recs) = log(1);
-        let (_e, other) = log(1);
-        let mut c = Chain::new(None);
-        c.accept(&other[0]).unwrap();
-        let foreign = c.keys()[0].key.clone();
-        let mut pinned = Chain::new(Some(foreign));
-        assert!(pinned.accept(&recs[0]).unwrap_err().reason.contains("pinned key"));
     }
 }

@@ -357,18 +357,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The draft the ledger's unit tests append: a made-up `test.updated` whose payload is `{"n": i}`.
-#[cfg(test)]
-pub(crate) fn numbered_draft(i: usize) -> Draft {
-    Draft {
-        actor: Actor { id: "t".into(), role: "maintainer".into() },
-        kind: "test.updated".into(),
-        subject: "acme/app@v1".into(),
-        payload: format!("{{\"n\":{i}}}").into_bytes(),
-        schema_version: 1,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

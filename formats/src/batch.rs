@@ -13,7 +13,7 @@
 //! rejects a non-canonical `s` and an `R` that does not decompress, and it accepts the batch only if
 //! the equation holds: with the `zᵢ` drawn fresh from the operating system's generator, a batch
 //! holding an invalid signature passes with probability at most 2⁻¹²⁸ (or it fails, and the caller
-//! checks each signature on its own, as [`crate::verify`] does).
+//! checks each signature on its own, as `relic_ledger::verify` does).
 //!
 //! What this is not: a general-purpose signature API. It answers one question, "do all of these
 //! verify?", and never says which one does not.
