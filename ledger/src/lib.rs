@@ -43,6 +43,9 @@ pub use policy::{Door, Policy};
 pub use record::{Actor, Draft, Record};
 
 #[cfg(test)]
+mod chain_tests;
+
+#[cfg(test)]
 pub(crate) mod test_support {
     use crate::record::{Actor, Draft};
 

@@ -1,23 +1,14 @@
 //! The chain rules (`relic_formats::chain`) over logs written by a real ledger: in order across a
 //! key rotation, resumed, and every kind of wrong record named by its position.
 
-use relic_ledger::chain::{Chain, ChainError, Step};
-use relic_ledger::record::{Actor, Draft};
-use relic_ledger::Ledger;
-
-fn numbered_draft(i: usize) -> Draft {
-    Draft {
-        actor: Actor { id: "t".into(), role: "maintainer".into() },
-        kind: "test.updated".into(),
-        subject: "acme/app@v1".into(),
-        payload: format!("{{\"n\":{i}}}").into_bytes(),
-        schema_version: 1,
-    }
-}
+use crate::chain::{Chain, ChainError, Step};
+use crate::record::Actor;
+use crate::test_support::numbered_draft;
+use crate::Ledger;
 
 fn log(n: usize) -> (tempfile::TempDir, Vec<Vec<u8>>) {
     let dir = tempfile::tempdir().unwrap();
-    let l = Ledger::init(dir.path(), "chain.test/log", relic_ledger::policy::unchecked()).unwrap();
+    let l = Ledger::init(dir.path(), "chain.test/log", crate::policy::unchecked()).unwrap();
     for i in 0..n {
         let d = numbered_draft(i);
         if i == n / 2 {
