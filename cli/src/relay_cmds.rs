@@ -155,29 +155,8 @@ pub fn prove_inclusion(data: &Path, seq: u64, size: Option<u64>) -> Result<Inclu
     Ok(l.prove_inclusion(seq, size)?)
 }
 
-/// The ledger in `data`, opened to issue checkpoints (an origin signs the one asked for; a mirror
-/// serves only those its origin published), with the size to ask for.
+/// The ledger in `data`, opened to issue checkpoints, with the size to ask for
+/// ([`mirror::open_for_checkpoint`] decides what a mirror may serve).
 pub fn open_for_checkpoint(data: &Path, size: Option<u64>) -> Result<(Ledger, Option<u64>)> {
-    let ro = Ledger::open_read_only(data)?;
-    if !mirror::is_mirror(ro.store())? {
-        drop(ro);
-        return Ok((Ledger::open(data, relic_ledger::policy::closed())?, size));
-    }
-    let latest = ro.store().checkpoint_neighbours(u64::MAX)?.0.map(|(n, _)| n);
-    let size = match (size, latest) {
-        (Some(s), _) => s,
-        (None, Some(l)) => l,
-        (None, None) => {
-            return Err(CliError::Usage(
-                "this is a mirror: it can only serve the checkpoints its origin published, and it holds none yet".into(),
-            ))
-        }
-    };
-    if size <= ro.size() && ro.store().checkpoint_note(size)?.is_none() {
-        let hint = latest.map_or(String::new(), |l| format!("; the latest it holds is at size {l}"));
-        return Err(CliError::Usage(format!(
-            "this is a mirror: it can only serve the checkpoints its origin published, and none was published at size {size}{hint}"
-        )));
-    }
-    Ok((ro, Some(size)))
+    Ok(mirror::open_for_checkpoint(data, size)?)
 }

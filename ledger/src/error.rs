@@ -23,7 +23,7 @@ pub enum Error {
     #[error("corrupt store: {0}")]
     Corrupt(String),
     #[error("storage: {0}")]
-    Storage(#[from] sled::Error),
+    Storage(String),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     /// A user's path that a command may not use (`crate::paths`).
@@ -55,6 +55,19 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<relic_store::Error> for Error {
+    fn from(e: relic_store::Error) -> Self {
+        match e {
+            relic_store::Error::NotFound(p) => Error::NotFound(p),
+            relic_store::Error::Locked(p) => Error::Locked(p),
+            relic_store::Error::Corrupt(s) => Error::Corrupt(s),
+            relic_store::Error::Storage(s) => Error::Storage(s),
+            relic_store::Error::Io { path, source } => Error::Io { path, source },
+            relic_store::Error::Tree(t) => Error::Tree(t),
+        }
+    }
+}
 
 pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.into();

@@ -22,12 +22,13 @@ use crate::error::{Error, Result};
 use crate::kind;
 use crate::keys;
 use crate::merkle::{self, Hash};
-use crate::packs::{self, OpenPack};
+use crate::packs::OpenPack;
 use crate::policy::{Door, Policy};
 use crate::tiles::TreeWriter;
 use crate::note::{self, SignerKey, VerifierKey};
 use crate::record::{canonical_payload, genesis_link, link_of, Actor, Draft, Record};
-use crate::store::{self, Head, KeyEntry, Store};
+use crate::store::{Head, KeyEntry, Store};
+use relic_store::{Group, GroupWriter};
 
 /// Most requests packed into one group commit.
 const MAX_GROUP: usize = 4096;
@@ -75,13 +76,11 @@ impl Ack {
     }
 }
 
-struct Group {
-    batch: sled::Batch,
-    /// The packs the group completes, written to the pack file before the batch is applied.
-    packs: packs::Completed,
+/// What is owed once a group is committed: the acknowledgements, the size it brings the log to,
+/// and, if it rotates the key, the new key list and checkpoint signer.
+struct Owed {
     replies: Vec<Ack>,
     size: u64,
-    /// Set when the group rotates the key: the new key list and checkpoint signer.
     rotation: Option<(Vec<KeyEntry>, Arc<SignerKey>)>,
 }
 
@@ -131,11 +130,11 @@ impl Ledger {
         let sp = store_path(dir);
         if sp.exists() {
             let s = Store::open(&sp, false)?;
-            if s.get(store::META_FORMAT)?.is_some() {
+            if s.get(crate::store::META_FORMAT)?.is_some() {
                 return Err(Error::Exists(dir.to_path_buf()));
             }
             // An interrupted init left an empty database behind; start over in it.
-            if s.db.iter().next().is_some() {
+            if !s.is_empty()? {
                 return Err(Error::Corrupt(format!("{} holds data but no format marker", sp.display())));
             }
         }
@@ -160,19 +159,16 @@ impl Ledger {
             },
         );
         let bytes = rec.to_bytes();
-        let mut batch = sled::Batch::default();
-        OpenPack::default().push(&mut batch, &bytes);
+        let mut group = Group::new();
+        OpenPack::default().push(&mut group, &bytes);
         let mut tree = TreeWriter::default();
         tree.push(&bytes);
-        tree.write(&mut batch);
-        let head = Head { size: 1, link: link_of(&bytes), last_time_us: rec.time_us };
-        batch.insert(store::META_HEAD, &head.encode()[..]);
-        batch.insert(store::META_KEYS, store::encode_keys(&[KeyEntry { key: vk, from_seq: 0 }]));
-        batch.insert(store::META_ORIGIN, origin.as_bytes());
-        // The format marker goes last in the same atomic batch: its presence means init completed.
-        batch.insert(store::META_FORMAT, store::FORMAT);
-        store.db.apply_batch(batch)?;
-        store.flush()?;
+        tree.write(&mut group);
+        group.set_head(&Head { size: 1, link: link_of(&bytes), last_time_us: rec.time_us });
+        group.set_keys(&[KeyEntry { key: vk, from_seq: 0 }]);
+        // The format marker is in the same atomic group: its presence means init completed.
+        group.set_origin_and_format(origin);
+        store.commit(group)?;
         drop(store);
         Self::open(dir, policy)
     }
@@ -192,19 +188,13 @@ impl Ledger {
         let tree = TreeWriter::load(&l.shared.store, head.size)?;
         let pack = OpenPack::load(&l.shared.store, head.size)?;
         let (tx, rx) = mpsc::sync_channel(QUEUE);
-        let (gtx, grx) = mpsc::sync_channel::<Group>(1);
+        let writer = GroupWriter::start(&l.shared.store, "relic-writer")?;
         let seq = Sequencer { head, tree, pack, signer, keys, origin: l.shared.origin.clone() };
         let shared = l.shared.clone();
         l.threads.push(
             std::thread::Builder::new()
                 .name("relic-sequencer".into())
-                .spawn(move || seq.run(rx, gtx))
-                .map_err(crate::error::io(dir))?,
-        );
-        l.threads.push(
-            std::thread::Builder::new()
-                .name("relic-writer".into())
-                .spawn(move || write_groups(&shared, grx))
+                .spawn(move || seq.run(rx, writer, shared))
                 .map_err(crate::error::io(dir))?,
         );
         l.queue = Some(tx);
@@ -389,13 +379,13 @@ impl Ledger {
         self.records_shared(from).map(|r| r.map(|(s, v)| (s, v.to_vec())))
     }
 
-    /// As [`Ledger::records`], lending sled's buffers instead of copying them.
-    pub fn records_shared(&self, from: u64) -> impl Iterator<Item = Result<(u64, sled::IVec)>> + '_ {
+    /// As [`Ledger::records`], lending the store's buffers instead of copying them.
+    pub fn records_shared(&self, from: u64) -> impl Iterator<Item = Result<(u64, relic_store::Bytes)>> + '_ {
         let end = self.size();
         let mut expected = from;
         self.shared.store.records(from).take_while(move |r| r.as_ref().map_or(true, |(s, _)| *s < end)).map(
             move |r| {
-                let (s, v) = r?;
+                let (s, v) = r.map_err(Error::from)?;
                 if s != expected {
                     return Err(Error::Corrupt(format!("record {expected} is missing")));
                 }
@@ -450,8 +440,7 @@ impl Ledger {
         let signer = self.shared.signer.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or(Error::ReadOnly)?;
         let checkpoint = Checkpoint::new(&self.shared.origin, size, root);
         let note = note::sign(&checkpoint.body(), &signer)?;
-        self.shared.store.db.insert(store::checkpoint_key(size), note.as_bytes())?;
-        self.shared.store.flush()?;
+        self.shared.store.put_checkpoint(size, &note)?;
         Ok(SignedCheckpoint { checkpoint, note })
     }
 
@@ -535,7 +524,7 @@ struct Sequencer {
 }
 
 impl Sequencer {
-    fn run(mut self, rx: mpsc::Receiver<Request>, writer: mpsc::SyncSender<Group>) {
+    fn run(mut self, rx: mpsc::Receiver<Request>, writer: GroupWriter, shared: Arc<Shared>) {
         while let Ok(first) = rx.recv() {
             let mut requests = vec![first];
             while requests.len() < MAX_GROUP {
@@ -544,36 +533,38 @@ impl Sequencer {
                     Err(_) => break,
                 }
             }
-            let group = self.build(requests);
-            if writer.send(group).is_err() {
+            let (group, owed) = self.build(requests);
+            let shared = shared.clone();
+            if writer.send(group, Box::new(move |result| settle(&shared, owed, result))).is_err() {
                 return;
             }
         }
+        // Dropping the writer commits what was handed over, then stops it.
     }
 
-    fn append(&mut self, batch: &mut sled::Batch, draft: Draft) -> Receipt {
+    fn append(&mut self, group: &mut Group, draft: Draft) -> Receipt {
         let seq = self.head.size;
         let time_us = now_us().max(self.head.last_time_us);
         let rec = sign_record(&self.signer, seq, time_us, self.head.link, draft);
         let bytes = rec.to_bytes();
         self.tree.push(&bytes);
         self.head = Head { size: seq + 1, link: link_of(&bytes), last_time_us: time_us };
-        self.pack.push(batch, &bytes);
+        self.pack.push(group, &bytes);
         Receipt { seq, time_us }
     }
 
-    fn build(&mut self, requests: Vec<Request>) -> Group {
-        let mut batch = sled::Batch::default();
+    fn build(&mut self, requests: Vec<Request>) -> (Group, Owed) {
+        let mut group = Group::new();
         let mut replies = Vec::with_capacity(requests.len());
         let mut rotation = None;
         for r in requests {
             match r {
                 Request::Append(draft, reply) => {
-                    let receipt = self.append(&mut batch, draft);
+                    let receipt = self.append(&mut group, draft);
                     replies.push(Ack::One(reply, receipt));
                 }
                 Request::AppendAll(drafts, reply) => {
-                    let receipts = drafts.into_iter().map(|d| self.append(&mut batch, d)).collect();
+                    let receipts = drafts.into_iter().map(|d| self.append(&mut group, d)).collect();
                     replies.push(Ack::All(reply, receipts));
                 }
                 Request::Rotate(new, actor, reply) => {
@@ -588,46 +579,42 @@ impl Sequencer {
                         payload: payload.to_string().into_bytes(),
                         schema_version: 1,
                     };
-                    let receipt = self.append(&mut batch, draft);
+                    let receipt = self.append(&mut group, draft);
                     self.keys.push(KeyEntry { key: new.verifier().clone(), from_seq: receipt.seq + 1 });
                     self.signer = Arc::from(new);
-                    batch.insert(store::META_KEYS, store::encode_keys(&self.keys));
+                    group.set_keys(&self.keys);
                     rotation = Some((self.keys.clone(), self.signer.clone()));
                     replies.push(Ack::One(reply, receipt));
                 }
             }
         }
-        self.tree.write(&mut batch);
-        batch.insert(store::META_HEAD, &self.head.encode()[..]);
-        Group { batch, packs: self.pack.take_completed(), replies, size: self.head.size, rotation }
+        self.tree.write(&mut group);
+        group.set_head(&self.head);
+        self.pack.finish(&mut group);
+        (group, Owed { replies, size: self.head.size, rotation })
     }
 }
 
-/// The writer: one atomic batch and one flush per group, then the acknowledgements.
-fn write_groups(shared: &Shared, groups: mpsc::Receiver<Group>) {
-    while let Ok(g) = groups.recv() {
-        let poisoned = shared.poisoned.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let result = match poisoned {
-            Some(p) => Err(p),
-            None => packs::commit(&shared.store.db, &shared.store.packs, g.packs, g.batch).map_err(|e| e.to_string()),
-        };
-        match result {
-            Ok(()) => {
-                if let Some((keys, signer)) = g.rotation {
-                    *shared.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
-                    *shared.signer.write().unwrap_or_else(|p| p.into_inner()) = Some(signer);
-                }
-                shared.committed.store(g.size, Ordering::Release);
-                shared.groups.fetch_add(1, Ordering::Relaxed);
-                for ack in g.replies {
-                    ack.send(Ok(()));
-                }
+/// Runs on the writer thread once a group is committed (or failed): moves the committed size and
+/// key history forward and acknowledges every request of the group; on failure poisons the ledger
+/// (the sequencer may be ahead of the disk) and fails them all.
+fn settle(shared: &Shared, owed: Owed, result: std::result::Result<(), String>) {
+    match result {
+        Ok(()) => {
+            if let Some((keys, signer)) = owed.rotation {
+                *shared.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
+                *shared.signer.write().unwrap_or_else(|p| p.into_inner()) = Some(signer);
             }
-            Err(e) => {
-                *shared.poisoned.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
-                for ack in g.replies {
-                    ack.send(Err(e.clone()));
-                }
+            shared.committed.store(owed.size, Ordering::Release);
+            shared.groups.fetch_add(1, Ordering::Relaxed);
+            for ack in owed.replies {
+                ack.send(Ok(()));
+            }
+        }
+        Err(e) => {
+            *shared.poisoned.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
+            for ack in owed.replies {
+                ack.send(Err(e.clone()));
             }
         }
     }

@@ -28,14 +28,12 @@ pub mod keys;
 pub mod ledger;
 pub mod mirror;
 pub mod outbox;
-pub mod packs;
 pub mod paths;
 pub mod policy;
-pub mod store;
-pub mod tiles;
 pub mod verify;
 
 pub use relic_formats::{batch, chain, checkpoint, kind, merkle, note, record};
+pub use relic_store::{packs, store, tiles};
 
 pub use error::{Error, Result};
 pub use ledger::{Ledger, Receipt, SignedCheckpoint};

@@ -4,18 +4,18 @@
 //! signed, received from anywhere (a broker, a file), checks each one as `relic verify` would —
 //! strict decoding, sequence number, predecessor link (the genesis link for record 0), time order,
 //! the signing key from the key history replayed from the records, the signature — and writes the
-//! verified ones, their tree hashes and the new head in one sled batch followed by one flush.
+//! verified ones, their tree hashes and the new head in one atomic group (`relic_store::Group`).
 //! [`Mirror::import_checkpoint`] stores a checkpoint the origin published once its signature
 //! verifies under the log's key history and its root equals the root this mirror recomputes at that
 //! size; a checkpoint ahead of the mirror waits, unverified and in memory only, until the mirror
 //! reaches its size.
 //!
-//! Writing overlaps verifying: a verified batch goes to a writer thread (one atomic sled batch, one
-//! flush) while the next batch is checked, as the origin's own sequencer and writer do. Anything that
+//! Writing overlaps verifying: a verified batch goes to the writer thread (`relic_store::GroupWriter`:
+//! one atomic batch, one flush) while the next batch is checked, as the origin's own sequencer and writer do. Anything that
 //! reads what was written first waits for the writer ([`Mirror::sync`]); a checkpoint is stored only
 //! after the records it covers are on disk.
 //!
-//! A mirror's store has exactly the origin's layout (`schemas/store-v2.md`), plus the marker
+//! A mirror's store has exactly the origin's layout (`schemas/store-v3.md`), plus the marker
 //! `mmirror`; it holds no private key. So every read command works on it through
 //! [`crate::Ledger::open_read_only`], and appends are impossible. Nothing unverified is ever written:
 //! a record that fails a check stops the import with an error naming its sequence number, after the
@@ -26,7 +26,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::thread::JoinHandle;
 
 use ed25519_dalek::Signature;
 
@@ -38,8 +37,9 @@ use crate::ledger::{check_head, store_path};
 use crate::merkle::{self, Hash};
 use crate::note::{NoteError, VerifierKey};
 use crate::record::Record;
+use crate::packs::OpenPack;
 use crate::store::{self, Head, Store};
-use crate::packs::{self, OpenPack};
+use relic_store::{Group, GroupWriter};
 use crate::tiles::TreeWriter;
 use crate::verify::{Chunk, CHUNK};
 
@@ -65,6 +65,12 @@ pub enum MirrorError {
     MalformedCheckpoint(String),
     #[error("{0} holds a ledger that is not a mirror; give `relic mirror` a directory of its own")]
     NotAMirror(PathBuf),
+}
+
+impl From<relic_store::Error> for MirrorError {
+    fn from(e: relic_store::Error) -> Self {
+        MirrorError::Ledger(e.into())
+    }
 }
 
 /// What one call to [`Mirror::import`] did.
@@ -103,47 +109,35 @@ pub struct Mirror {
     pending: BTreeMap<u64, Vec<String>>,
 }
 
-/// The writer thread: applies each batch atomically and flushes it, in order.
+/// The writer: verified groups go to a [`GroupWriter`] (one atomic batch and one flush each, in
+/// order) while the next batch is verified; their results come back here.
 struct Writer {
-    batches: Option<mpsc::SyncSender<(packs::Completed, sled::Batch)>>,
-    results: mpsc::Receiver<Result<(), String>>,
-    thread: Option<JoinHandle<()>>,
-    /// Batches handed over whose result has not been collected.
+    groups: GroupWriter,
+    results: mpsc::Receiver<std::result::Result<(), String>>,
+    done: mpsc::Sender<std::result::Result<(), String>>,
+    /// Groups handed over whose result has not been collected.
     in_flight: usize,
 }
 
 impl Writer {
-    fn start(db: sled::Db, file: packs::PackFile) -> Result<Self> {
-        let (batches, rx) = mpsc::sync_channel::<(packs::Completed, sled::Batch)>(1);
-        let (tx, results) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("relic-mirror-writer".into())
-            .spawn(move || {
-                for (completed, batch) in rx {
-                    let r = packs::commit(&db, &file, completed, batch).map_err(|e| e.to_string());
-                    let failed = r.is_err();
-                    if tx.send(r).is_err() || failed {
-                        return;
-                    }
-                }
-            })
-            .map_err(|e| Error::Corrupt(format!("cannot start the mirror's writer: {e}")))?;
-        Ok(Self { batches: Some(batches), results, thread: Some(thread), in_flight: 0 })
+    fn start(store: &Store) -> Result<Self> {
+        let (done, results) = mpsc::channel();
+        Ok(Self { groups: GroupWriter::start(store, "relic-mirror-writer")?, results, done, in_flight: 0 })
     }
 
-    fn send(&mut self, batch: (packs::Completed, sled::Batch)) -> Result<()> {
+    fn send(&mut self, group: Group) -> Result<()> {
         // Collect what is done already: a failed write stops everything after it.
         while let Ok(r) = self.results.try_recv() {
             self.in_flight -= 1;
             r.map_err(Error::Poisoned)?;
         }
-        let tx = self.batches.as_ref().ok_or(Error::Closed)?;
-        tx.send(batch).map_err(|_| Error::Poisoned("the mirror's writer stopped".into()))?;
+        let done = self.done.clone();
+        self.groups.send(group, Box::new(move |r| drop(done.send(r))))?;
         self.in_flight += 1;
         Ok(())
     }
 
-    /// Waits until every batch handed over is on disk.
+    /// Waits until every group handed over is on disk.
     fn sync(&mut self) -> Result<()> {
         while self.in_flight > 0 {
             let r = self.results.recv().map_err(|_| Error::Poisoned("the mirror's writer stopped".into()))?;
@@ -154,13 +148,38 @@ impl Writer {
     }
 }
 
-impl Drop for Writer {
-    fn drop(&mut self) {
-        self.batches = None;
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+/// Opens the ledger in `data` to give out the checkpoint at `size` (default: the latest), and says
+/// which size to ask it for. An origin holds its key: it opens for signing (appending nothing), and
+/// signs the size asked for, or its current size. A mirror holds no key and serves only the
+/// checkpoints its origin published: the one at `size`, which must be stored, or the latest it
+/// stores.
+///
+/// # Errors
+/// [`Error::OutOfRange`] when a mirror holds no checkpoint at all, or none at `size`; what opening
+/// the ledger fails with.
+pub fn open_for_checkpoint(data: &Path, size: Option<u64>) -> Result<(crate::Ledger, Option<u64>)> {
+    let ro = crate::Ledger::open_read_only(data)?;
+    if !is_mirror(ro.store())? {
+        drop(ro);
+        return Ok((crate::Ledger::open(data, crate::policy::closed())?, size));
     }
+    let latest = ro.store().checkpoint_neighbours(u64::MAX)?.0.map(|(n, _)| n);
+    let size = match (size, latest) {
+        (Some(s), _) => s,
+        (None, Some(l)) => l,
+        (None, None) => {
+            return Err(Error::OutOfRange(
+                "this is a mirror: it can only serve the checkpoints its origin published, and it holds none yet".into(),
+            ))
+        }
+    };
+    if size <= ro.size() && ro.store().checkpoint_note(size)?.is_none() {
+        let hint = latest.map_or(String::new(), |l| format!("; the latest it holds is at size {l}"));
+        return Err(Error::OutOfRange(format!(
+            "this is a mirror: it can only serve the checkpoints its origin published, and none was published at size {size}{hint}"
+        )));
+    }
+    Ok((ro, Some(size)))
 }
 
 /// True if the store is a mirror's.
@@ -180,7 +199,7 @@ impl Mirror {
         let store = Store::open(&sp, false)?;
         let (chain, tree, pack) = match store.get(store::META_FORMAT)? {
             None => {
-                if store.db.iter().next().is_some() {
+                if !store.is_empty()? {
                     return Err(Error::Corrupt(format!("{} holds data but no format marker", dir.display())).into());
                 }
                 (Chain::new(pinned), TreeWriter::default(), OpenPack::default())
@@ -202,7 +221,7 @@ impl Mirror {
                 (Chain::resume(state, pinned)?, TreeWriter::load(&store, head.size)?, OpenPack::load(&store, head.size)?)
             }
         };
-        let writer = Some(Writer::start(store.db.clone(), store.packs.clone())?);
+        let writer = Some(Writer::start(&store)?);
         Ok(Self { dir: dir.to_path_buf(), store: Some(store), writer, chain, tree, pack, pending: BTreeMap::new() })
     }
 
@@ -316,14 +335,14 @@ impl Mirror {
         let Some(((last_bytes, last, _), _)) = records.split_last() else { return Ok(()) };
         let mut tree = self.tree.clone();
         let mut pack = self.pack.clone();
-        let mut batch = sled::Batch::default();
+        let mut group = Group::new();
         let mut keys_changed = start == 0;
         for (bytes, rec, _) in records {
             tree.push(bytes);
-            pack.push(&mut batch, bytes);
+            pack.push(&mut group, bytes);
             keys_changed |= rec.kind == kind::KEY_ROTATED;
         }
-        tree.write(&mut batch);
+        tree.write(&mut group);
         // The chain state after exactly these records (the checks passed already): the key history
         // holds the keys introduced up to the last of them.
         let size = last.seq + 1;
@@ -347,27 +366,26 @@ impl Mirror {
             last_time_us: last.time_us,
             keys,
         };
-        let head = Head { size, link: state.link, last_time_us: state.last_time_us };
-        batch.insert(store::META_HEAD, &head.encode()[..]);
+        group.set_head(&Head { size, link: state.link, last_time_us: state.last_time_us });
         if keys_changed {
-            batch.insert(store::META_KEYS, store::encode_keys(&state.keys));
+            group.set_keys(&state.keys);
         }
         if start == 0 {
-            batch.insert(store::META_ORIGIN, state.origin.as_bytes());
-            batch.insert(META_MIRROR, MIRROR_MARK);
-            // Last in the same atomic batch, as `Ledger::init` does: its presence means creation completed.
-            batch.insert(store::META_FORMAT, store::FORMAT);
+            group.set_meta(META_MIRROR, MIRROR_MARK);
+            // In the same atomic group, as `Ledger::init` does: the marker means creation completed.
+            group.set_origin_and_format(&state.origin);
         }
         if self.store.is_none() {
             std::fs::create_dir_all(&self.dir).map_err(crate::error::io(&self.dir))?;
             let store = Store::open(&store_path(&self.dir), true)?;
-            if store.db.iter().next().is_some() {
+            if !store.is_empty()? {
                 return Err(Error::Corrupt(format!("{} holds data but no format marker", self.dir.display())));
             }
-            self.writer = Some(Writer::start(store.db.clone(), store.packs.clone())?);
+            self.writer = Some(Writer::start(&store)?);
             self.store = Some(store);
         }
-        self.writer.as_mut().ok_or(Error::Closed)?.send((pack.take_completed(), batch))?;
+        pack.finish(&mut group);
+        self.writer.as_mut().ok_or(Error::Closed)?.send(group)?;
         self.chain = Chain::resume(state, self.chain.pinned().cloned()).map_err(|e| Error::Corrupt(format!("mirror state: {e}")))?;
         self.tree = tree;
         self.pack = pack;
@@ -434,8 +452,7 @@ impl Mirror {
         if store.checkpoint_note(size)?.is_some() {
             return Ok(CheckpointOutcome::Known(size));
         }
-        store.db.insert(store::checkpoint_key(size), note.as_bytes()).map_err(Error::from)?;
-        store.flush()?;
+        store.put_checkpoint(size, note).map_err(Error::from)?;
         Ok(CheckpointOutcome::Stored(c))
     }
 

@@ -12,18 +12,11 @@
 use crate::error::{Error, Result};
 use crate::Ledger;
 
-/// The metadata key of the publish cursor.
-pub const META_PUBLISHED: &[u8] = b"mpublished";
+pub use crate::store::META_PUBLISHED;
 
 /// Records acknowledged by the broker so far (0 if nothing was ever published).
 pub fn published(ledger: &Ledger) -> Result<u64> {
-    match ledger.store().get(META_PUBLISHED)? {
-        None => Ok(0),
-        Some(v) => {
-            let b: [u8; 8] = v.as_ref().try_into().map_err(|_| Error::Corrupt("the publish cursor is not 8 bytes".into()))?;
-            Ok(u64::from_be_bytes(b))
-        }
-    }
+    Ok(ledger.store().published()?)
 }
 
 /// Durably sets the publish cursor to `n` (at most the log's size): written, then flushed.
@@ -32,8 +25,7 @@ pub fn set_published(ledger: &Ledger, n: u64) -> Result<()> {
     if n > size {
         return Err(Error::OutOfRange(format!("cannot mark {n} records published: the log holds {size}")));
     }
-    ledger.store().db.insert(META_PUBLISHED, &n.to_be_bytes())?;
-    ledger.store().flush()
+    Ok(ledger.store().set_published(n)?)
 }
 
 #[cfg(test)]

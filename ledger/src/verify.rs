@@ -21,7 +21,7 @@ use crate::note::{self, VerifierKey};
 use crate::record::{link_of, Record};
 use crate::chain::{ChainState, KeyEntry};
 use crate::store::Store;
-use crate::tiles::{self, TileReader};
+use crate::tiles::TileReader;
 
 /// Records whose signatures are checked together in one batch.
 pub const CHUNK: usize = 256;
@@ -354,7 +354,7 @@ fn stream(
     let start = st.chain.size;
     let mut hashes = TileReader::new(store);
     // Checkpoints at the saved position were checked by the verification that saved it.
-    let mut cps = store.scan(b'c', if resume.is_some() { start + 1 } else { 0 }).peekable();
+    let mut cps = store.checkpoints(if resume.is_some() { start + 1 } else { 0 }).peekable();
     let check_cps = |st: &mut State, cps: &mut std::iter::Peekable<_>| -> Result<(), Positioned> {
         check_checkpoints(st, cps, origin, meta_vks)
     };
@@ -416,7 +416,7 @@ fn stream(
     drop(tx);
     progress(st.chain.size);
     let end = st.chain.size;
-    if let Some(index) = hash_past_end(store, end).map_err(|e| (end, store_err(e)))? {
+    if let Some(index) = store.hash_past_end(end).map_err(|e| (end, store_err(e)))? {
         return Err((end, tree_err(index, format!("is stored past the end of the tree of {end} records"))));
     }
     if let Some(Ok((size, _))) = cps.next() {
@@ -425,28 +425,10 @@ fn stream(
     Ok(st)
 }
 
-/// The stored hash index of the first tree hash stored beyond a tree of `size` leaves, if any: a
-/// last tile longer than its level's count, or a tile after it.
-fn hash_past_end(store: &Store, size: u64) -> crate::error::Result<Option<u64>> {
-    for level in 0..64u32 {
-        let count = tiles::level_count(size, level);
-        let k = count / tiles::WIDTH;
-        let beyond = store.db.range(tiles::tile_key(level, k + 1)..=tiles::tile_key(level, u64::MAX)).next().transpose()?;
-        let longer = match store.get(&tiles::tile_key(level, k))? {
-            Some(v) => v.len() > tiles::tile_len(size, level, k),
-            None => false,
-        };
-        if longer || beyond.is_some() {
-            return Ok(Some(merkle::stored_hash_index(level, count)));
-        }
-    }
-    Ok(None)
-}
-
 /// Checks every stored checkpoint at the current size against the recomputed tree head.
 fn check_checkpoints(
     st: &mut State,
-    cps: &mut std::iter::Peekable<impl Iterator<Item = crate::error::Result<(u64, sled::IVec)>>>,
+    cps: &mut std::iter::Peekable<impl Iterator<Item = relic_store::Result<(u64, relic_store::Bytes)>>>,
     origin: &str,
     keys: &[VerifierKey],
 ) -> Result<(), Positioned> {

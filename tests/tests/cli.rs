@@ -146,7 +146,7 @@ fn a_store_of_another_origin_or_a_corrupt_store_is_named() {
 
     // A store whose metadata claims another origin: record 0 gives it away.
     let s = Store::open(&store_path(&a), false).unwrap();
-    s.db.insert(META_ORIGIN, &b"other.test/log"[..]).unwrap();
+    s.raw_put(META_ORIGIN, b"other.test/log").unwrap();
     s.flush().unwrap();
     drop(s);
     fails(relic(&a, &["verify"]), "record 0: predecessor link does not match the genesis link");
@@ -509,13 +509,12 @@ fn evidence_verify_checks_the_record_that_names_the_document() {
         let relic_ledger::packs::Location::Own { key, .. } = relic_ledger::packs::location(&s, seq, size).unwrap().unwrap() else {
             panic!("record {seq} is in a pack")
         };
-        let mut bytes = s.db.get(key).unwrap().unwrap().to_vec();
+        let mut bytes = s.raw_get(&key).unwrap().unwrap();
         // Both places the digest appears (`filepath` and `sha`), same length.
         while let Some(at) = bytes.windows(sha.len()).position(|w| w == sha.as_bytes()) {
             bytes[at..at + sha.len()].copy_from_slice(new_sha.as_bytes());
         }
-        s.db.insert(key, bytes).unwrap();
-        s.flush().unwrap();
+        s.raw_put(&key, &bytes).unwrap();
     }
     fails(
         relic(&data, &["evidence", "verify", "--project", "acme/app", "--tag-name", "v1.0"]),

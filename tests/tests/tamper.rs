@@ -170,9 +170,9 @@ fn tiles_that_are_cut_short_or_extended_are_named() {
     ];
     for (value, extra, named) in cases {
         let s = Store::open(&store_path(d), false).unwrap();
-        s.db.insert(key, value).unwrap();
+        s.raw_put(&key, &value).unwrap();
         if let Some(k) = extra {
-            s.db.insert(k, &[1u8; 32][..]).unwrap();
+            s.raw_put(&k, &[1u8; 32]).unwrap();
         }
         s.flush().unwrap();
         drop(s);
@@ -180,9 +180,9 @@ fn tiles_that_are_cut_short_or_extended_are_named() {
         assert_eq!(out.code, 1, "{named}: not detected");
         assert!(out.stderr.contains(&named), "want {named:?}: {}", out.stderr);
         let s = Store::open(&store_path(d), false).unwrap();
-        s.db.insert(key, original.as_slice()).unwrap();
+        s.raw_put(&key, &original).unwrap();
         if let Some(k) = extra {
-            s.db.remove(k).unwrap();
+            s.raw_remove(&k).unwrap();
         }
         s.flush().unwrap();
     }
@@ -202,8 +202,8 @@ fn removed_and_reordered_records_are_named() {
     let s = Store::open(&store_path(d), false).unwrap();
     let (r65, r66) = (s.record_bytes(65).unwrap().unwrap(), s.record_bytes(66).unwrap().unwrap());
     // Swap two records stored under their own keys.
-    s.db.insert(&k65, r66.clone()).unwrap();
-    s.db.insert(&k66, r65.clone()).unwrap();
+    s.raw_put(&k65, &r66).unwrap();
+    s.raw_put(&k66, &r65).unwrap();
     s.flush().unwrap();
     drop(s);
     let out = relic(d, &["verify"]);
@@ -212,8 +212,8 @@ fn removed_and_reordered_records_are_named() {
 
     // Remove one.
     let s = Store::open(&store_path(d), false).unwrap();
-    s.db.insert(&k65, r65).unwrap();
-    s.db.remove(&k66).unwrap();
+    s.raw_put(&k65, &r65).unwrap();
+    s.raw_remove(&k66).unwrap();
     s.flush().unwrap();
     drop(s);
     let out = relic(d, &["verify"]);
@@ -222,10 +222,10 @@ fn removed_and_reordered_records_are_named() {
 
     // Swap two records inside the pack: they are checked like any other.
     let s = Store::open(&store_path(d), false).unwrap();
-    s.db.insert(&k66, r66).unwrap();
-    let mut records: Vec<sled::IVec> = s.records(0).take(64).map(|r| r.unwrap().1).collect();
+    s.raw_put(&k66, &r66).unwrap();
+    let mut records: Vec<relic_ledger::store::Bytes> = s.records(0).take(64).map(|r| r.unwrap().1).collect();
     records.swap(5, 6);
-    s.packs.write(0, &packs::encode(&records)).unwrap();
+    s.pack_file().write(0, &packs::encode(&records)).unwrap();
     s.flush().unwrap();
     drop(s);
     let out = relic(d, &["verify"]);
@@ -246,7 +246,7 @@ fn a_bad_signature_is_named_before_a_later_structural_error() {
     });
     let Place::Key(k68) = record_location(d, 68).0 else { panic!("record 68 is in the pack file") };
     let s = Store::open(&store_path(d), false).unwrap();
-    s.db.remove(k68).unwrap();
+    s.raw_remove(&k68).unwrap();
     // Recompute every tree hash over the records as they now are, so only the signature and the
     // gap give the tampering away.
     let mut f = merkle::Frontier::new();
@@ -255,9 +255,9 @@ fn a_bad_signature_is_named_before_a_later_structural_error() {
         let Some(b) = s.record_bytes(seq).unwrap() else { continue };
         t.push(&f.push(merkle::leaf_hash(&b)));
     }
-    let mut batch = sled::Batch::default();
-    t.write(&mut batch);
-    s.db.apply_batch(batch).unwrap();
+    let mut group = relic_ledger::store::Group::new();
+    t.write(&mut group);
+    s.commit(group).unwrap();
     s.flush().unwrap();
     drop(s);
     for args in [&["verify"][..], &["verify", "--strict"]] {
@@ -272,8 +272,7 @@ fn rewrite(dir: &Path, key: &[u8], f: impl Fn(&mut Vec<u8>)) {
     let s = Store::open(&store_path(dir), false).unwrap();
     let mut v = s.get(key).unwrap().unwrap().to_vec();
     f(&mut v);
-    s.db.insert(key, v).unwrap();
-    s.flush().unwrap();
+    s.raw_put(key, &v).unwrap();
 }
 
 fn verify_from(dir: &Path, resume: Option<&relic_ledger::verify::Resume>) -> Result<relic_ledger::verify::Report, relic_ledger::verify::VerifyError> {

@@ -15,16 +15,17 @@
 //! each safe to interrupt: format 1 (`schemas/store-v1.md`: one `h` entry per tree hash) to format 2
 //! (`schemas/store-v2.md`: tiles, one `r` entry per record), and format 2 to format 3 (packs).
 //!
-//! What this is not: the rules. Everything read from here is untrusted by [`crate::verify`].
+//! What this is not: the rules. Everything read from here is untrusted by `relic_ledger::verify`.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+
+use relic_formats::merkle::{self, Hash, HashReader, ReadError};
+use relic_formats::note::VerifierKey;
 
 use crate::error::{Error, Result};
-use crate::merkle::{self, Hash, HashReader, ReadError};
-use crate::tiles::{self, OpenTiles, TileReader};
-use crate::note::VerifierKey;
 use crate::packs;
+use crate::tiles::{self, OpenTiles, TileReader};
+pub use crate::{Bytes, Group};
 
 pub const FORMAT: &[u8] = b"relic-store/v3";
 /// The format before packs: one `r` entry per record.
@@ -41,8 +42,6 @@ pub const META_KEYS: &[u8] = b"mkeys";
 const UPGRADE_LEAVES: u64 = 8_192;
 /// sled's page cache; kept small so that a full verification runs in bounded memory.
 const CACHE_BYTES: u64 = 64 << 20;
-/// How long to wait for another process to release the store before giving up.
-const LOCK_WAIT: Duration = Duration::from_secs(3);
 
 pub fn record_key(seq: u64) -> [u8; 9] {
     prefixed(b'r', seq)
@@ -62,7 +61,8 @@ fn prefixed(p: u8, n: u64) -> [u8; 9] {
 }
 /// The number in a prefixed key, if it has the right shape.
 pub fn key_number(k: &[u8]) -> Option<u64> {
-    (k.len() == 9).then(|| u64::from_be_bytes(k[1..].try_into().unwrap_or_default()))
+    let n: [u8; 8] = k.get(1..)?.try_into().ok()?;
+    (k.len() == 9).then(|| u64::from_be_bytes(n))
 }
 
 /// The head: how many records the log holds, the link its next record must carry, and the time of
@@ -94,7 +94,7 @@ impl Head {
     }
 }
 
-pub use crate::chain::KeyEntry;
+pub use relic_formats::chain::KeyEntry;
 
 pub fn encode_keys(keys: &[KeyEntry]) -> Vec<u8> {
     let v: Vec<serde_json::Value> = keys
@@ -122,9 +122,9 @@ pub type SizedNote = (u64, String);
 
 /// An open sled database holding one ledger.
 pub struct Store {
-    pub db: sled::Db,
+    pub(crate) db: sled::Db,
     /// The complete packs of records (`<store dir>.packs`, [`crate::packs`]).
-    pub packs: packs::PackFile,
+    pub(crate) packs: packs::PackFile,
 }
 
 /// The pack file of the store whose sled database is in `path`: `<path>.packs`, beside it.
@@ -138,33 +138,16 @@ impl Store {
         if !create && !path.exists() {
             return Err(Error::NotFound(path.parent().unwrap_or(path).to_path_buf()));
         }
-        let cfg = sled::Config::new()
-            .path(path)
-            .cache_capacity(CACHE_BYTES)
-            .mode(sled::Mode::HighThroughput)
-            .flush_every_ms(None);
-        let start = Instant::now();
-        loop {
-            match cfg.open() {
-                Ok(db) => return Ok(Self { db, packs: packs::PackFile::open(&packs_path(path))? }),
-                // sled reports a held lock as an io error wrapping EWOULDBLOCK.
-                Err(sled::Error::Io(e))
-                    if e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("could not acquire lock") =>
-                {
-                    if start.elapsed() > LOCK_WAIT {
-                        return Err(Error::Locked(path.to_path_buf()));
-                    }
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                Err(sled::Error::Corruption { at, .. }) => {
-                    return Err(Error::Corrupt(format!("sled reports corruption at {at:?} in {}", path.display())))
-                }
-                Err(e) => return Err(e.into()),
+        match crate::db::open(path, CACHE_BYTES)? {
+            Ok(db) => Ok(Self { db, packs: packs::PackFile::open(&packs_path(path))? }),
+            Err(sled::Error::Corruption { at, .. }) => {
+                Err(Error::Corrupt(format!("sled reports corruption at {at:?} in {}", path.display())))
             }
+            Err(e) => Err(e.into()),
         }
     }
 
-    pub fn get(&self, key: &[u8]) -> Result<Option<sled::IVec>> {
+    pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
         Ok(self.db.get(key)?)
     }
 
@@ -215,7 +198,7 @@ impl Store {
     }
 
     /// Record `seq`'s exact bytes, from its pack or its own entry ([`crate::packs`]).
-    pub fn record_bytes(&self, seq: u64) -> Result<Option<sled::IVec>> {
+    pub fn record_bytes(&self, seq: u64) -> Result<Option<Bytes>> {
         let k = seq / packs::WIDTH;
         if let Some(index) = self.get(&packs::pack_key(k))? {
             let pack = self.read_pack(k, &index)?;
@@ -227,9 +210,9 @@ impl Store {
     }
 
     /// Pack `k`'s bytes, from the pack file, where its sled entry `index` says they are.
-    pub fn read_pack(&self, k: u64, index: &[u8]) -> Result<sled::IVec> {
+    pub fn read_pack(&self, k: u64, index: &[u8]) -> Result<Bytes> {
         let (at, len) = packs::decode_index(index).ok_or_else(|| packs::malformed(k, "its entry is not 12 bytes"))?;
-        Ok(sled::IVec::from(self.packs.read(k, at, len)?))
+        Ok(Bytes::from(self.packs.read(k, at, len)?))
     }
 
     /// Where the last pack sled names ends in the pack file (0 without packs).
@@ -238,7 +221,7 @@ impl Store {
             None => Ok(0),
             Some(kv) => {
                 let (k, v) = kv?;
-                let k = key_number(&k).unwrap_or_default();
+                let k = key_number(&k).ok_or_else(|| Error::Corrupt(format!("malformed pack key {k:?}")))?;
                 let (at, len) = packs::decode_index(&v).ok_or_else(|| packs::malformed(k, "its entry is not 12 bytes"))?;
                 Ok(at + len as u64)
             }
@@ -260,7 +243,7 @@ impl Store {
     }
 
     /// Iterates over the values under one prefix, from `from` on, with their numbers.
-    pub fn scan(&self, prefix: u8, from: u64) -> impl Iterator<Item = Result<(u64, sled::IVec)>> {
+    pub fn scan(&self, prefix: u8, from: u64) -> impl Iterator<Item = Result<(u64, Bytes)>> {
         let start = prefixed(prefix, from);
         self.db.range(start..).take_while(move |kv| kv.as_ref().map_or(true, |(k, _)| k.first() == Some(&prefix))).map(
             |kv| {
@@ -273,7 +256,7 @@ impl Store {
 
     /// The issued checkpoint with the largest size `<= size`, and the one with the smallest size `>= size`.
     pub fn checkpoint_neighbours(&self, size: u64) -> Result<(Option<SizedNote>, Option<SizedNote>)> {
-        let decode = |kv: Option<sled::Result<(sled::IVec, sled::IVec)>>| -> Result<Option<(u64, String)>> {
+        let decode = |kv: Option<sled::Result<(Bytes, Bytes)>>| -> Result<Option<(u64, String)>> {
             match kv {
                 Some(kv) => {
                     let (k, v) = kv?;
@@ -310,7 +293,7 @@ impl Store {
     }
 
     /// Step 1 of [`Store::upgrade_v1`]: the tiles, from the `h` entries, flushed.
-    fn tiles_from_v1(&self) -> Result<()> {
+    pub(crate) fn tiles_from_v1(&self) -> Result<()> {
         let size = self.head()?.size;
         let mut tiles = OpenTiles::default();
         let mut hashes = self.scan(b'h', 0);
@@ -327,9 +310,9 @@ impl Store {
             }
             tiles.push(&pushed);
             if (leaf + 1) % UPGRADE_LEAVES == 0 || leaf + 1 == size {
-                let mut batch = sled::Batch::default();
-                tiles.write(&mut batch);
-                self.db.apply_batch(batch)?;
+                let mut group = crate::Group::new();
+                tiles.write(&mut group);
+                self.db.apply_batch(group.batch)?;
             }
         }
         self.flush()
@@ -338,7 +321,7 @@ impl Store {
     /// Removes the `h` entries a format-1 store kept, in batches (step 3 of [`Store::upgrade_v1`]).
     fn remove_v1_hashes(&self) -> Result<()> {
         loop {
-            let keys: Vec<sled::IVec> = self.db.scan_prefix([b'h']).keys().take(UPGRADE_LEAVES as usize).collect::<sled::Result<_>>()?;
+            let keys: Vec<Bytes> = self.db.scan_prefix([b'h']).keys().take(UPGRADE_LEAVES as usize).collect::<sled::Result<_>>()?;
             if keys.is_empty() {
                 return self.flush();
             }
@@ -401,7 +384,7 @@ impl Store {
         let mut from = 0;
         let mut pack_stored = (u64::MAX, false);
         loop {
-            let keys: Vec<sled::IVec> =
+            let keys: Vec<Bytes> =
                 self.db.range(record_key(from)..record_key(packed)).keys().take(UPGRADE_LEAVES as usize).collect::<sled::Result<_>>()?;
             let Some(last) = keys.last().and_then(|k| key_number(k)) else { return self.flush() };
             from = last + 1;
@@ -424,7 +407,85 @@ impl Store {
         self.db.flush()?;
         Ok(())
     }
+
+    /// True if nothing at all is stored (a database an interrupted init left empty).
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.db.iter().next().transpose()?.is_none())
+    }
+
+    /// The pack file ([`crate::packs`]).
+    pub fn pack_file(&self) -> &packs::PackFile {
+        &self.packs
+    }
+
+    /// Stores the signed checkpoint note issued at `size`, durably.
+    pub fn put_checkpoint(&self, size: u64, note: &str) -> Result<()> {
+        self.db.insert(checkpoint_key(size), note.as_bytes())?;
+        self.flush()
+    }
+
+    /// Every stored checkpoint note from size `from` on, with its size, in order of size.
+    pub fn checkpoints(&self, from: u64) -> impl Iterator<Item = Result<(u64, Bytes)>> {
+        self.scan(b'c', from)
+    }
+
+    /// The publish cursor (`mpublished`): records a broker acknowledged, 0 if never set.
+    pub fn published(&self) -> Result<u64> {
+        match self.get(META_PUBLISHED)? {
+            None => Ok(0),
+            Some(v) => {
+                let b: [u8; 8] = v.as_ref().try_into().map_err(|_| Error::Corrupt("the publish cursor is not 8 bytes".into()))?;
+                Ok(u64::from_be_bytes(b))
+            }
+        }
+    }
+
+    /// Durably sets the publish cursor.
+    pub fn set_published(&self, n: u64) -> Result<()> {
+        self.db.insert(META_PUBLISHED, &n.to_be_bytes())?;
+        self.flush()
+    }
+
+    /// The stored hash index of the first tree hash stored beyond a tree of `size` leaves, if any:
+    /// a last tile longer than its level's count, or a tile after it.
+    pub fn hash_past_end(&self, size: u64) -> Result<Option<u64>> {
+        for level in 0..64u32 {
+            let count = tiles::level_count(size, level);
+            let k = count / tiles::WIDTH;
+            let beyond = self.db.range(tiles::tile_key(level, k + 1)..=tiles::tile_key(level, u64::MAX)).next().transpose()?;
+            let longer = match self.get(&tiles::tile_key(level, k))? {
+                Some(v) => v.len() > tiles::tile_len(size, level, k),
+                None => false,
+            };
+            if longer || beyond.is_some() {
+                return Ok(Some(merkle::stored_hash_index(level, count)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Raw access for tools and tests that inspect or alter a store's bytes on purpose (the tamper
+    /// and corruption tests): the value under `key`, whatever it is.
+    pub fn raw_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get(key)?.map(|v| v.to_vec()))
+    }
+
+    /// Raw access (see [`Store::raw_get`]): writes `value` under `key` and flushes. relic's own
+    /// code never calls it.
+    pub fn raw_put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.db.insert(key, value)?;
+        self.flush()
+    }
+
+    /// Raw access (see [`Store::raw_get`]): removes `key` and flushes.
+    pub fn raw_remove(&self, key: &[u8]) -> Result<()> {
+        self.db.remove(key)?;
+        self.flush()
+    }
 }
+
+/// The metadata key of the publish cursor (`relic_ledger::outbox`).
+pub const META_PUBLISHED: &[u8] = b"mpublished";
 
 impl HashReader for Store {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, ReadError> {
@@ -439,155 +500,5 @@ impl HashReader for Store {
                 })
             })
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::Ledger;
-
-    /// Rewrites a format-3 store as format 2 (one `r` entry per record, no packs), as relic wrote
-    /// it before packs.
-    pub(crate) fn unpack(store: &Store) {
-        let mut batch = sled::Batch::default();
-        for r in store.records(0) {
-            let (seq, v) = r.unwrap();
-            batch.insert(&record_key(seq), v);
-        }
-        for k in store.db.scan_prefix([packs::PREFIX]).keys() {
-            batch.remove(k.unwrap());
-        }
-        batch.insert(META_FORMAT, FORMAT_V2);
-        store.db.apply_batch(batch).unwrap();
-        store.packs.cut(0).unwrap();
-    }
-
-    /// Rewrites a format-3 store as format 1 (one `h` entry per hash, no tiles, no packs), as an
-    /// older relic wrote it.
-    fn downgrade(store: &Store) {
-        unpack(store);
-        let size = store.head().unwrap().size;
-        let count = merkle::stored_hash_count(size);
-        let hashes = store.read_hashes(&(0..count).collect::<Vec<_>>()).unwrap();
-        let mut batch = sled::Batch::default();
-        for k in store.db.scan_prefix([tiles::PREFIX]).keys() {
-            batch.remove(k.unwrap());
-        }
-        for (i, h) in hashes.iter().enumerate() {
-            batch.insert(&v1_hash_key(i as u64), &h[..]);
-        }
-        batch.insert(META_FORMAT, FORMAT_V1);
-        store.db.apply_batch(batch).unwrap();
-    }
-
-    /// A ledger of 701 records: 10 complete packs and 61 records after them.
-    fn ledger_of_701_records() -> (tempfile::TempDir, Ledger) {
-        let dir = tempfile::tempdir().unwrap();
-        let l = Ledger::init(dir.path(), "upgrade.test/log", crate::policy::unchecked()).unwrap();
-        l.append_all_blocking((0..700).map(crate::test_support::numbered_draft).collect()).unwrap();
-        (dir, l)
-    }
-
-    /// A format-1 store is converted when opened, also after a conversion was interrupted before
-    /// or after its switch; the converted store verifies and serves the same tree.
-    #[test]
-    fn format_1_is_converted_also_after_an_interrupted_conversion() {
-        let (dir, l) = ledger_of_701_records();
-        let root = l.checkpoint(None).unwrap().checkpoint.root;
-        l.close();
-        let path = crate::ledger::store_path(dir.path());
-        let (packs_of, loose_of) = (|s: &Store| s.db.scan_prefix([packs::PREFIX]).count(), |s: &Store| s.db.scan_prefix([b'r']).count());
-        let has_h = |s: &Store| s.db.scan_prefix([b'h']).next().is_some();
-
-        // Interrupted before the switch: format 1 with some tiles written; converted from the start.
-        let s = Store::open(&path, false).unwrap();
-        downgrade(&s);
-        s.db.insert(tiles::tile_key(0, 0), &[1u8; 64][..]).unwrap();
-        s.check_format().unwrap();
-        assert_eq!(s.get(META_FORMAT).unwrap().as_deref(), Some(FORMAT));
-        assert!(!has_h(&s));
-        assert_eq!((packs_of(&s), loose_of(&s)), (10, 61), "converted on to format 3");
-        assert_eq!(merkle::tree_hash(701, &s).unwrap(), root);
-
-        // Interrupted after the switch: format 2 with `h` entries left; removed on the next open.
-        downgrade(&s);
-        s.tiles_from_v1().unwrap();
-        s.db.insert(META_FORMAT, FORMAT_V2).unwrap();
-        assert_eq!(s.db.scan_prefix([b'h']).count() as u64, merkle::stored_hash_count(701));
-        s.check_format().unwrap();
-        assert!(!has_h(&s));
-        assert_eq!(merkle::tree_hash(701, &s).unwrap(), root);
-        drop(s);
-
-        let report = crate::verify::verify_dir(dir.path(), &Default::default(), &mut |_, _| {}).unwrap().unwrap();
-        assert_eq!((report.size, report.root), (701, root));
-    }
-
-    /// A format-2 store is converted to packs when opened, also after a conversion was interrupted
-    /// before or after its switch; every record reads back the same; a record's own entry whose
-    /// pack is missing is never removed.
-    #[test]
-    fn format_2_is_converted_also_after_an_interrupted_conversion() {
-        let (dir, l) = ledger_of_701_records();
-        l.close();
-        let path = crate::ledger::store_path(dir.path());
-        let s = Store::open(&path, false).unwrap();
-        let records: Vec<sled::IVec> = s.records(0).map(|r| r.unwrap().1).collect();
-        assert_eq!(records.len(), 701);
-        let layout = |s: &Store| {
-            let p: Vec<u64> = s.scan(packs::PREFIX, 0).map(|r| r.unwrap().0).collect();
-            let r: Vec<u64> = s.scan(b'r', 0).map(|r| r.unwrap().0).collect();
-            (p, r)
-        };
-        let packed = ((0..10).collect::<Vec<u64>>(), (640..701).collect::<Vec<u64>>());
-        assert_eq!(layout(&s), packed);
-        let reads_back = |s: &Store| {
-            let again: Vec<sled::IVec> = s.records(0).map(|r| r.unwrap().1).collect();
-            assert_eq!(again, records);
-            for seq in [0, 63, 64, 639, 640, 700] {
-                assert_eq!(s.record_bytes(seq).unwrap().unwrap(), records[seq as usize]);
-            }
-        };
-
-        // Not converted at all, or interrupted before the switch (a pack written, maybe wrongly):
-        // converted from the start.
-        unpack(&s);
-        assert_eq!(layout(&s).0, Vec::<u64>::new());
-        s.packs.write(0, b"half-written").unwrap();
-        s.db.insert(packs::pack_key(3), &packs::encode_index(0, 12)[..]).unwrap();
-        s.check_format().unwrap();
-        assert_eq!(s.get(META_FORMAT).unwrap().as_deref(), Some(FORMAT));
-        assert_eq!(layout(&s), packed);
-        reads_back(&s);
-
-        // Interrupted after the switch: the packed records' own entries are removed on the next
-        // open, except those of a pack that is missing.
-        unpack(&s);
-        let mut at = 0u64;
-        let mut entries = Vec::new();
-        for k in 0..10 {
-            let pack = packs::encode(&records[k * 64..(k + 1) * 64]);
-            s.packs.write(at, &pack).unwrap();
-            entries.push(packs::encode_index(at, pack.len() as u32));
-            s.db.insert(packs::pack_key(k as u64), &entries[k][..]).unwrap();
-            at += pack.len() as u64;
-        }
-        s.db.insert(META_FORMAT, FORMAT).unwrap();
-        s.db.remove(packs::pack_key(4)).unwrap();
-        s.check_format().unwrap();
-        let (p, r) = layout(&s);
-        assert_eq!(p, [0, 1, 2, 3, 5, 6, 7, 8, 9]);
-        assert_eq!(r, (256..320).chain(640..701).collect::<Vec<u64>>());
-        let err = s.records(0).map(|r| r.map(|(seq, _)| seq)).enumerate().find(|(i, seq)| seq.as_ref().ok() != Some(&(*i as u64)));
-        assert_eq!(err.map(|(i, seq)| (i, seq.unwrap())), Some((256, 320)), "the missing pack shows as a jump");
-        s.db.insert(packs::pack_key(4), &entries[4][..]).unwrap();
-        s.check_format().unwrap();
-        assert_eq!(layout(&s), packed);
-        reads_back(&s);
-        drop(s);
-
-        let report = crate::verify::verify_dir(dir.path(), &Default::default(), &mut |_, _| {}).unwrap().unwrap();
-        assert_eq!(report.size, 701);
     }
 }

@@ -24,7 +24,7 @@
 //!   complete pack, so that completing a pack needs no read;
 //! - [`Records`]: every record from a sequence number on, in order, from packs then single entries.
 //!
-//! What this is not: the rules a log must obey (checked by [`crate::verify`]). A malformed pack is
+//! What this is not: the rules a log must obey (checked by `relic_ledger::verify`). A malformed pack is
 //! reported as corrupt; what it holds is checked like any other record.
 
 use std::fs::File;
@@ -35,6 +35,7 @@ use std::sync::Arc;
 
 use crate::error::{self, Error, Result};
 use crate::store::{self, Store};
+use crate::{Bytes, Group};
 
 /// Records per pack.
 pub const WIDTH: u64 = 64;
@@ -165,18 +166,6 @@ impl PackFile {
 /// Packs completed by a batch, back to back, with their offset in the pack file.
 pub type Completed = Option<(u64, Vec<u8>)>;
 
-/// Commits one writer batch (`schemas/store-v3.md` §Atomicity and durability): the packs it
-/// completes are written to the pack file and synced, then the batch that names them is applied
-/// atomically and flushed. Used by the ledger's writer and the mirror's.
-pub fn commit(db: &sled::Db, file: &PackFile, completed: Completed, batch: sled::Batch) -> Result<()> {
-    if let Some((at, bytes)) = completed {
-        file.write(at, &bytes)?;
-    }
-    db.apply_batch(batch)?;
-    db.flush()?;
-    Ok(())
-}
-
 /// The error for a malformed pack, naming the records it should hold.
 pub(crate) fn malformed(k: u64, why: &str) -> Error {
     Error::Corrupt(format!("record pack {k} (records {} to {}) is malformed: {why}", k * WIDTH, k * WIDTH + WIDTH - 1))
@@ -211,8 +200,8 @@ impl OpenPack {
 
     /// Adds record `self.size` to `batch`: on its own, or, if it completes its pack, the pack's
     /// entry in place of its records' own entries (this batch's and earlier ones'). The pack's
-    /// bytes are kept for [`OpenPack::take_completed`].
-    pub fn push(&mut self, batch: &mut sled::Batch, record: &[u8]) {
+    /// bytes are kept for [`OpenPack::finish`].
+    pub fn push(&mut self, batch: &mut Group, record: &[u8]) {
         let seq = self.size;
         self.size += 1;
         self.loose.push(record.to_vec());
@@ -230,12 +219,13 @@ impl OpenPack {
         self.loose.clear();
     }
 
-    /// The packs completed since the last call, back to back, and the offset they go to in the
-    /// pack file; they must be written (and synced) before the batch that names them is applied.
-    pub fn take_completed(&mut self) -> Option<(u64, Vec<u8>)> {
+    /// Hands `group` the packs completed since the last call, back to back, with the offset they
+    /// go to in the pack file: [`Store::commit`] writes (and syncs) them before the entries that
+    /// name them.
+    pub fn finish(&mut self, group: &mut Group) {
         let at = self.completed_at;
         self.completed_at = self.file_end;
-        (!self.completed.is_empty()).then(|| (at, std::mem::take(&mut self.completed)))
+        group.packs = (!self.completed.is_empty()).then(|| (at, std::mem::take(&mut self.completed)));
     }
 }
 
@@ -247,9 +237,9 @@ pub struct Records<'a> {
     from: u64,
     /// Where the single records start: after the last pack read.
     after_packs: u64,
-    packs: Option<Box<dyn Iterator<Item = Result<(u64, sled::IVec)>> + 'a>>,
-    current: Option<(u64, sled::IVec, Vec<Range<usize>>, usize)>,
-    loose: Option<Box<dyn Iterator<Item = Result<(u64, sled::IVec)>> + 'a>>,
+    packs: Option<Box<dyn Iterator<Item = Result<(u64, Bytes)>> + 'a>>,
+    current: Option<(u64, Bytes, Vec<Range<usize>>, usize)>,
+    loose: Option<Box<dyn Iterator<Item = Result<(u64, Bytes)>> + 'a>>,
     failed: bool,
 }
 
@@ -261,7 +251,7 @@ impl<'a> Records<'a> {
 }
 
 impl Iterator for Records<'_> {
-    type Item = Result<(u64, sled::IVec)>;
+    type Item = Result<(u64, Bytes)>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed {
@@ -355,115 +345,5 @@ mod tests {
         extra.extend_from_slice(&[0, 0]);
         assert!(entries(&extra).unwrap_err().contains("cut short"));
         assert!(malformed(2, "x").to_string().contains("record pack 2 (records 128 to 191)"));
-    }
-
-    /// Appends in groups of every size, across reopenings and pack boundaries, keep the layout
-    /// (packs `0 … ⌊n/64⌋ − 1`, own entries for the rest) and read back exactly what was appended,
-    /// from any starting point.
-    #[test]
-    fn appends_keep_the_layout_across_groups_and_reopenings() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut l = crate::Ledger::init(dir.path(), "packs.test/log", crate::policy::unchecked()).unwrap();
-        let mut n = 1u64;
-        for (round, group) in [1usize, 62, 1, 64, 130, 3, 63, 200].into_iter().enumerate() {
-            if group == 1 {
-                l.append_blocking(crate::test_support::numbered_draft(n as usize)).unwrap();
-            } else {
-                l.append_all_blocking((0..group).map(|i| crate::test_support::numbered_draft(n as usize + i)).collect()).unwrap();
-            }
-            n += group as u64;
-            if round % 3 == 2 {
-                l.close();
-                l = crate::Ledger::open(dir.path(), crate::policy::unchecked()).unwrap();
-            }
-            let s = l.store();
-            let p: Vec<(u64, sled::IVec)> = s.scan(PREFIX, 0).map(|r| r.unwrap()).collect();
-            let r: Vec<u64> = s.scan(b'r', 0).map(|r| r.unwrap().0).collect();
-            assert_eq!(p.iter().map(|(k, _)| *k).collect::<Vec<_>>(), (0..packed(n)).collect::<Vec<_>>(), "after {n} records");
-            // Packs lie back to back from offset 0, and the file ends with the last one.
-            let mut end = 0;
-            for (_, index) in &p {
-                let (at, len) = decode_index(index).unwrap();
-                assert_eq!(at, end);
-                end += len as u64;
-            }
-            assert_eq!(s.packs.len().unwrap(), end);
-            assert_eq!(r, (packed(n) * WIDTH..n).collect::<Vec<_>>(), "after {n} records");
-            let all: Vec<(u64, sled::IVec)> = s.records(0).map(|r| r.unwrap()).collect();
-            assert_eq!(all.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), (0..n).collect::<Vec<_>>());
-            for (seq, bytes) in &all {
-                assert_eq!(crate::Record::decode(bytes).unwrap().seq, *seq);
-                assert_eq!(&s.record_bytes(*seq).unwrap().unwrap(), bytes);
-                match location(s, *seq, n).unwrap().unwrap() {
-                    Location::Own { key, len } => {
-                        assert!(*seq >= packed(n) * WIDTH);
-                        assert_eq!(&s.get(&key).unwrap().unwrap()[..], &bytes[..]);
-                        assert_eq!(len, bytes.len());
-                    }
-                    Location::Packed { file, at, len } => {
-                        assert!(*seq < packed(n) * WIDTH);
-                        let f = std::fs::read(file).unwrap();
-                        assert_eq!(&f[at as usize..at as usize + len], &bytes[..]);
-                    }
-                }
-            }
-            for from in [0, 1, 63, 64, 65, n - 1, n] {
-                let tail: Vec<u64> = s.records(from).map(|r| r.unwrap().0).collect();
-                assert_eq!(tail, (from..n).collect::<Vec<_>>());
-            }
-        }
-        l.close();
-        let report = crate::verify::verify_dir(dir.path(), &Default::default(), &mut |_, _| {}).unwrap().unwrap();
-        assert_eq!(report.size, n);
-    }
-
-    /// A damaged pack is reported by number, with the records it should hold, by every reader; a
-    /// pack file cut short likewise.
-    #[test]
-    fn a_damaged_pack_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let l = crate::Ledger::init(dir.path(), "packs.test/log", crate::policy::unchecked()).unwrap();
-        l.append_all_blocking((1..200).map(crate::test_support::numbered_draft).collect()).unwrap();
-        let s = l.store();
-        let (at, len) = decode_index(&s.get(&pack_key(1)).unwrap().unwrap()).unwrap();
-        let original = s.packs.read(1, at, len).unwrap();
-        let mut v = original.clone();
-        v[3] ^= 0x40; // the first record's length now runs past the pack
-        s.packs.write(at, &v).unwrap();
-        let want = "record pack 1 (records 64 to 127) is malformed";
-        let items: Vec<_> = s.records(10).collect();
-        assert_eq!(items.len(), 55, "records 10 to 63, then the error, then nothing");
-        assert!(items[54].as_ref().unwrap_err().to_string().contains(want));
-        assert!(s.record_bytes(100).unwrap_err().to_string().contains(want));
-        assert_eq!(s.record_bytes(5).unwrap().unwrap(), l.store().records(5).next().unwrap().unwrap().1);
-        s.packs.write(at, &original).unwrap();
-        assert_eq!(s.records(0).count(), 200);
-
-        // Cut short: pack 2 (the last) is missing its end.
-        let (at2, len2) = decode_index(&s.get(&pack_key(2)).unwrap().unwrap()).unwrap();
-        std::fs::OpenOptions::new().write(true).open(s.packs.path()).unwrap().set_len(at2 + len2 as u64 - 1).unwrap();
-        let err = s.records(0).find_map(|r| r.err()).unwrap().to_string();
-        assert!(err.contains("record pack 2 (records 128 to 191) is malformed: the pack file ends before"), "{err}");
-    }
-
-    /// Bytes past the last pack that sled names (a write that was not followed by its batch) are
-    /// cut off when the store is opened, and the next pack is written where they were.
-    #[test]
-    fn an_unreferenced_tail_of_the_pack_file_is_cut_off() {
-        let dir = tempfile::tempdir().unwrap();
-        let l = crate::Ledger::init(dir.path(), "packs.test/log", crate::policy::unchecked()).unwrap();
-        l.append_all_blocking((1..100).map(crate::test_support::numbered_draft).collect()).unwrap();
-        let path = l.store().packs.path().to_path_buf();
-        let end = l.store().packs.len().unwrap();
-        l.close();
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
-        std::io::Write::write_all(&mut f, &[7u8; 1000]).unwrap();
-        drop(f);
-        let l = crate::Ledger::open(dir.path(), crate::policy::unchecked()).unwrap();
-        assert_eq!(l.store().packs.len().unwrap(), end);
-        l.append_all_blocking((100..200).map(crate::test_support::numbered_draft).collect()).unwrap();
-        l.close();
-        let report = crate::verify::verify_dir(dir.path(), &Default::default(), &mut |_, _| {}).unwrap().unwrap();
-        assert_eq!(report.size, 200);
     }
 }

@@ -1,7 +1,7 @@
 //! Tree hashes in tiles: how the store keeps the RFC 6962 tree (`schemas/store-v2.md` §Tiles).
 //!
 //! What this is: the mapping between the hashes the tree math produces and reads (addressed by
-//! (level, n), or by Go's stored hash index, see [`crate::merkle`]) and sled values holding 256 of
+//! (level, n), or by Go's stored hash index, see `relic_formats::merkle`) and sled values holding 256 of
 //! them each. Tile `(L, k)` holds the hashes of the complete subtrees `(L, 256·k) … (L, 256·k + 255)`
 //! of height `L`, concatenated, 32 bytes each; the last tile of a level holds only those that exist.
 //! One sled entry per 256 hashes instead of one per hash: sled's cost is per entry, and a record
@@ -13,14 +13,16 @@
 //! - [`TileReader`]: reads hashes by (level, n), keeping the tile it read last per level, so a
 //!   sequential pass (verification) reads each tile once.
 //!
-//! What this is not: the tree math (that is [`crate::merkle`]) or the rules a store must obey
-//! (checked by [`crate::verify`]).
+//! What this is not: the tree math (that is `relic_formats::merkle`) or the rules a store must obey
+//! (checked by `relic_ledger::verify`).
 
 use std::collections::BTreeMap;
 
+use relic_formats::merkle::{self, Frontier, Hash};
+
 use crate::error::{Error, Result};
-use crate::merkle::{self, Frontier, Hash};
 use crate::store::Store;
+use crate::{Bytes, Group};
 
 /// Hashes per tile.
 pub const WIDTH: u64 = 256;
@@ -115,9 +117,9 @@ impl OpenTiles {
 
     /// Adds to `batch` every tile changed since the last call: the ones completed, and the open tile
     /// of each level that grew.
-    pub fn write(&mut self, batch: &mut sled::Batch) {
+    pub fn write(&mut self, batch: &mut Group) {
         for (level, k, bytes) in self.full.drain(..) {
-            batch.insert(&tile_key(level, k), bytes);
+            batch.insert(&tile_key(level, k), &bytes);
         }
         for level in 0..LEVELS as u32 {
             if self.touched >> level & 1 == 1 {
@@ -149,7 +151,7 @@ impl TreeWriter {
     }
 
     /// Adds to `batch` the tiles changed since the last call ([`OpenTiles::write`]).
-    pub fn write(&mut self, batch: &mut sled::Batch) {
+    pub fn write(&mut self, batch: &mut Group) {
         self.tiles.write(batch);
     }
 
@@ -166,7 +168,7 @@ fn missing(level: u32, k: u64) -> Error {
 /// Reads tree hashes by (level, n), keeping the last tile read of each level.
 pub struct TileReader<'a> {
     store: &'a Store,
-    cache: BTreeMap<u32, (u64, sled::IVec)>,
+    cache: BTreeMap<u32, (u64, Bytes)>,
 }
 
 impl<'a> TileReader<'a> {
@@ -200,7 +202,7 @@ impl<'a> TileReader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::merkle::{self, Frontier};
+    use relic_formats::merkle::{self, Frontier};
 
     fn hashes_of(n: u64) -> (Frontier, Vec<Vec<Hash>>) {
         let mut f = Frontier::new();
@@ -230,12 +232,12 @@ mod tests {
             let store = Store::open(&dir.path().join("s"), true).unwrap();
             let mut tiles = OpenTiles::default();
             for (i, chunk) in pushed.chunks(batch_size).enumerate() {
-                let mut batch = sled::Batch::default();
+                let mut group = Group::new();
                 for hs in chunk {
                     tiles.push(hs);
                 }
-                tiles.write(&mut batch);
-                store.db.apply_batch(batch).unwrap();
+                tiles.write(&mut group);
+                store.commit(group).unwrap();
                 if i == 3 {
                     // Reloading from the store gives the same open tiles.
                     let reloaded = OpenTiles::load(&store, tiles.size()).unwrap();
