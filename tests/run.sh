@@ -39,6 +39,7 @@ cargo test --workspace --locked 2>&1
 echo "== benchmarks compile"
 cargo check -p relic-benches --benches --bins --locked 2>&1
 cargo check -p relic-relay --benches --locked 2>&1
+cargo check -p relic-store --benches --locked 2>&1
 
 echo "== interop with Go's sumdb/note and sumdb/tlog"
 cargo build -p relic-cli --locked 2>&1

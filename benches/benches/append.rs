@@ -5,10 +5,8 @@
 //! - `ledger_1_writer`: one caller, `Ledger::append_blocking` in a loop (one group, one fsync each).
 //! - `ledger_64_tasks` / `ledger_64_threads`: 64 writers each appending in a loop and awaiting their
 //!   receipt (tokio tasks on a multi-thread runtime / OS threads); group commit packs them.
-//! - `sled_1_writer_flush_each`: raw sled, the same bytes per record (the record, two 32-byte tree
-//!   hashes, the 48-byte head) in one batch, `flush()` after each: the durable single-writer bound.
-//! - `sled_batch_64_flush_each`: raw sled, 64 records per batch, one `flush()` per batch: the
-//!   storage bound of group commit at 64 writers.
+//! - The embedded database's own bound, the same bytes without relic, is measured in the storage
+//!   crate: `cargo bench -p relic-store --bench raw_db`.
 //! - `fs_append_fdatasync_1k`: a bare `write` + `fdatasync` of one record appended to a file (each
 //!   sync also commits the file's new size).
 //! - `fs_overwrite_fdatasync_1k`: `pwrite` + `fdatasync` of one record into a preallocated, already
@@ -25,12 +23,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use ed25519_dalek::{Signer, SigningKey};
-use relic_benches::{bench_tempdir, draft, payload_json, report_load, sample_record, sled_config, ORIGIN};
+use relic_benches::{bench_tempdir, draft, payload_json, report_load, sample_record, ORIGIN};
 use relic_ledger::merkle::{self, Frontier};
 use relic_ledger::note::SignerKey;
 use relic_ledger::record::{link_of, Record};
-use relic_ledger::store::{record_key, META_HEAD};
-use relic_ledger::tiles::tile_key;
 use relic_ledger::Ledger;
 
 const PAYLOAD: usize = 1024;
@@ -112,51 +108,8 @@ fn append(c: &mut Criterion) {
         ledger.close();
     }
 
-    // --- raw sled, one writer, flush after each record ---
-    // The store keeps tree hashes 256 to a tile; an append rewrites the open tile of level 0 (half
-    // full on average) and, every other record, of a level above: a 4 KiB value stands for them.
-    let tile = [0xabu8; 4096];
-    let head = [0x11u8; 48];
-    {
-        let dir = bench_tempdir();
-        let db = sled_config(dir.path()).open().unwrap();
-        let mut seq = 0u64;
-        g.bench_function("sled_1_writer_flush_each", |b| {
-            b.iter(|| {
-                let mut batch = sled::Batch::default();
-                batch.insert(&record_key(seq), record.as_slice());
-                batch.insert(&tile_key(0, seq / 256), &tile[..]);
-                batch.insert(&tile_key(1, seq / 512), &tile[..]);
-                batch.insert(META_HEAD, &head[..]);
-                db.apply_batch(batch).unwrap();
-                db.flush().unwrap();
-                seq += 1;
-            })
-        });
-    }
-
-    // --- raw sled, batches of 64 records, one flush per batch (group commit's storage work) ---
-    g.throughput(Throughput::Elements(WRITERS));
-    {
-        let dir = bench_tempdir();
-        let db = sled_config(dir.path()).open().unwrap();
-        let mut seq = 0u64;
-        g.bench_function("sled_batch_64_flush_each", |b| {
-            b.iter(|| {
-                let mut batch = sled::Batch::default();
-                for _ in 0..WRITERS {
-                    batch.insert(&record_key(seq), record.as_slice());
-                    seq += 1;
-                }
-                for level in 0..3 {
-                    batch.insert(&tile_key(level, seq / 256 >> level), &tile[..]);
-                }
-                batch.insert(META_HEAD, &head[..]);
-                db.apply_batch(batch).unwrap();
-                db.flush().unwrap();
-            })
-        });
-    }
+    // (The same storage work on the raw database, without relic: `cargo bench -p relic-store --bench raw_db`.)
+    g.throughput(Throughput::Elements(1));
 
     // --- the device: one record's bytes to a file, then fdatasync ---
     g.throughput(Throughput::Elements(1));
@@ -171,7 +124,7 @@ fn append(c: &mut Criterion) {
             })
         });
         // Overwriting a preallocated, already written region: the device's flush latency alone
-        // (sled writes into preallocated segments like this).
+        // (the embedded database writes into preallocated segments like this).
         let f = std::fs::OpenOptions::new().create(true).read(true).write(true).open(dir.path().join("prealloc")).unwrap();
         const REGION: u64 = 16 << 20;
         f.write_all_at(&vec![0u8; REGION as usize], 0).unwrap();

@@ -5,7 +5,7 @@
 //!
 //! The records: the projections benchmark's mix (a release created with a link, updated, given a
 //! second link; every tenth deleted; an access refusal now and then), 1,000 of them, decoded from
-//! memory on one thread, so that the figures are per payload and free of sled.
+//! memory on one thread, so that the figures are per payload and free of storage.
 //!
 //! - `in_place_1000`: `relic_domain::state::decode`, which every replay uses: the payload parsed
 //!   into a tree that borrows from its bytes, checked against its schema through jsonschema's
@@ -26,7 +26,7 @@ fn record(seq: u64, e: &Event) -> Record {
     Record {
         seq,
         time_us: 1_780_000_000_000_000 + seq as i64,
-        schema_version: relic_ledger::kind::schema_version(e.kind()).expect("kind"),
+        schema_version: relic_domain::catalogue::current_version(e.kind()).expect("kind"),
         key_id: [0; 4],
         prev: [0; 32],
         actor: Actor { id: "bob".into(), role: "maintainer".into() },

@@ -14,9 +14,9 @@
 //!   checked (signature verification) on every call.
 //! - `ledger_checkpoint_stored_1m`: `Ledger::checkpoint(None)` when the checkpoint is already stored
 //!   (what every bundle pays on top of the proof).
-//! - `sled_get_same_hash`: one `sled::Db::get` of the tile holding the same stored hash (always in sled's cache).
-//! - `sled_get_random_hash`: one `sled::Db::get` of the tile holding a random stored hash: the unit of work.
-//! - `sled_get_random_hash_x20`: 20 such gets (`log2(1,000,000)` ≈ 20): the physical bound of a proof
+//! - `tile_get_same_hash`: one `Store::get` of the tile holding the same stored hash (always in the database's cache).
+//! - `tile_get_random_hash`: one `Store::get` of the tile holding a random stored hash: the unit of work.
+//! - `tile_get_random_hash_x20`: 20 such gets (`log2(1,000,000)` ≈ 20): the physical bound of a proof
 //!   that reads one stored hash per level.
 
 use std::cell::Cell;
@@ -25,7 +25,7 @@ use std::time::Duration;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use relic_benches::{cached_ledger, peak_rss_kib, report_load, sled_config};
+use relic_benches::{cached_ledger, peak_rss_kib, report_load};
 use relic_ledger::ledger::store_path;
 use relic_ledger::merkle::{self, Hash, HashReader, ReadError};
 use relic_ledger::store::Store;
@@ -59,8 +59,8 @@ fn proofs(c: &mut Criterion) {
     let stored = merkle::stored_hash_count(n);
     let mut rng = StdRng::seed_from_u64(0x5eed);
 
-    // How many stored hashes each operation reads (the physical bound is that many sled gets), over
-    // random inputs; this also brings sled's cache to its steady state before anything is timed.
+    // How many stored hashes each operation reads (the physical bound is that many database gets), over
+    // random inputs; this also brings the database's cache to its steady state before anything is timed.
     {
         const SAMPLES: u64 = 20_000;
         let counting = Counting { store, reads: Cell::new(0) };
@@ -90,20 +90,20 @@ fn proofs(c: &mut Criterion) {
     g.sample_size(50).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
     g.throughput(Throughput::Elements(1));
 
-    // --- the unit of work: one sled get of the tile holding a stored hash ---
+    // --- the unit of work: one read of the tile holding a stored hash (one get in the database) ---
     let hash_key = |index: u64| {
         let (level, n) = merkle::split_stored_hash_index(index);
         tile_key(level, n / WIDTH)
     };
     let hot = hash_key(merkle::stored_hash_index(19, 0));
-    g.bench_function("sled_get_same_hash", |b| b.iter(|| black_box(store.db.get(hot).unwrap().unwrap())));
-    g.bench_function("sled_get_random_hash", |b| {
-        b.iter(|| black_box(store.db.get(hash_key(rng.gen_range(0..stored))).unwrap().unwrap()))
+    g.bench_function("tile_get_same_hash", |b| b.iter(|| black_box(store.get(&hot).unwrap().unwrap())));
+    g.bench_function("tile_get_random_hash", |b| {
+        b.iter(|| black_box(store.get(&hash_key(rng.gen_range(0..stored))).unwrap().unwrap()))
     });
-    g.bench_function("sled_get_random_hash_x20", |b| {
+    g.bench_function("tile_get_random_hash_x20", |b| {
         b.iter(|| {
             for _ in 0..20 {
-                black_box(store.db.get(hash_key(rng.gen_range(0..stored))).unwrap().unwrap());
+                black_box(store.get(&hash_key(rng.gen_range(0..stored))).unwrap().unwrap());
             }
         })
     });
@@ -123,18 +123,17 @@ fn proofs(c: &mut Criterion) {
         b.iter(|| ledger.prove_inclusion(rng.gen_range(0..n), None).unwrap())
     });
 
-    // --- what if sled's cache held the whole hash working set? (the store opened by hand with a
+    // --- what if the database's cache held the whole hash working set? (the store opened with a
     // 1 GB cache instead of the 64 MB `Store::open` sets; nothing else differs) ---
     drop(ledger);
     {
         let sp = store_path(&dir);
-        let packs = relic_ledger::packs::PackFile::open(&relic_ledger::store::packs_path(&sp)).unwrap();
-        let big = Store { db: sled_config(&sp).cache_capacity(1 << 30).open().unwrap(), packs };
+        let big = Store::open_with_cache(&sp, 1 << 30).unwrap();
         for _ in 0..20_000 {
             merkle::prove_inclusion(rng.gen_range(0..n), n, &big).unwrap();
         }
-        g.bench_function("sled_get_random_hash_cache_1g", |b| {
-            b.iter(|| black_box(big.db.get(hash_key(rng.gen_range(0..stored))).unwrap().unwrap()))
+        g.bench_function("tile_get_random_hash_cache_1g", |b| {
+            b.iter(|| black_box(big.get(&hash_key(rng.gen_range(0..stored))).unwrap().unwrap()))
         });
         g.bench_function("prove_inclusion_1m_cache_1g", |b| {
             b.iter(|| merkle::prove_inclusion(rng.gen_range(0..n), n, &big).unwrap())

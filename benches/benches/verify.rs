@@ -19,7 +19,7 @@
 //!   key's terms gathered into one), which `verify` uses: the signature bound of `verify`.
 //! - `ed25519_verify_strict_256_all_cores`: 256 `verify_strict` per core on every core at once: the
 //!   signature bound of `--strict`.
-//! - `sled_scan_100k`: reading every record of the store in order (the storage bound of the stream).
+//! - `store_scan_100k`: reading every record of the store in order (the storage bound of the stream).
 
 use std::time::Duration;
 
@@ -68,7 +68,7 @@ fn verify_bench(c: &mut Criterion) {
                 assert_eq!(report.size, SIZE);
             })
         });
-        g.bench_function("sled_scan_100k", |b| {
+        g.bench_function("store_scan_100k", |b| {
             b.iter(|| {
                 let mut n = 0u64;
                 let mut bytes = 0usize;

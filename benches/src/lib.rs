@@ -180,11 +180,6 @@ pub fn signed_messages(ledger: &Ledger, from: u64, count: usize) -> (Vec<Vec<u8>
     (msgs, sigs, keys)
 }
 
-/// The sled configuration relic's store uses (`ledger/src/store.rs`), for the raw-sled baselines.
-pub fn sled_config(path: &Path) -> sled::Config {
-    sled::Config::new().path(path).cache_capacity(64 << 20).mode(sled::Mode::HighThroughput).flush_every_ms(None)
-}
-
 /// This process's peak resident set size in KiB (`VmHWM` in `/proc/self/status`), if known.
 pub fn peak_rss_kib() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -235,7 +235,7 @@ pub fn evidence_cmd(data: &Path, c: EvidenceCmd, json: bool, out: &mut dyn Write
             run(data, &who, Command::CollectEvidence { project, tag_name, reason: EvidenceReason::OnDemand, scheduled_at: None }, json, out)
         }
         EvidenceCmd::Verify { project, tag_name, sha } => {
-            // One handle for reading the state and proving the records (sled allows one per store).
+            // One handle for reading the state and proving the records (a store is opened once per process).
             let (ledger, size) = crate::relay_cmds::open_for_checkpoint(data, None)?;
             let mut st = State::default();
             service::replay(&ledger, &mut st).map_err(service_err)?;

@@ -1,7 +1,7 @@
 //! The log read back as domain events: records are read, decoded and their payloads checked and
 //! decoded on every core, and handed to one consumer strictly in sequence order.
 //!
-//! Replaying a log is mostly reading and decoding (sled's scan, the record layout, JSON, the schema
+//! Replaying a log is mostly reading and decoding (the store's scan, the record layout, JSON, the schema
 //! check); folding the events into state is cheap and must be sequential. So `W` reader threads
 //! (one per core) take turns over fixed ranges of [`CHUNK`] records — reader `w` takes chunks `w`,
 //! `w + W`, `w + 2W`, … — and the consumer takes the chunks back in the same rotation, which

@@ -6,7 +6,7 @@
 //! `golang.org/x/mod/sumdb/tlog`: appending record `n` writes `1 + trailing_ones(n)` hashes at consecutive
 //! positions starting at [`stored_hash_index`]`(0, n)`, so the hash array only ever grows at its end.
 //!
-//! What this is not: storage. Nothing here knows about sled, records or signatures; `schemas/merkle-v1.md`
+//! What this is not: storage. Nothing here knows about storage, records or signatures; `schemas/merkle-v1.md`
 //! is the specification this module implements.
 
 use sha2::{Digest, Sha256};

@@ -2,7 +2,7 @@
 //!
 //! Appends flow through two threads. The *sequencer* drains every request waiting in its queue, gives
 //! each record its sequence number, time and predecessor link, signs it, computes its tree hashes and
-//! packs them all with the new head into one sled batch. The *writer* applies that batch atomically,
+//! packs them all with the new head into one atomic group (`relic_store::Group`). The *writer* applies that batch atomically,
 //! flushes it to disk (one fsync for the whole group) and only then acknowledges every request in it.
 //! While the writer waits on the disk, the sequencer signs the next group, so both cores work.
 //!
@@ -108,7 +108,7 @@ pub struct Ledger {
     threads: Vec<JoinHandle<()>>,
 }
 
-/// Where the sled database of a ledger lives inside its data directory.
+/// Where the store of a ledger lives inside its data directory (its pack file beside it).
 pub fn store_path(dir: &Path) -> PathBuf {
     dir.join("store")
 }

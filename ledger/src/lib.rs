@@ -5,23 +5,24 @@
 //! inclusion proofs in the C2SP tlog-proof format. Anyone holding the log's verifier key can check
 //! a record, a proof or the whole log without trusting relic.
 //!
-//! Modules, from pure to stateful:
-//! - [`merkle`]: RFC 6962 tree math over a [`merkle::HashReader`] (no storage, no I/O);
-//! - [`note`]: C2SP signed notes and key text forms;
-//! - [`checkpoint`]: C2SP checkpoint bodies, tlog-proof bundles and the offline checks;
-//! - [`record`]: the record and its exact bytes (`schemas/record-v1.md`);
-//! - [`kind`]: the ledger's own two kinds (every other kind is the [`policy`]'s);
+//! What this is: the log's behaviour over its formats (`relic-formats`, pure) and its storage
+//! (`relic-store`, which alone touches the disk's layout), opened with the [`policy`] of whoever
+//! owns the rules (relic's binaries: the release domain's). Re-exported here under their old paths:
+//! [`merkle`], [`note`], [`checkpoint`], [`record`], [`kind`], [`chain`], [`batch`] (formats) and
+//! [`store`], [`packs`], [`tiles`] (storage). Its own modules:
 //! - [`policy`]: the gate every draft passes, supplied by whoever opens the ledger;
-//! - [`store`]: the sled layout (`schemas/store-v2.md`);
-//! - [`tiles`]: tree hashes kept 256 to a sled value;
+//! - [`ledger`]: [`Ledger`], group-committed appends (a sequencer thread that signs and links, the
+//!   store's writer thread that commits), reads, checkpoints, proofs, key rotation;
+//! - [`verify`]: the full, streaming, parallel verification of a store, trusting nothing in it;
+//! - [`mirror`]: a verified copy of another node's log, built from its published record bytes,
+//!   and which checkpoints a mirror may serve;
+//! - [`outbox`]: the publish cursor (records a broker acknowledged);
 //! - [`keys`]: private key files (mode 0600);
 //! - [`paths`]: which user paths a command may read or write inside a data directory;
-//! - [`ledger`]: group-committed appends, reads, checkpoints, proofs, key rotation;
-//! - [`batch`]: Ed25519 batch verification with each key's terms gathered into one;
-//! - [`verify`]: the full, streaming, parallel verification of a store;
-//! - [`chain`]: the same per-record checks for records received one at a time;
-//! - [`mirror`]: a verified copy of another node's log, built from its published record bytes;
-//! - [`outbox`]: the publish cursor (records a broker acknowledged).
+//! - [`error`]: the error type.
+//!
+//! What this is not: the domain. The ledger knows no kind but its own two; it never decides who
+//! may write what.
 
 pub mod error;
 pub mod keys;

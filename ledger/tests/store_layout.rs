@@ -221,7 +221,7 @@ fn a_damaged_pack_is_named() {
     assert!(err.contains("record pack 2 (records 128 to 191) is malformed: the pack file ends before"), "{err}");
 }
 
-/// Bytes past the last pack that sled names (a write that was not followed by its batch) are
+/// Bytes past the last pack that the database names (a write that was not followed by its batch) are
 /// cut off when the store is opened, and the next pack is written where they were.
 #[test]
 fn an_unreferenced_tail_of_the_pack_file_is_cut_off() {

@@ -997,7 +997,7 @@ fn check_checkpoint_file(cv: &Value, records: &[Vec<u8>], vks: &[VerifierKey], r
     }
 }
 
-/// Writes the vector log into a sled database by hand, in the layout of schemas/store-v3.md (its
+/// Writes the vector log into the store's database by hand, in the layout of schemas/store-v3.md (its
 /// five records are fewer than a pack: each under its own `r` key; tiles), of schemas/store-v2.md
 /// (converted to v3 when opened) or of schemas/store-v1.md (one entry per hash, converted to v2,
 /// then v3), and runs relic's full verification and read path over it.
@@ -1097,7 +1097,7 @@ fn vectors() {
 }
 
 /// A real ledger of 150 records, read by hand as schemas/store-v3.md §Packs says (packs 0 and 1 in
-/// the pack file where their sled entries say, then records 128 to 149 under their own keys),
+/// the pack file where their database entries say, then records 128 to 149 under their own keys),
 /// holds exactly the records relic reads, each linked to the one before it.
 #[test]
 fn a_real_store_follows_the_documented_layout() {

@@ -43,7 +43,7 @@ pub struct MirrorOptions {
     pub follow: bool,
     /// The origin's first verifier key, obtained out of band: record 0 must introduce it.
     pub pinned: Option<VerifierKey>,
-    /// Records verified and written per batch (one sled batch and one flush each), at most.
+    /// Records verified and written per batch (one atomic group and one flush each), at most.
     pub batch: usize,
     /// With `follow`, close the store after this long without messages.
     pub idle: Duration,

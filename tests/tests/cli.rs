@@ -151,7 +151,7 @@ fn a_store_of_another_origin_or_a_corrupt_store_is_named() {
     drop(s);
     fails(relic(&a, &["verify"]), "record 0: predecessor link does not match the genesis link");
 
-    // Garbage in sled's files: a clear error, never a panic or a silent success.
+    // Garbage in the database's files: a clear error, never a panic or a silent success.
     let db = store_path(&b).join("db");
     let mut bytes = fs::read(&db).unwrap();
     for (i, byte) in bytes.iter_mut().enumerate() {
@@ -330,12 +330,12 @@ fn demo_records_a_history_and_verifies_it() {
     fails(relic(&data, &["demo"]), "already exists");
 
     // A command takes its state from the view store and leaves the views up to date with what it
-    // appended; a view store sled cannot open is started again from the log, and nothing is lost.
+    // appended; a view store the database cannot open is started again from the log, and nothing is lost.
     let status = || -> serde_json::Value { serde_json::from_str(&ok(relic(&data, &["projections", "status", "--json"]))).unwrap() };
     ok(relic(&data, &["project", "register", "--project", "acme/new", "--name", "New", "--actor", "ann"]));
     let s = status();
     assert_eq!(s["applied"], s["log_size"], "{s}");
-    fs::write(data.join("views").join("conf"), b"not sled's").unwrap();
+    fs::write(data.join("views").join("conf"), b"not a database's").unwrap();
     ok(relic(&data, &["project", "register", "--project", "acme/newer", "--name", "Newer", "--actor", "ann"]));
     let s = status();
     assert_eq!(s["applied"], s["log_size"], "{s}");

@@ -26,7 +26,7 @@ fn build(dir: &Path) {
     l.close();
 }
 
-/// Where stored bytes are: a sled value, or the pack file.
+/// Where stored bytes are: a database value, or the pack file.
 enum Place {
     Key(Vec<u8>),
     File(PathBuf),
@@ -63,7 +63,7 @@ fn hash_location(index: u64) -> ([u8; 10], usize) {
     (tile_key(level, n / tiles::WIDTH), (n % tiles::WIDTH) as usize * 32)
 }
 
-/// Where record `seq` is stored: its sled value or the pack file, and the record's byte range
+/// Where record `seq` is stored: its database value or the pack file, and the record's byte range
 /// there.
 fn record_location(dir: &Path, seq: u64) -> (Place, std::ops::Range<usize>) {
     let s = Store::open(&store_path(dir), false).unwrap();

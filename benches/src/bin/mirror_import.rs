@@ -1,7 +1,7 @@
 //! What a mirror costs without the network: verify and store N records of about 1 KB that are
 //! already in memory, in the batches `relic mirror` uses, next to the two parts it is made of
 //! (Ed25519 batch verification of the same records, by ed25519-dalek and by relic's own batch
-//! equation with each key's terms gathered, and writing them to sled), in one run.
+//! equation with each key's terms gathered, and the store's write path alone), in one run.
 //!
 //!     cargo run --release -p relic-benches --bin mirror_import [-- N]
 //!
@@ -56,25 +56,25 @@ fn main() {
     }
 
     let tmp = bench_tempdir();
-    let db = relic_benches::sled_config(&tmp.path().join("raw")).open().expect("sled");
+    // The store's own write path without any check: records into packs, their tree hashes into
+    // tiles, the head, one group and one flush per batch (what the mirror writes, unverified).
+    let store = relic_ledger::store::Store::open(&tmp.path().join("raw"), true).expect("store");
+    let (mut pack, mut tree) = (relic_ledger::packs::OpenPack::default(), relic_ledger::tiles::TreeWriter::default());
     let t = Instant::now();
     for (i, chunk) in records.chunks(BATCH).enumerate() {
-        let mut batch = sled::Batch::default();
-        for (j, r) in chunk.iter().enumerate() {
-            let seq = (i * BATCH + j) as u64;
-            let mut k = [b'r'; 9];
-            k[1..].copy_from_slice(&seq.to_be_bytes());
-            batch.insert(&k, r.as_slice());
+        let mut group = relic_ledger::store::Group::new();
+        for r in chunk {
+            pack.push(&mut group, r);
+            tree.push(r);
         }
-        // The batch's tree hashes: 2 per record, 256 to a tile.
-        for t in 0..(2 * chunk.len()).div_ceil(256) {
-            batch.insert(&relic_ledger::tiles::tile_key(0, (i * BATCH * 2 / 256 + t) as u64), &[7u8; 8192][..]);
-        }
-        db.apply_batch(batch).expect("batch");
-        db.flush().expect("flush");
+        tree.write(&mut group);
+        let size = (i * BATCH + chunk.len()) as u64;
+        group.set_head(&relic_ledger::store::Head { size, link: [0; 32], last_time_us: 0 });
+        pack.finish(&mut group);
+        store.commit(group).expect("commit");
     }
-    println!("raw sled, records and their hash tiles:         {}", per(t.elapsed().as_secs_f64()));
-    drop(db);
+    println!("store write path, records, tiles and head:      {}", per(t.elapsed().as_secs_f64()));
+    drop(store);
 
     let t = Instant::now();
     let mut m = Mirror::open(&tmp.path().join("mirror"), None).expect("mirror");

@@ -51,7 +51,7 @@ fn main() {
     report_load("verify_memory: start");
     let rss_before = peak_rss_kib().unwrap_or(0);
     let io_before = io_counters();
-    // What `verify_dir` does, in two timed steps: open the sled store, then verify it.
+    // What `verify_dir` does, in two timed steps: open the store, then verify it.
     let start = Instant::now();
     let store = Store::open(&store_path(&dir), false).expect("open store");
     let opened = start.elapsed().as_secs_f64();

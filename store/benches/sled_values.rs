@@ -3,8 +3,8 @@
 //! values to speed up replays (`BENCHMARKS.md`, Rebuild).
 //!
 //! ```sh
-//! cargo run --release -p relic-benches --bin sled_values -- 1    # one record per value (relic's store)
-//! cargo run --release -p relic-benches --bin sled_values -- 4    # then 8, 64, ...
+//! cargo bench -p relic-store --bench sled_values -- 1    # one record per value (relic's store before packs)
+//! cargo bench -p relic-store --bench sled_values -- 4    # then 8, 64, ...
 //! ```
 //!
 //! The records are those of the 1,000,000-event domain log of the `projections` benchmark (built
@@ -21,7 +21,12 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use relic_benches::{peak_rss_kib, report_load, sled_config, target_dir, thread_cpu_seconds};
+use relic_benches::{peak_rss_kib, report_load, target_dir, thread_cpu_seconds};
+
+/// sled as relic's store opens it (`src/db.rs`).
+fn sled_config(path: impl AsRef<Path>) -> sled::Config {
+    sled::Config::new().path(path.as_ref()).cache_capacity(64 << 20).mode(sled::Mode::HighThroughput).flush_every_ms(None)
+}
 use relic_ledger::Ledger;
 
 const SOURCE: &str = "relic-bench-domain-1000000";
