@@ -204,15 +204,12 @@ pub fn record_json(r: &Record) -> serde_json::Value {
         "subject": r.subject,
         "schema_version": r.schema_version,
         "payload": r.payload_json(),
-        "prev": hex(&r.prev),
+        "prev": relic_ledger::hex::encode(&r.prev),
         "key_id": key_id_hex(&r.key_id),
         "signature": B64.encode(r.signature),
     })
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
 
 fn log(data: &Path, from: u64, limit: Option<u64>, json: bool, out: &mut dyn Write) -> Result<()> {
     let l = Ledger::open_read_only(data)?;

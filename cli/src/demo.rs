@@ -48,7 +48,7 @@ fn issue(id: u64, title: &str, confidential: bool) -> Issue {
 }
 
 /// The demo's history: (actor, command, whether it is refused on purpose).
-fn history(now: DateTime<Utc>, junit: Artifact) -> Vec<(&'static str, Command, bool)> {
+fn history(now: DateTime<Utc>, junit: evidence::ArtifactFile) -> Vec<(&'static str, Command, bool)> {
     let day = Duration::days(1);
     let ir = "IR-2026-001".to_string();
     let mut v43 = create("v4.3.0", now);
@@ -117,7 +117,7 @@ pub fn run(data: &Path, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> 
     relic_domain::service::init_ledger(data, ORIGIN).map_err(service_err)?.close();
     let w = |e: std::io::Error| CliError::Io { path: "<stdout>".into(), source: e };
     writeln!(out, "created ledger {ORIGIN} in {}", data.display()).map_err(w)?;
-    let junit = evidence::store_artifact(data, "rspec.xml", JUNIT).map_err(|e| CliError::Domain(e.to_string()))?;
+    let junit = evidence::ArtifactFile::new("rspec.xml", JUNIT.to_vec());
     let mut svc = Service::open(data).map_err(service_err)?;
 
     let events = history(Utc::now(), junit);

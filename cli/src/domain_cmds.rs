@@ -181,7 +181,7 @@ pub fn release(data: &Path, c: ReleaseCmd, json: bool, out: &mut dyn Write, err:
                 relic_ledger::paths::check_input(data, "--report-artifact", Path::new(path))?;
                 let bytes = std::fs::read(path).map_err(|source| CliError::Io { path: path.clone(), source })?;
                 let name = Path::new(path).file_name().map_or(path.clone(), |n| n.to_string_lossy().into_owned());
-                report_artifacts.push(evidence::store_artifact(data, &name, &bytes).map_err(|e| CliError::Domain(e.to_string()))?);
+                report_artifacts.push(evidence::ArtifactFile::new(&name, bytes));
             }
             let cmd = Command::CreateRelease {
                 project,

@@ -58,7 +58,7 @@ pub fn run(data: &Path, once: bool, interval: u64, json: bool, out: &mut dyn Wri
         match pass(data, json, out) {
             Ok(_) => {}
             // Another relic process holds the store: try again next pass.
-            Err(CliError::Ledger(relic_ledger::Error::Locked(_))) if !once => {}
+            Err(CliError::Ledger(relic_ledger::Error::Store(relic_ledger::StoreError::Locked(_)))) if !once => {}
             Err(e) => return Err(e),
         }
         if once {

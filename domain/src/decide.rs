@@ -49,7 +49,8 @@ pub enum Command {
         released_at: Option<String>,
         milestones: Vec<String>,
         links: Vec<LinkInput>,
-        report_artifacts: Vec<Artifact>,
+        /// Report artifacts with their bytes: stored if, and only if, the release is created.
+        report_artifacts: Vec<evidence::ArtifactFile>,
     },
     UpdateRelease {
         project: String,
@@ -135,6 +136,8 @@ impl Command {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Decision {
     pub documents: Vec<evidence::Document>,
+    /// Report artifacts to store (content-addressed) before the events that name them.
+    pub artifacts: Vec<evidence::ArtifactFile>,
     pub events: Vec<Event>,
     /// The role the actor acted with (recorded in each record's actor field); `None` when relic
     /// itself acts (the scheduler), recorded as role `system`.
@@ -322,7 +325,7 @@ pub fn decide_record(st: &State, actor: &str, subject: &str, payload: &serde_jso
 /// or slightly later).
 pub fn decide(st: &State, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Result<Decision, Refusal> {
     let cx = Ctx { st, actor, command: cmd.name() };
-    let one = |role: Role, e: Event| Ok(Decision { documents: Vec::new(), events: vec![e], role: Some(role) });
+    let one = |role: Role, e: Event| Ok(Decision { events: vec![e], role: Some(role), ..Decision::default() });
     match cmd {
         Command::RegisterProject { project, name, description } => {
             if project.is_empty() || project.contains(['@', ' ']) || project.starts_with("internal/") {
@@ -441,7 +444,7 @@ pub fn decide(st: &State, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Res
                 released_at: ts(released),
                 milestones: milestones.clone(),
                 links,
-                report_artifacts: report_artifacts.clone(),
+                report_artifacts: report_artifacts.iter().map(|f| f.artifact.clone()).collect(),
             };
             events.push(Event::ReleaseCreated(created.clone()));
             let mut documents = Vec::new();
@@ -452,7 +455,7 @@ pub fn decide(st: &State, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Res
                 documents.push(doc);
                 events.push(Event::EvidenceCollected(ev));
             }
-            Ok(Decision { documents, events, role: Some(role) })
+            Ok(Decision { documents, artifacts: report_artifacts.clone(), events, role: Some(role) })
         }
         Command::UpdateRelease { project, tag_name, name, description, released_at, milestones } => {
             let p = cx.project(project)?;
@@ -477,7 +480,7 @@ pub fn decide(st: &State, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Res
                 released_at: released_at.filter(|t| *t != ts(r.released_at)),
                 milestones: milestones.clone().filter(|m| m != &r.milestones),
             };
-            Ok(Decision { documents: Vec::new(), events: vec![Event::ReleaseUpdated(e)], role: Some(role) })
+            Ok(Decision { events: vec![Event::ReleaseUpdated(e)], role: Some(role), ..Decision::default() })
         }
         Command::DeleteRelease { project, tag_name } => {
             let p = cx.project(project)?;
@@ -530,7 +533,7 @@ pub fn decide(st: &State, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Res
                 Some(cx.release_access(p, tag_name)?)
             };
             let (doc, ev) = collect(st, p, r, now, *reason, scheduled_at.clone());
-            Ok(Decision { documents: vec![doc], events: vec![Event::EvidenceCollected(ev)], role })
+            Ok(Decision { documents: vec![doc], events: vec![Event::EvidenceCollected(ev)], role, ..Decision::default() })
         }
         Command::CreateFreeze { project, freeze_start, freeze_end, cron_timezone } => {
             cx.project(project)?;

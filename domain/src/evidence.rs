@@ -37,6 +37,9 @@ pub enum EvidenceError {
     Altered { expected: String, found: String },
     #[error("report artifact {name} ({digest}) was altered or is missing")]
     Artifact { name: String, digest: String },
+    /// Writing a file durably failed.
+    #[error(transparent)]
+    Store(#[from] relic_store::Error),
     /// The `evidence.collected` record that names the document does not vouch for it.
     #[error("evidence {sha}: its record {seq} {why}")]
     Record { sha: String, seq: u64, why: String },
@@ -120,11 +123,7 @@ fn put(path: &Path, bytes: &[u8]) -> Result<(), EvidenceError> {
     }
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))?;
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+    Ok(relic_store::fs::write_durably(path, bytes, None)?)
 }
 
 /// Stores a document under `evidence/<sha>.json`. Called before its event is appended, so an event
@@ -135,12 +134,27 @@ pub fn store_document(data: &Path, doc: &Document) -> Result<(), EvidenceError> 
 
 /// Stores a report artifact's bytes by their BLAKE3 digest and returns its reference.
 pub fn store_artifact(data: &Path, name: &str, bytes: &[u8]) -> Result<Artifact, EvidenceError> {
-    let digest = blake3::hash(bytes).to_hex().to_string();
-    put(&artifact_path(data, &digest), bytes)?;
-    Ok(Artifact { name: name.to_string(), blake3: digest, size: bytes.len() as u64 })
+    let file = ArtifactFile::new(name, bytes.to_vec());
+    put(&artifact_path(data, &file.artifact.blake3), bytes)?;
+    Ok(file.artifact)
 }
 
-/// Recomputes a stored document's digest and every artifact it references.
+/// A report artifact given to a command: its bytes, and what the record will say of them (name,
+/// BLAKE3, size). Computing the digest touches nothing; the file is stored only once the command
+/// is decided ([`crate::decide::Decision::artifacts`]), so a refused command leaves no file behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactFile {
+    pub artifact: Artifact,
+    pub bytes: Vec<u8>,
+}
+
+impl ArtifactFile {
+    pub fn new(name: &str, bytes: Vec<u8>) -> Self {
+        let artifact = Artifact { name: name.to_string(), blake3: blake3::hash(&bytes).to_hex().to_string(), size: bytes.len() as u64 };
+        Self { artifact, bytes }
+    }
+}
+
 /// The second step of `schemas/evidence-v1.md` §Verify: the `evidence.collected` record at
 /// `ev.seq` is one, names this document's digest for this release, is signed by the key the log's
 /// key history gives for its position, and is the entry at its position of the tree that `proof`'s
@@ -171,6 +185,8 @@ pub fn verify_record(ledger: &Ledger, ev: &Evidence, proof: &InclusionBundle) ->
     proof.verify(&bytes, &all).map_err(|e| fail(format!("is not in the log the checkpoint commits to: {e}")))
 }
 
+/// Recomputes a stored document's digest and every artifact it references (the first step of
+/// `schemas/evidence-v1.md` §Verify).
 pub fn verify_document(data: &Path, sha: &str, artifacts: &[Artifact]) -> Result<Vec<u8>, EvidenceError> {
     let path = data.join(document_path(sha));
     let bytes = std::fs::read(&path).map_err(|e| {

@@ -113,7 +113,7 @@ fn in_order(i: &Internal, want: Phase) -> Result<(), Refusal> {
 
 pub(crate) fn decide(cx: &Parts, cmd: &Command, now: DateTime<Utc>) -> Result<Decision, Refusal> {
     let st = cx.st;
-    let done = |role: Role, e: Event| Ok(Decision { documents: Vec::new(), events: vec![e], role: Some(role) });
+    let done = |role: Role, e: Event| Ok(Decision { events: vec![e], role: Some(role), ..Decision::default() });
     match cmd {
         Command::InternalDetect { id, project, kind, severity, title, reported_by, detected_at } => {
             cx.project(project)?;

@@ -105,6 +105,11 @@ impl Service {
     pub fn execute(&mut self, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Result<Vec<Receipt>, ServiceError> {
         match decide(&self.state, actor, cmd, now) {
             Ok(d) => {
+                // Files first, then the events that name them (an interrupted command leaves at
+                // most unreferenced, content-addressed files).
+                for f in &d.artifacts {
+                    evidence::store_artifact(self.ledger.dir(), &f.artifact.name, &f.bytes)?;
+                }
                 for doc in &d.documents {
                     evidence::store_document(self.ledger.dir(), doc)?;
                 }

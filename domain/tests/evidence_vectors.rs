@@ -40,7 +40,8 @@ fn fixed_document() -> evidence::Document {
         due_date: Some("2026-06-01".into()),
         issues: vec![issue(901, "Refunds API", false), issue(902, "Fix rounding in FX", true)],
     }));
-    let junit = Artifact { name: "rspec.xml".into(), blake3: blake3::hash(b"<testsuites/>\n").to_hex().to_string(), size: 14 };
+    let junit = relic_domain::evidence::ArtifactFile::new("rspec.xml", b"<testsuites/>\n".to_vec());
+    assert_eq!(junit.artifact.size, 14);
     let d = run("alice", Command::CreateRelease {
         project: "acme/payments".into(),
         tag_name: "v4.3.0".into(),

@@ -14,7 +14,8 @@
 //! - [`kind`]: the two kinds the log itself writes (`ledger.created`, `key.rotated`);
 //! - [`chain`]: the per-record rules of record-v1 §Verification (sequence, link, time, key
 //!   history), the one implementation that full verification, mirrors and subscribers apply;
-//! - [`batch`]: Ed25519 batch verification with each key's terms gathered into one.
+//! - [`batch`]: Ed25519 batch verification with each key's terms gathered into one;
+//! - [`hex`]: lower-case hexadecimal, for every byte string relic prints.
 //!
 //! What this is not: storage, I/O, threads or any domain rule. No file, socket or clock is touched
 //! here (a record's time is given to it); `relic-store` keeps these bytes on disk and
@@ -23,6 +24,7 @@
 pub mod batch;
 pub mod chain;
 pub mod checkpoint;
+pub mod hex;
 pub mod kind;
 pub mod merkle;
 pub mod note;

@@ -399,7 +399,7 @@ mod tests {
     use super::*;
 
     fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        crate::hex::decode(s).unwrap()
     }
     fn h(s: &str) -> Hash {
         unhex(s).try_into().unwrap()

@@ -48,7 +48,7 @@ pub fn key_id(name: &str, key: &VerifyingKey) -> [u8; 4] {
 
 /// Lower-case hex of a key ID, as it appears in verifier keys.
 pub fn key_id_hex(id: &[u8; 4]) -> String {
-    id.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(id)
 }
 
 fn check_key_name(name: &str) -> Result<(), NoteError> {

@@ -10,20 +10,19 @@ use crate::record::RecordError;
 /// Everything the ledger can fail with. Each message is one line that names the problem.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("no ledger at {0}: run `relic init --origin NAME` first")]
-    NotFound(PathBuf),
+    /// The store failed: not there, locked by another process, damaged, or the disk (its words).
+    #[error(transparent)]
+    Store(#[from] relic_store::Error),
     #[error("a ledger already exists at {0}")]
     Exists(PathBuf),
-    #[error("the ledger at {0} is in use by another relic process")]
-    Locked(PathBuf),
     #[error("invalid origin {0:?}: it must be non-empty, at most 255 bytes, without spaces, '+' or control characters")]
     Origin(String),
     #[error("this store belongs to origin {found:?}, not {expected:?}")]
     WrongOrigin { found: String, expected: String },
+    /// The log's records, head or keys contradict each other (the ledger's invariants, above the
+    /// store's layout).
     #[error("corrupt store: {0}")]
     Corrupt(String),
-    #[error("storage: {0}")]
-    Storage(String),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     /// A user's path that a command may not use (`crate::paths`).
@@ -56,18 +55,6 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-impl From<relic_store::Error> for Error {
-    fn from(e: relic_store::Error) -> Self {
-        match e {
-            relic_store::Error::NotFound(p) => Error::NotFound(p),
-            relic_store::Error::Locked(p) => Error::Locked(p),
-            relic_store::Error::Corrupt(s) => Error::Corrupt(s),
-            relic_store::Error::Storage(s) => Error::Storage(s),
-            relic_store::Error::Io { path, source } => Error::Io { path, source },
-            relic_store::Error::Tree(t) => Error::Tree(t),
-        }
-    }
-}
 
 pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.into();

@@ -205,7 +205,7 @@ impl Ledger {
     pub fn open_read_only(dir: &Path) -> Result<Self> {
         let sp = store_path(dir);
         if !sp.exists() {
-            return Err(Error::NotFound(dir.to_path_buf()));
+            return Err(relic_store::Error::NotFound(dir.to_path_buf()).into());
         }
         let store = Store::open(&sp, false)?;
         store.check_format()?;

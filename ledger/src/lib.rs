@@ -33,10 +33,11 @@ pub mod paths;
 pub mod policy;
 pub mod verify;
 
-pub use relic_formats::{batch, chain, checkpoint, kind, merkle, note, record};
+pub use relic_formats::{batch, chain, checkpoint, hex, kind, merkle, note, record};
 pub use relic_store::{packs, store, tiles};
 
 pub use error::{Error, Result};
+pub use relic_store::Error as StoreError;
 pub use ledger::{Ledger, Receipt, SignedCheckpoint};
 pub use policy::{Door, Policy};
 pub use record::{Actor, Draft, Record};

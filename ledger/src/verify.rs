@@ -81,24 +81,18 @@ pub struct Resume {
     pub checkpoints: u64,
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
 
+/// 32 bytes in lower-case hex.
 fn unhex32(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 || !s.is_ascii() {
-        return None;
-    }
-    let v: Option<Vec<u8>> = (0..64).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok()).collect();
-    v?.try_into().ok()
+    crate::hex::decode(s)?.try_into().ok()
 }
 
 impl Resume {
     /// A JSON document (a local cache, never signed: see [`Options::resume`]).
     pub fn encode(&self) -> Vec<u8> {
-        let frontier: Vec<serde_json::Value> = self.frontier.nodes().iter().map(|(l, h)| serde_json::json!([l, hex(h)])).collect();
+        let frontier: Vec<serde_json::Value> = self.frontier.nodes().iter().map(|(l, h)| serde_json::json!([l, crate::hex::encode(h)])).collect();
         let keys: Vec<serde_json::Value> = self.keys.iter().map(|k| serde_json::json!({"key": k.key.to_string(), "from_seq": k.from_seq})).collect();
-        serde_json::json!({"size": self.size, "link": hex(&self.link), "frontier": frontier, "last_time_us": self.last_time_us,
+        serde_json::json!({"size": self.size, "link": crate::hex::encode(&self.link), "frontier": frontier, "last_time_us": self.last_time_us,
             "keys": keys, "checkpoints": self.checkpoints})
         .to_string()
         .into_bytes()
@@ -469,7 +463,7 @@ fn check_checkpoints(
 pub fn verify_dir(dir: &std::path::Path, opts: &Options, progress: &mut dyn FnMut(u64, u64)) -> crate::Result<Result<Report, VerifyError>> {
     let sp = crate::ledger::store_path(dir);
     if !sp.exists() {
-        return Err(crate::Error::NotFound(dir.to_path_buf()));
+        return Err(relic_store::Error::NotFound(dir.to_path_buf()).into());
     }
     let store = Store::open(&sp, false)?;
     Ok(verify(&store, opts, progress))

@@ -43,13 +43,9 @@ const GENESIS_CONTEXT: &[u8] = b"relic/genesis/v1\n";
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
 
 fn unhex(s: &str) -> Vec<u8> {
-    assert!(s.len() & 1 == 0, "odd-length hex {s:?}");
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit")).collect()
+    relic_ledger::hex::decode(s).unwrap_or_else(|| panic!("not lower-case hex: {s:?}"))
 }
 
 fn unhex32(s: &str) -> [u8; 32] {
@@ -73,7 +69,7 @@ fn arr(v: &Value) -> &Vec<Value> {
 }
 
 fn hashes_hex(hs: &[Hash]) -> Vec<String> {
-    hs.iter().map(|h| hex(h)).collect()
+    hs.iter().map(|h| relic_ledger::hex::encode(h)).collect()
 }
 
 fn hashes_of(v: &Value) -> Vec<Hash> {
@@ -207,7 +203,7 @@ fn layout_json(r: &Record) -> Value {
     let mut off = 0usize;
     let mut out = Vec::new();
     for (name, b) in layout(r) {
-        out.push(json!({"field": name, "offset": off, "len": b.len(), "hex": hex(&b)}));
+        out.push(json!({"field": name, "offset": off, "len": b.len(), "hex": relic_ledger::hex::encode(&b)}));
         off += b.len();
     }
     Value::Array(out)
@@ -220,10 +216,10 @@ fn key_json(fx: &Fixture, i: usize, from_seq: u64) -> Value {
     preimage.extend_from_slice(vk.key.as_bytes());
     json!({
         "name": vk.name,
-        "seed_hex": hex(&fx.seeds[i]),
-        "public_key_hex": hex(vk.key.as_bytes()),
-        "key_id_preimage_hex": hex(&preimage),
-        "key_id_hex": hex(&vk.key_id),
+        "seed_hex": relic_ledger::hex::encode(&fx.seeds[i]),
+        "public_key_hex": relic_ledger::hex::encode(vk.key.as_bytes()),
+        "key_id_preimage_hex": relic_ledger::hex::encode(&preimage),
+        "key_id_hex": relic_ledger::hex::encode(&vk.key_id),
         "verifier_key": vk.to_string(),
         "private_key": fx.keys[i].to_private_text(),
         "signs_from_seq": from_seq,
@@ -249,22 +245,22 @@ fn record_vectors(fx: &Fixture) -> Value {
                 "time_us": r.time_us,
                 "time": r.time_rfc3339(),
                 "schema_version": r.schema_version,
-                "key_id_hex": hex(&r.key_id),
-                "prev_hex": hex(&r.prev),
+                "key_id_hex": relic_ledger::hex::encode(&r.key_id),
+                "prev_hex": relic_ledger::hex::encode(&r.prev),
                 "actor_id": r.actor.id,
                 "actor_role": r.actor.role,
                 "kind": r.kind,
                 "subject": r.subject,
                 "payload": String::from_utf8(r.payload.clone()).expect("UTF-8 payload"),
-                "payload_hex": hex(&r.payload),
+                "payload_hex": relic_ledger::hex::encode(&r.payload),
                 "signed_by": fx.keys[k].verifier().to_string(),
-                "body_hex": hex(&body),
-                "signed_message_hex": hex(&Record::signed_message(&body)),
-                "signature_hex": hex(&r.signature),
-                "record_hex": hex(b),
+                "body_hex": relic_ledger::hex::encode(&body),
+                "signed_message_hex": relic_ledger::hex::encode(&Record::signed_message(&body)),
+                "signature_hex": relic_ledger::hex::encode(&r.signature),
+                "record_hex": relic_ledger::hex::encode(b),
                 "record_len": b.len(),
-                "link_hex": hex(&record::link_of(b)),
-                "leaf_hash_hex": hex(&merkle::leaf_hash(b)),
+                "link_hex": relic_ledger::hex::encode(&record::link_of(b)),
+                "leaf_hash_hex": relic_ledger::hex::encode(&merkle::leaf_hash(b)),
                 "layout": layout_json(r),
             })
         })
@@ -313,7 +309,7 @@ fn record_vectors(fx: &Fixture) -> Value {
     ));
     let invalid: Vec<Value> = invalid
         .into_iter()
-        .map(|(d, e, b)| json!({"description": d, "expect": e, "verifier_key": k1.verifier().to_string(), "record_hex": hex(&b)}))
+        .map(|(d, e, b)| json!({"description": d, "expect": e, "verifier_key": k1.verifier().to_string(), "record_hex": relic_ledger::hex::encode(&b)}))
         .collect();
 
     json!({
@@ -321,15 +317,15 @@ fn record_vectors(fx: &Fixture) -> Value {
         "origin": ORIGIN,
         "constants": {
             "format_version": record::FORMAT_V1,
-            "signing_context_hex": hex(record::SIGNING_CONTEXT),
-            "genesis_context_hex": hex(record::GENESIS_CONTEXT),
+            "signing_context_hex": relic_ledger::hex::encode(record::SIGNING_CONTEXT),
+            "genesis_context_hex": relic_ledger::hex::encode(record::GENESIS_CONTEXT),
             "max_payload": record::MAX_PAYLOAD,
             "max_subject": record::MAX_SUBJECT,
             "max_actor": record::MAX_ACTOR,
             "max_kind": record::MAX_KIND,
             "roles": record::ROLES,
         },
-        "genesis_link_hex": hex(&record::genesis_link(ORIGIN)),
+        "genesis_link_hex": relic_ledger::hex::encode(&record::genesis_link(ORIGIN)),
         "keys": [key_json(fx, 0, 0), key_json(fx, 1, 4)],
         "records": records,
         "invalid_records": invalid,
@@ -342,7 +338,7 @@ fn stored_hash_table(fx: &Fixture) -> Vec<Value> {
         .enumerate()
         .map(|(i, h)| {
             let (level, k) = merkle::split_stored_hash_index(i as u64);
-            json!({"index": i, "level": level, "n": k, "first_leaf": k << level, "last_leaf": ((k + 1) << level) - 1, "hash_hex": hex(h)})
+            json!({"index": i, "level": level, "n": k, "first_leaf": k << level, "last_leaf": ((k + 1) << level) - 1, "hash_hex": relic_ledger::hex::encode(h)})
         })
         .collect()
 }
@@ -388,18 +384,18 @@ fn merkle_vectors(fx: &Fixture) -> Value {
 
     json!({
         "description": "relic Merkle tree v1 test vectors (schemas/merkle-v1.md): RFC 6962 SHA-256 tree heads, inclusion and consistency proofs (proof hashes leaf side first), and Go tlog's stored hash index. Generated by ledger/tests/vectors.rs.",
-        "empty_root_hex": hex(&merkle::empty_root()),
+        "empty_root_hex": relic_ledger::hex::encode(&merkle::empty_root()),
         "stored_hash_index": index_table,
         "rfc6962": {
-            "leaves_hex": rfc_leaves.iter().map(|l| hex(l)).collect::<Vec<_>>(),
-            "roots": rroots.iter().enumerate().map(|(i, r)| json!({"size": i, "root_hex": hex(r)})).collect::<Vec<_>>(),
+            "leaves_hex": rfc_leaves.iter().map(|l| relic_ledger::hex::encode(l)).collect::<Vec<_>>(),
+            "roots": rroots.iter().enumerate().map(|(i, r)| json!({"size": i, "root_hex": relic_ledger::hex::encode(r)})).collect::<Vec<_>>(),
             "inclusion": rfc_incl,
             "consistency": rfc_cons,
         },
         "relic_log": {
             "description": "The tree whose leaves are the exact bytes of the five records of record-v1.json.",
-            "leaf_hashes_hex": fx.bytes.iter().map(|b| hex(&merkle::leaf_hash(b))).collect::<Vec<_>>(),
-            "roots": fx.roots.iter().enumerate().map(|(i, r)| json!({"size": i, "root_hex": hex(r)})).collect::<Vec<_>>(),
+            "leaf_hashes_hex": fx.bytes.iter().map(|b| relic_ledger::hex::encode(&merkle::leaf_hash(b))).collect::<Vec<_>>(),
+            "roots": fx.roots.iter().enumerate().map(|(i, r)| json!({"size": i, "root_hex": relic_ledger::hex::encode(r)})).collect::<Vec<_>>(),
             "stored_hashes": stored_hash_table(fx),
             "appends": appends,
             "inclusion": log_incl,
@@ -414,11 +410,11 @@ fn checkpoint_json(fx: &Fixture, size: u64, key: usize, note_text: &str) -> Valu
     let line = note_text.rsplit_once("\n\n").expect("signature block").1.trim_end_matches('\n');
     json!({
         "size": size,
-        "root_hex": hex(&c.root),
+        "root_hex": relic_ledger::hex::encode(&c.root),
         "root_base64": B64.encode(c.root),
         "body": body,
         "signer": fx.keys[key].verifier().to_string(),
-        "signature_hex": hex(&fx.keys[key].sign(body.as_bytes())),
+        "signature_hex": relic_ledger::hex::encode(&fx.keys[key].sign(body.as_bytes())),
         "signature_line": line,
         "note": note_text,
     })
@@ -453,10 +449,10 @@ fn checkpoint_vectors(fx: &Fixture) -> Value {
     let bundle_json = |(b, size): &(InclusionBundle, u64)| {
         json!({
             "record_seq": b.index,
-            "record_hex": hex(&fx.bytes[b.index as usize]),
+            "record_hex": relic_ledger::hex::encode(&fx.bytes[b.index as usize]),
             "index": b.index,
             "size": size,
-            "extra_hex": b.extra.as_ref().map(|e| hex(e)),
+            "extra_hex": b.extra.as_ref().map(|e| relic_ledger::hex::encode(e)),
             "proof_hex": hashes_hex(&b.proof),
             "text": b.to_text(),
         })
@@ -600,7 +596,7 @@ fn parse_vkey_by_hand(text: &str) -> (String, [u8; 4], ed25519_dalek::VerifyingK
     assert_eq!(raw[0], 0x01, "Ed25519 type byte");
     let pk: [u8; 32] = raw[1..].try_into().expect("32");
     let id = key_id_by_hand(parts[0], &pk);
-    assert_eq!(parts[1], hex(&id), "key ID in {text}");
+    assert_eq!(parts[1], relic_ledger::hex::encode(&id), "key ID in {text}");
     let vk = ed25519_dalek::VerifyingKey::from_bytes(&pk).expect("point");
     assert!(!vk.is_weak());
     (parts[0].to_string(), id, vk)
@@ -686,23 +682,23 @@ fn check_record_file(rv: &Value) -> (Vec<Vec<u8>>, Vec<VerifierKey>) {
     assert_eq!(unhex(s(&c["signing_context_hex"])), SIGNING_CONTEXT);
     assert_eq!(unhex(s(&c["genesis_context_hex"])), GENESIS_CONTEXT);
     let genesis: [u8; 32] = *blake3::Hasher::new().update(GENESIS_CONTEXT).update(origin.as_bytes()).finalize().as_bytes();
-    assert_eq!(s(&rv["genesis_link_hex"]), hex(&genesis));
+    assert_eq!(s(&rv["genesis_link_hex"]), relic_ledger::hex::encode(&genesis));
 
     let mut vks = Vec::new();
     for k in arr(&rv["keys"]) {
         let (name, id, vk) = parse_vkey_by_hand(s(&k["verifier_key"]));
         assert_eq!(name, origin, "keys are named after the origin");
-        assert_eq!(s(&k["key_id_hex"]), hex(&id));
-        assert_eq!(s(&k["public_key_hex"]), hex(vk.as_bytes()));
+        assert_eq!(s(&k["key_id_hex"]), relic_ledger::hex::encode(&id));
+        assert_eq!(s(&k["public_key_hex"]), relic_ledger::hex::encode(vk.as_bytes()));
         let seed: [u8; 32] = unhex32(s(&k["seed_hex"]));
         assert_eq!(ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key(), vk, "seed gives the public key");
         let mut pre = name.as_bytes().to_vec();
         pre.extend_from_slice(&[0x0a, 0x01]);
         pre.extend_from_slice(vk.as_bytes());
-        assert_eq!(s(&k["key_id_preimage_hex"]), hex(&pre));
+        assert_eq!(s(&k["key_id_preimage_hex"]), relic_ledger::hex::encode(&pre));
         let mut praw = vec![0x01];
         praw.extend_from_slice(&seed);
-        assert_eq!(s(&k["private_key"]), format!("PRIVATE+KEY+{name}+{}+{}", hex(&id), B64.encode(&praw)));
+        assert_eq!(s(&k["private_key"]), format!("PRIVATE+KEY+{name}+{}+{}", relic_ledger::hex::encode(&id), B64.encode(&praw)));
         let parsed = VerifierKey::parse(s(&k["verifier_key"])).expect("relic parses the verifier key");
         assert_eq!(parsed.to_string(), s(&k["verifier_key"]));
         assert_eq!(SignerKey::parse(s(&k["private_key"])).expect("private key").verifier(), &parsed);
@@ -748,16 +744,16 @@ fn check_record_file(rv: &Value) -> (Vec<Vec<u8>>, Vec<VerifierKey>) {
         body.extend_from_slice(subject.as_bytes());
         body.extend_from_slice(&(payload.len() as u32).to_be_bytes());
         body.extend_from_slice(payload.as_bytes());
-        assert_eq!(s(&r["body_hex"]), hex(&body), "record {i}: body");
+        assert_eq!(s(&r["body_hex"]), relic_ledger::hex::encode(&body), "record {i}: body");
         assert_eq!(&bytes[..bytes.len() - 64], body.as_slice());
         let sig: [u8; 64] = bytes[bytes.len() - 64..].try_into().expect("64");
-        assert_eq!(s(&r["signature_hex"]), hex(&sig));
+        assert_eq!(s(&r["signature_hex"]), relic_ledger::hex::encode(&sig));
         let mut msg = SIGNING_CONTEXT.to_vec();
         msg.extend_from_slice(&body);
-        assert_eq!(s(&r["signed_message_hex"]), hex(&msg));
+        assert_eq!(s(&r["signed_message_hex"]), relic_ledger::hex::encode(&msg));
         // Log rules: sequence, link, time, key.
         assert_eq!(n(&r["seq"]), i as u64);
-        assert_eq!(s(&r["prev_hex"]), hex(&expected_prev), "record {i}: predecessor link");
+        assert_eq!(s(&r["prev_hex"]), relic_ledger::hex::encode(&expected_prev), "record {i}: predecessor link");
         let t = r["time_us"].as_i64().expect("time");
         assert!(t >= last_time, "record {i}: time goes backwards");
         last_time = t;
@@ -772,7 +768,7 @@ fn check_record_file(rv: &Value) -> (Vec<Vec<u8>>, Vec<VerifierKey>) {
             current_key = Some(k);
         }
         let k = current_key.expect("a key holds");
-        assert_eq!(s(&r["key_id_hex"]), hex(&vks[k].key_id), "record {i}: signed by the key that holds");
+        assert_eq!(s(&r["key_id_hex"]), relic_ledger::hex::encode(&vks[k].key_id), "record {i}: signed by the key that holds");
         assert_eq!(s(&r["signed_by"]), vks[k].to_string());
         let (_, _, dalek_key) = parse_vkey_by_hand(&vks[k].to_string());
         dalek_key.verify_strict(&msg, &ed25519_dalek::Signature::from_bytes(&sig)).expect("signature verifies (RFC 8032, strict)");
@@ -787,8 +783,8 @@ fn check_record_file(rv: &Value) -> (Vec<Vec<u8>>, Vec<VerifierKey>) {
         assert!(rec.verify_signature(&vks[k]));
         assert_eq!(rec.time_rfc3339(), s(&r["time"]));
         let link: [u8; 32] = *blake3::hash(&bytes).as_bytes();
-        assert_eq!(s(&r["link_hex"]), hex(&link));
-        assert_eq!(s(&r["leaf_hash_hex"]), hex(&leaf_by_hand(&bytes)));
+        assert_eq!(s(&r["link_hex"]), relic_ledger::hex::encode(&link));
+        assert_eq!(s(&r["leaf_hash_hex"]), relic_ledger::hex::encode(&leaf_by_hand(&bytes)));
         expected_prev = link;
         all.push(bytes);
     }
@@ -813,7 +809,7 @@ fn check_record_file(rv: &Value) -> (Vec<Vec<u8>>, Vec<VerifierKey>) {
 
 fn check_merkle_file(mv: &Value, records: &[Vec<u8>]) -> Vec<Hash> {
     let empty: Hash = Sha256::digest([]).into();
-    assert_eq!(s(&mv["empty_root_hex"]), hex(&empty));
+    assert_eq!(s(&mv["empty_root_hex"]), relic_ledger::hex::encode(&empty));
     assert_eq!(s(&mv["empty_root_hex"]), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     for e in arr(&mv["stored_hash_index"]) {
         let (level, k, index) = (n(&e["level"]) as u32, n(&e["n"]), n(&e["index"]));
@@ -826,12 +822,12 @@ fn check_merkle_file(mv: &Value, records: &[Vec<u8>]) -> Vec<Hash> {
     let check_tree = |t: &Value, leaves: &[Hash]| {
         for r in arr(&t["roots"]) {
             let size = n(&r["size"]) as usize;
-            assert_eq!(s(&r["root_hex"]), hex(&mth(&leaves[..size])), "root at size {size}");
+            assert_eq!(s(&r["root_hex"]), relic_ledger::hex::encode(&mth(&leaves[..size])), "root at size {size}");
             let mut f = Frontier::new();
             leaves[..size].iter().for_each(|l| {
                 f.push(*l);
             });
-            assert_eq!(hex(&f.root()), s(&r["root_hex"]));
+            assert_eq!(relic_ledger::hex::encode(&f.root()), s(&r["root_hex"]));
         }
         let root = |size: usize| mth(&leaves[..size]);
         for p in arr(&t["inclusion"]) {
@@ -866,7 +862,7 @@ fn check_merkle_file(mv: &Value, records: &[Vec<u8>]) -> Vec<Hash> {
         assert_eq!(merkle::stored_hash_index(level, k), i as u64);
         let (first, last) = (n(&e["first_leaf"]) as usize, n(&e["last_leaf"]) as usize);
         assert_eq!((first, last), ((k as usize) << level, (((k + 1) as usize) << level) - 1));
-        assert_eq!(s(&e["hash_hex"]), hex(&mth(&leaves[first..=last])), "stored hash {i}");
+        assert_eq!(s(&e["hash_hex"]), relic_ledger::hex::encode(&mth(&leaves[first..=last])), "stored hash {i}");
     }
     let mut next = 0u64;
     for a in arr(&log["appends"]) {
@@ -904,7 +900,7 @@ fn check_checkpoint_file(cv: &Value, records: &[Vec<u8>], vks: &[VerifierKey], r
     for c in arr(&cv["checkpoints"]) {
         let size = n(&c["size"]) as usize;
         let root = mth(&leaves[..size]);
-        assert_eq!(s(&c["root_hex"]), hex(&root));
+        assert_eq!(s(&c["root_hex"]), relic_ledger::hex::encode(&root));
         assert_eq!(s(&c["root_base64"]), B64.encode(root));
         let body = format!("{origin}\n{size}\n{}\n", B64.encode(root));
         assert_eq!(s(&c["body"]), body);
@@ -916,7 +912,7 @@ fn check_checkpoint_file(cv: &Value, records: &[Vec<u8>], vks: &[VerifierKey], r
         let (name, id, sig) = &sigs[0];
         let (vname, vid, vk) = parse_vkey_by_hand(s(&c["signer"]));
         assert_eq!((name, id), (&vname, &vid));
-        assert_eq!(s(&c["signature_hex"]), hex(sig));
+        assert_eq!(s(&c["signature_hex"]), relic_ledger::hex::encode(sig));
         vk.verify_strict(body.as_bytes(), &ed25519_dalek::Signature::from_bytes(sig)).expect("note signature verifies");
         let (cp, opened) = Checkpoint::open(note_text, vks).expect("relic opens the checkpoint");
         assert_eq!((cp.origin.as_str(), cp.size, cp.root), (origin, size as u64, root));
@@ -1207,10 +1203,10 @@ fn ledger_writes_the_documented_shapes() {
 /// Reads the private key file of `vk` (checking its mode is 0600) and returns the signer.
 fn keys_file_signer(data: &Path, vk: &VerifierKey) -> SignerKey {
     use std::os::unix::fs::PermissionsExt as _;
-    let path = data.join("keys").join(format!("{}.key", hex(&vk.key_id)));
+    let path = data.join("keys").join(format!("{}.key", relic_ledger::hex::encode(&vk.key_id)));
     assert_eq!(std::fs::metadata(&path).expect("key file").permissions().mode() & 0o777, 0o600);
     let text = std::fs::read_to_string(&path).expect("read");
-    assert!(text.starts_with(&format!("PRIVATE+KEY+{ORIGIN}+{}+", hex(&vk.key_id))) && text.ends_with('\n'));
+    assert!(text.starts_with(&format!("PRIVATE+KEY+{ORIGIN}+{}+", relic_ledger::hex::encode(&vk.key_id))) && text.ends_with('\n'));
     let k = SignerKey::parse(text.trim_end()).expect("parse");
     assert_eq!(k.verifier(), vk);
     k

@@ -59,18 +59,14 @@ pub(crate) fn check(name: &str, bytes: &[u8]) -> Result<(), String> {
 
 /// Stores a checked file under `data`, durably (written aside, synced, renamed), unless it is there.
 /// Returns whether it was new.
-pub(crate) fn store(data: &Path, name: &str, bytes: &[u8]) -> std::io::Result<bool> {
+pub(crate) fn store(data: &Path, name: &str, bytes: &[u8]) -> Result<bool, relic_store::Error> {
     let path: PathBuf = data.join(name);
     if path.exists() {
         return Ok(false);
     }
     let dir = path.parent().unwrap_or(data);
-    std::fs::create_dir_all(dir)?;
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, &path)?;
-    std::fs::File::open(dir)?.sync_all()?;
+    std::fs::create_dir_all(dir).map_err(|source| relic_store::Error::Io { path: dir.to_path_buf(), source })?;
+    relic_store::fs::write_durably(&path, bytes, None)?;
     Ok(true)
 }
 

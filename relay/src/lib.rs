@@ -98,7 +98,7 @@ pub enum Error {
 impl Error {
     /// True for failures of the broker or the network, which a later attempt may not meet.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Kafka(_) | Error::Ledger(relic_ledger::Error::Locked(_)))
+        matches!(self, Error::Kafka(_) | Error::Ledger(relic_ledger::Error::Store(relic_ledger::StoreError::Locked(_))))
     }
 }
 

@@ -152,7 +152,7 @@ pub fn mirror(data: &Path, cfg: &Config, opts: &MirrorOptions, progress: &mut dy
                         reason,
                     })?;
                     let new = evidence::store(data, &name, bytes)
-                        .map_err(|source| relic_ledger::Error::Io { path: data.join(&name), source })?;
+                        .map_err(relic_ledger::Error::from)?;
                     stored_files += u64::from(new);
                 }
                 Err(KafkaError::PartitionEOF(_)) => fv.at_end(),

@@ -19,7 +19,6 @@
 //! unbroken chain signed by the log's keys; checking published checkpoints needs the records' tree
 //! hashes, which a mirror keeps (`relic mirror`, then read the mirror).
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -182,16 +181,10 @@ fn save(opts: &SubscribeOptions, chain: &Chain, saved: &mut u64) -> Result<(), E
     Ok(())
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
 
+/// 32 bytes in lower-case hex.
 fn unhex32(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 || !s.is_ascii() {
-        return None;
-    }
-    let v: Option<Vec<u8>> = (0..32).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()).collect();
-    v?.try_into().ok()
+    relic_ledger::hex::decode(s)?.try_into().ok()
 }
 
 /// Writes the position atomically: to a file beside it, synced, then renamed over it.
@@ -200,18 +193,12 @@ pub fn save_position(path: &Path, state: &ChainState) -> Result<(), Error> {
         "format": POSITION_FORMAT,
         "origin": state.origin,
         "next": state.size,
-        "link": hex(&state.link),
+        "link": relic_ledger::hex::encode(&state.link),
         "last_time_us": state.last_time_us,
         "keys": state.keys.iter().map(|k| serde_json::json!({"key": k.key.to_string(), "from_seq": k.from_seq})).collect::<Vec<_>>(),
     });
-    let err = |e: std::io::Error| Error::Position { path: path.display().to_string(), reason: e.to_string() };
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(err)?;
-    f.write_all(format!("{v}\n").as_bytes()).map_err(err)?;
-    f.sync_all().map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)?;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(err)
+    relic_store::fs::write_durably(path, format!("{v}\n").as_bytes(), None)
+        .map_err(|e| Error::Position { path: path.display().to_string(), reason: e.to_string() })
 }
 
 /// Reads a position file written by [`save_position`].

@@ -548,3 +548,20 @@ fn paths_into_the_data_directory_are_refused_and_nothing_changes() {
     ok(relic(&data, &["report", "compliance", "--output", outside.to_str().unwrap()]));
     assert!(outside.exists());
 }
+
+/// A report artifact is stored only if its command is decided: a refused release leaves no file.
+#[test]
+fn a_refused_release_stores_no_report_artifact() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("d");
+    init(&data);
+    let junit = write(t.path(), "junit.xml", b"<testsuites/>\n");
+    let create = |actor: &str, tag: &str| {
+        relic(&data, &["release", "create", "--project", "acme/app", "--tag-name", tag, "--ref", "main", "--report-artifact", junit.to_str().unwrap(), "--actor", actor])
+    };
+    fails(create("mallory", "v1.0"), "Access Denied");
+    assert!(!data.join("artifacts").exists() || fs::read_dir(data.join("artifacts")).unwrap().count() == 0, "a refused command stored a file");
+    ok(create("alice", "v1.0"));
+    let digest = blake3::hash(b"<testsuites/>\n").to_hex().to_string();
+    assert_eq!(fs::read(data.join("artifacts").join(&digest)).unwrap(), b"<testsuites/>\n");
+}
