@@ -22,11 +22,13 @@ use crate::state;
 pub const CHUNK: u64 = 1024;
 
 /// A record with the domain event it carries (`None` for kinds without rules and the ledger's
-/// own), or, if its payload could not be read as its kind's event, the finding that says why: a
-/// reader never stops at such a record.
+/// own), or, if it could not be read (its bytes are not a record, or its payload not its kind's
+/// event), the finding that says why: a reader never stops at such a record.
 #[derive(Debug)]
 pub struct Item {
-    pub record: Record,
+    pub seq: u64,
+    /// `None` when the bytes are not a record at all (damage; `relic verify` names it too).
+    pub record: Option<Record>,
     pub event: Option<Event>,
     pub finding: Option<Finding>,
 }
@@ -45,10 +47,16 @@ fn read_chunk(ledger: &Ledger, start: u64, end: u64) -> Chunk {
     let mut out = Vec::with_capacity((end - start) as usize);
     for item in ledger.records_shared(start).take((end - start) as usize) {
         let decoded = item.map_err(FeedError::from).and_then(|(seq, bytes)| {
-            let record = Record::decode(&bytes).map_err(|e| relic_ledger::Error::Corrupt(format!("record {seq}: {e}")))?;
+            let record = match Record::decode(&bytes) {
+                Ok(r) => r,
+                Err(e) => {
+                    let finding = Finding { seq, kind: "?".into(), reason: format!("not a well-formed record: {e}") };
+                    return Ok(Item { seq, record: None, event: None, finding: Some(finding) });
+                }
+            };
             Ok(match state::decode(&record) {
-                Ok(event) => Item { record, event, finding: None },
-                Err(e) => Item { record, event: None, finding: Some(e.into()) },
+                Ok(event) => Item { seq, record: Some(record), event, finding: None },
+                Err(e) => Item { seq, record: Some(record), event: None, finding: Some(e.into()) },
             })
         });
         let failed = decoded.is_err();
@@ -189,8 +197,8 @@ mod tests {
         let (_d, l) = ledger(3 * CHUNK + 7);
         let mut seen = Vec::new();
         let end = replay::<FeedError>(&l, 5, u64::MAX, |it| {
-            seen.push(it.record.seq);
-            assert_eq!(it.event.is_some(), it.record.seq > 0);
+            seen.push(it.seq);
+            assert_eq!(it.event.is_some(), it.seq > 0);
             Ok(true)
         })
         .unwrap();
@@ -201,7 +209,7 @@ mod tests {
     #[test]
     fn stops_when_asked_and_reports_where() {
         let (_d, l) = ledger(2 * CHUNK);
-        let end = replay::<FeedError>(&l, 0, u64::MAX, |it| Ok(it.record.seq < CHUNK + 3)).unwrap();
+        let end = replay::<FeedError>(&l, 0, u64::MAX, |it| Ok(it.seq < CHUNK + 3)).unwrap();
         assert_eq!(end, CHUNK + 3);
         assert_eq!(replay::<FeedError>(&l, 0, 10, |_| Ok(true)).unwrap(), 10);
         assert_eq!(replay::<FeedError>(&l, 10, 10, |_| Ok(true)).unwrap(), 10);

@@ -229,7 +229,7 @@ pub(crate) fn decide(cx: &Parts, cmd: &Command, now: DateTime<Utc>) -> Result<De
             let p = cx.project(&i.detected.project)?;
             let targets = i.prepared.as_ref().map(|p| p.targets.clone()).unwrap_or_default();
             for t in &targets {
-                let want = expected_version(st, p, t, scheme, now).unwrap_or_default();
+                let want = expected_version(st, p, t, scheme, now).ok_or_else(|| refusal(422, format!("Target {t} is not a minor version X.Y")))?;
                 let Some(pkg) = packages.iter().find(|pkg| pkg.version.starts_with(&format!("{t}."))) else {
                     return Err(refusal(422, format!("No internal package for {t}: expected version {want}")));
                 };

@@ -51,7 +51,10 @@ pub struct Service {
 /// finding, [`crate::event::Finding`]); the state is what every readable record says.
 pub fn replay(ledger: &Ledger, state: &mut State) -> Result<(), ServiceError> {
     crate::feed::replay(ledger, state.size, u64::MAX, |it| {
-        state.apply_decoded(&it.record, it.event.take());
+        match &it.record {
+            Some(r) => state.apply_decoded(r, it.event.take()),
+            None => state.skip(it.seq),
+        }
         Ok::<_, ServiceError>(true)
     })?;
     Ok(())

@@ -40,7 +40,11 @@ pub fn release_history(ledger: &Ledger, project: &str, tag: &str, as_of: AsOf) -
         if seq >= snap.size {
             break;
         }
-        let rec = Record::decode(&bytes).map_err(|e| relic_ledger::Error::Corrupt(format!("record {seq}: {e}")))?;
+        let Ok(rec) = Record::decode(&bytes) else {
+            // Not a record at all: the view's `log.unreadable_records` names it; go on.
+            state.skip(seq);
+            continue;
+        };
         let denied_here = rec.kind == relic_domain::event::ACCESS_DENIED
             && rec.subject == project
             && rec.payload_json().get("target").and_then(Value::as_str) == Some(tag);

@@ -96,11 +96,13 @@ pub fn snapshot(ledger: &Ledger, as_of: AsOf) -> Result<Snapshot, ViewError> {
     let mut views = crate::store::Views::default();
     let mut last_time = None;
     feed::replay(ledger, 0, to, |it| {
-        if matches!(as_of, AsOf::Time(t) if it.record.time() > t) {
-            return Ok::<_, ViewError>(false);
+        if let Some(rec) = &it.record {
+            if matches!(as_of, AsOf::Time(t) if rec.time() > t) {
+                return Ok::<_, ViewError>(false);
+            }
+            last_time = Some(rec.time());
         }
-        last_time = Some(it.record.time());
-        views.apply(&it.record, it.event.take(), it.finding.take());
+        views.apply_item(it);
         Ok(true)
     })?;
     let size = views.state.size;

@@ -19,6 +19,8 @@
 //! unbroken chain signed by the log's keys; checking published checkpoints needs the records' tree
 //! hashes, which a mirror keeps (`relic mirror`, then read the mirror).
 
+// Kind patterns match as protected-tag patterns do: `*` is any run of characters (including none).
+use relic_domain::decide::wildcard_match as glob;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -66,26 +68,6 @@ impl Filter {
             }
         }
     }
-}
-
-/// `*` matches any run of characters (including none); everything else matches itself.
-fn glob(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
-        return false;
-    }
-    let mut rest = &text[first.len()..text.len() - last.len()];
-    for mid in &parts[1..parts.len() - 1] {
-        match rest.find(mid) {
-            Some(i) => rest = &rest[i + mid.len()..],
-            None => return false,
-        }
-    }
-    true
 }
 
 /// How to subscribe.

@@ -565,3 +565,29 @@ fn a_refused_release_stores_no_report_artifact() {
     let digest = blake3::hash(b"<testsuites/>\n").to_hex().to_string();
     assert_eq!(fs::read(data.join("artifacts").join(&digest)).unwrap(), b"<testsuites/>\n");
 }
+
+/// Bytes that are not a record at all (damage in the store) are a finding too: `relic verify`
+/// names the damage, and the views and the report go on past it and name it.
+#[test]
+fn a_damaged_record_is_named_and_readers_carry_on() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("d");
+    init(&data);
+    ok(append(&data, &deployment(t.path(), "eu"), "deployment.recorded"));
+    ok(relic(&data, &["release", "create", "--project", "acme/app", "--tag-name", "v1.0", "--ref", "main", "--actor", "alice"]));
+    {
+        let s = Store::open(&store_path(&data), false).unwrap();
+        s.raw_put(&relic_ledger::store::record_key(2), b"not a record").unwrap();
+    }
+    let named = "record 2 (?): not a well-formed record";
+    let o = relic(&data, &["verify"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains("record 2: malformed"), "{}", o.stderr);
+    // (The views were derived before the damage; a rebuild reads the log again.)
+    assert!(ok(relic(&data, &["projections", "rebuild"])).contains(named));
+    let o = relic(&data, &["release", "list", "--project", "acme/app"]);
+    assert!(o.stdout_text().contains("\"tag_name\": \"v1.0\""), "{}", o.stderr);
+    assert!(o.stderr.contains(named), "{}", o.stderr);
+    let report = ok(relic(&data, &["report", "compliance", "--format", "md"]));
+    assert!(report.contains(named) && report.contains("FAILED"), "{report}");
+}

@@ -133,7 +133,7 @@ fn main() {
     let (t, cpu) = (Instant::now(), relic_benches::cpu_seconds());
     let mut mem = Views::default();
     feed::replay::<feed::FeedError>(&l, 0, u64::MAX, |it| {
-        mem.apply(&it.record, it.event.take(), it.finding.take());
+        mem.apply_item(it);
         Ok(true)
     })
     .expect("replay");

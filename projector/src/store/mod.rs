@@ -40,7 +40,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use relic_domain::event::{Event, Finding};
-use relic_domain::feed::FeedError;
+use relic_domain::feed::{self, FeedError};
 use relic_domain::state::{Release, State};
 use relic_ledger::{Ledger, Record};
 
@@ -89,6 +89,19 @@ impl Views {
         let added = self.audit.observe(&self.state, rec, event.as_ref(), finding);
         self.state.apply_decoded(rec, event);
         added
+    }
+
+    /// Applies what the feed read at a position: a record ([`Views::apply`]), or bytes that are no
+    /// record at all, which only add their finding.
+    pub fn apply_item(&mut self, item: &mut feed::Item) -> crate::audit::Added {
+        match &item.record {
+            Some(rec) => self.apply(rec, item.event.take(), item.finding.take()),
+            None => {
+                self.audit.findings.extend(item.finding.take());
+                self.state.skip(item.seq);
+                crate::audit::Added { finding: true, ..Default::default() }
+            }
+        }
     }
 }
 

@@ -51,7 +51,7 @@ impl Updater<'_> {
         }
         let mut since_save = 0u64;
         feed::replay(ledger, applied, end, |it| {
-            self.apply(&it.record, it.event.take(), it.finding.take())?;
+            self.apply_item(it)?;
             since_save += 1;
             if since_save == batch.max(1) {
                 self.save(ledger)?;
@@ -73,13 +73,19 @@ impl Updater<'_> {
 
     /// Applies the next record (it must be record `views().state.size`).
     pub fn apply(&mut self, rec: &Record, event: Option<Event>, finding: Option<Finding>) -> Result<(), ViewError> {
-        if rec.seq != self.views.state.size {
-            return Err(ViewError::Invalid(format!("view store: record {} applied after {} records", rec.seq, self.views.state.size)));
+        let mut item = feed::Item { seq: rec.seq, record: Some(rec.clone()), event, finding };
+        self.apply_item(&mut item)
+    }
+
+    /// Applies what the feed read at the next position.
+    fn apply_item(&mut self, item: &mut feed::Item) -> Result<(), ViewError> {
+        if item.seq != self.views.state.size {
+            return Err(ViewError::Invalid(format!("view store: record {} applied after {} records", item.seq, self.views.state.size)));
         }
-        if let Some(e) = &event {
+        if let Some(e) = &item.event {
             self.dirty.touch(e);
         }
-        let added = self.views.apply(rec, event, finding);
+        let added = self.views.apply_item(item);
         if let Some(b) = added.block {
             self.dirty.blocks.insert(b);
         }
