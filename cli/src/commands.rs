@@ -117,6 +117,8 @@ fn kinds(data: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
     for (k, v) in built_in.chain(extra) {
         let (written_by, note) = match catalogue::rules(&k) {
             Rules::Ledger => ("ledger".to_string(), "written by the ledger".to_string()),
+            // A command is quoted as typed; "relic itself, when …" is not a command.
+            Rules::Command(c) if c.contains(',') => (c.to_string(), format!("written by {c}")),
             Rules::Command(c) => (c.to_string(), format!("written by `{c}`")),
             Rules::None if catalogue::current_version(&k).is_some() => ("relic append".into(), "relic append".into()),
             Rules::None => ("relic append".into(), format!("relic append; schema in {}", relic_domain::policy::kinds_dir(data).display())),
