@@ -28,7 +28,7 @@ use crate::tiles::TreeWriter;
 use crate::note::{self, SignerKey, VerifierKey};
 use crate::record::{canonical_payload, genesis_link, link_of, Actor, Draft, Record};
 use crate::store::{Head, KeyEntry, Store};
-use relic_store::{Group, GroupWriter};
+use relic_store::{Group, GroupWriter, LogStore as _};
 
 /// Most requests packed into one group commit.
 const MAX_GROUP: usize = 4096;
@@ -188,7 +188,7 @@ impl Ledger {
         let tree = TreeWriter::load(&l.shared.store, head.size)?;
         let pack = OpenPack::load(&l.shared.store, head.size)?;
         let (tx, rx) = mpsc::sync_channel(QUEUE);
-        let writer = GroupWriter::start(&l.shared.store, "relic-writer")?;
+        let writer = GroupWriter::start(l.shared.store.clone(), "relic-writer")?;
         let seq = Sequencer { head, tree, pack, signer, keys, origin: l.shared.origin.clone() };
         let shared = l.shared.clone();
         l.threads.push(
@@ -364,7 +364,7 @@ impl Ledger {
         if seq >= size {
             return Err(Error::OutOfRange(format!("record {seq} does not exist; the log holds {size} records")));
         }
-        let b = self.shared.store.record_bytes(seq)?.ok_or_else(|| Error::Corrupt(format!("record {seq} is missing")))?;
+        let b = self.shared.store.record(seq)?.ok_or_else(|| Error::Corrupt(format!("record {seq} is missing")))?;
         Ok(b.to_vec())
     }
 

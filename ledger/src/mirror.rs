@@ -122,7 +122,7 @@ struct Writer {
 impl Writer {
     fn start(store: &Store) -> Result<Self> {
         let (done, results) = mpsc::channel();
-        Ok(Self { groups: GroupWriter::start(store, "relic-mirror-writer")?, results, done, in_flight: 0 })
+        Ok(Self { groups: GroupWriter::start(store.clone(), "relic-mirror-writer")?, results, done, in_flight: 0 })
     }
 
     fn send(&mut self, group: Group) -> Result<()> {

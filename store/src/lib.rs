@@ -7,8 +7,9 @@
 //!   format conversions; implements `relic_formats::merkle::HashReader`;
 //! - [`packs`]: records 64 to a pack in the pack file, and reading them back in order;
 //! - [`tiles`]: tree hashes 256 to a tile; what a writer keeps of the tree to append to it;
-//! - [`group`]: [`Group`], one atomic commit, and [`GroupWriter`], the writer thread every log
-//!   writer (the ledger's sequencer, its init, a mirror) commits through;
+//! - [`group`]: [`LogStore`], the small trait the log sees storage through (read a record, read a
+//!   tile, commit a group); [`Group`], one atomic commit, as plain data; and [`GroupWriter`], the
+//!   writer thread every log writer (the ledger's sequencer, a mirror) commits through;
 //! - [`kv`]: [`kv::Kv`], a small embedded key-value store for derived data kept beside the log (the
 //!   view store);
 //! - [`db`]: opening sled with a wait for another process's lock, for both;
@@ -27,7 +28,7 @@ pub mod store;
 pub mod tiles;
 
 pub use error::{Error, Result};
-pub use group::{Group, GroupWriter, Then};
+pub use group::{Group, GroupWriter, LogStore, Then};
 pub use store::{Head, Store};
 
 /// A stored value (a record, a tile, a note): shares the database's buffer, so that reading a log

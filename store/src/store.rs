@@ -25,7 +25,7 @@ use relic_formats::note::VerifierKey;
 use crate::error::{Error, Result};
 use crate::packs;
 use crate::tiles::{self, OpenTiles, TileReader};
-pub use crate::{Bytes, Group};
+pub use crate::{Bytes, Group, LogStore};
 
 pub const FORMAT: &[u8] = b"relic-store/v3";
 /// The format before packs: one `r` entry per record.
@@ -120,7 +120,9 @@ fn decode_keys(b: &[u8]) -> Option<Vec<KeyEntry>> {
 /// A checkpoint note with the tree size it was issued at.
 pub type SizedNote = (u64, String);
 
-/// An open sled database holding one ledger.
+/// An open sled database holding one ledger. Cloning gives another handle on the same store (the
+/// writer thread's).
+#[derive(Clone)]
 pub struct Store {
     pub(crate) db: sled::Db,
     /// The complete packs of records (`<store dir>.packs`, [`crate::packs`]).
@@ -325,7 +327,7 @@ impl Store {
             if (leaf + 1) % UPGRADE_LEAVES == 0 || leaf + 1 == size {
                 let mut group = crate::Group::new();
                 tiles.write(&mut group);
-                self.db.apply_batch(group.batch)?;
+                crate::LogStore::commit(self, group)?;
             }
         }
         self.flush()

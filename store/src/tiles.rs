@@ -167,12 +167,12 @@ fn missing(level: u32, k: u64) -> Error {
 
 /// Reads tree hashes by (level, n), keeping the last tile read of each level.
 pub struct TileReader<'a> {
-    store: &'a Store,
+    store: &'a dyn crate::LogStore,
     cache: BTreeMap<u32, (u64, Bytes)>,
 }
 
 impl<'a> TileReader<'a> {
-    pub fn new(store: &'a Store) -> Self {
+    pub fn new(store: &'a dyn crate::LogStore) -> Self {
         Self { store, cache: BTreeMap::new() }
     }
 
@@ -181,7 +181,7 @@ impl<'a> TileReader<'a> {
         let k = n / WIDTH;
         let fresh = !matches!(self.cache.get(&level), Some((cached, _)) if *cached == k);
         if fresh {
-            match self.store.get(&tile_key(level, k))? {
+            match self.store.tile(level, k)? {
                 Some(v) => {
                     self.cache.insert(level, (k, v));
                 }
@@ -195,7 +195,7 @@ impl<'a> TileReader<'a> {
 
     /// The stored length of tile `k` of `level`, `None` if it does not exist.
     pub fn tile_len(&self, level: u32, k: u64) -> Result<Option<usize>> {
-        Ok(self.store.get(&tile_key(level, k))?.map(|v| v.len()))
+        Ok(self.store.tile(level, k)?.map(|v| v.len()))
     }
 }
 
@@ -237,7 +237,7 @@ mod tests {
                     tiles.push(hs);
                 }
                 tiles.write(&mut group);
-                store.commit(group).unwrap();
+                crate::LogStore::commit(&store, group).unwrap();
                 if i == 3 {
                     // Reloading from the store gives the same open tiles.
                     let reloaded = OpenTiles::load(&store, tiles.size()).unwrap();

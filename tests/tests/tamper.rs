@@ -257,7 +257,7 @@ fn a_bad_signature_is_named_before_a_later_structural_error() {
     }
     let mut group = relic_ledger::store::Group::new();
     t.write(&mut group);
-    s.commit(group).unwrap();
+    relic_ledger::store::LogStore::commit(&s, group).unwrap();
     s.flush().unwrap();
     drop(s);
     for args in [&["verify"][..], &["verify", "--strict"]] {

@@ -71,7 +71,7 @@ fn main() {
         let size = (i * BATCH + chunk.len()) as u64;
         group.set_head(&relic_ledger::store::Head { size, link: [0; 32], last_time_us: 0 });
         pack.finish(&mut group);
-        store.commit(group).expect("commit");
+        relic_ledger::store::LogStore::commit(&store, group).expect("commit");
     }
     println!("store write path, records, tiles and head:      {}", per(t.elapsed().as_secs_f64()));
     drop(store);
