@@ -44,6 +44,8 @@ pub use record::{Actor, Draft, Record};
 
 #[cfg(test)]
 mod chain_tests;
+#[cfg(test)]
+mod store_layout_tests;
 
 #[cfg(test)]
 pub(crate) mod test_support {

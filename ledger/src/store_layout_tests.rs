@@ -3,27 +3,17 @@
 //! cut off, and stores of formats 1 and 2 converted when opened, also after an interrupted
 //! conversion; every converted store verifies.
 
-use relic_ledger::record::{Actor, Draft};
-use relic_ledger::store::{Store, FORMAT, FORMAT_V2, META_FORMAT};
-use relic_ledger::packs::{self, decode_index, location, pack_key, packed, Location, PREFIX, WIDTH};
-use relic_ledger::{merkle, tiles, Ledger, Record};
+use crate::packs::{self, decode_index, location, pack_key, packed, Location, PREFIX, WIDTH};
+use crate::store::{Store, FORMAT, FORMAT_V2, META_FORMAT};
+use crate::test_support::numbered_draft;
+use crate::{merkle, tiles, Ledger, Record};
 use relic_store::{testing, Bytes};
-
-fn numbered_draft(i: usize) -> Draft {
-    Draft {
-        actor: Actor { id: "t".into(), role: "maintainer".into() },
-        kind: "test.updated".into(),
-        subject: "acme/app@v1".into(),
-        payload: format!("{{\"n\":{i}}}").into_bytes(),
-        schema_version: 1,
-    }
-}
 
 
 /// A ledger of 701 records: 10 complete packs and 61 records after them.
 fn ledger_of_701_records() -> (tempfile::TempDir, Ledger) {
     let dir = tempfile::tempdir().unwrap();
-    let l = Ledger::init(dir.path(), "upgrade.test/log", relic_ledger::policy::unchecked()).unwrap();
+    let l = Ledger::init(dir.path(), "upgrade.test/log", crate::policy::unchecked()).unwrap();
     l.append_all_blocking((0..700).map(numbered_draft).collect()).unwrap();
     (dir, l)
 }
@@ -35,7 +25,7 @@ fn format_1_is_converted_also_after_an_interrupted_conversion() {
     let (dir, l) = ledger_of_701_records();
     let root = l.checkpoint(None).unwrap().checkpoint.root;
     l.close();
-    let path = relic_ledger::ledger::store_path(dir.path());
+    let path = crate::ledger::store_path(dir.path());
     let (packs_of, loose_of) = (|s: &Store| testing::count(s, packs::PREFIX), |s: &Store| testing::count(s, b'r'));
     let has_h = |s: &Store| testing::count(s, b'h') > 0;
 
@@ -59,7 +49,7 @@ fn format_1_is_converted_also_after_an_interrupted_conversion() {
     assert_eq!(merkle::tree_hash(701, &s).unwrap(), root);
     drop(s);
 
-    let report = relic_ledger::verify::verify_dir(dir.path(), &Default::default(), &mut |_, _| {}).unwrap().unwrap();
+    let report = crate::verify::verify_dir(dir.path(), &Default::default(), &mut |_, _| {}).unwrap().unwrap();
     assert_eq!((report.size, report.root), (701, root));
 }
 
@@ -70,7 +60,7 @@ fn format_1_is_converted_also_after_an_interrupted_conversion() {
 fn format_2_is_converted_also_after_an_interrupted_conversion() {
     let (dir, l) = ledger_of_701_records();
     l.close();
-    let path = relic_ledger::ledger::store_path(dir.path());
+    let path = crate::ledger::store_path(dir.path());
     let s = Store::open(&path, false).unwrap();
     let records: Vec<Bytes> = s.records(0).map(|r| r.unwrap().1).collect();
     assert_eq!(records.len(), 701);
@@ -126,7 +116,7 @@ fn format_2_is_converted_also_after_an_interrupted_conversion() {
     reads_back(&s);
     drop(s);
 
-    let report = relic_ledger::verify::verify_dir(dir.path(), &Default::default(), &mut |_, _| {}).unwrap().unwrap();
+    let report = crate::verify::verify_dir(dir.path(), &Default::default(), &mut |_, _| {}).unwrap().unwrap();
     assert_eq!(report.size, 701);
 }
 
@@ -138,7 +128,7 @@ fn format_2_is_converted_also_after_an_interrupted_conversion() {
 #[test]
 fn appends_keep_the_layout_across_groups_and_reopenings() {
     let dir = tempfile::tempdir().unwrap();
-    let mut l = Ledger::init(dir.path(), "packs.test/log", relic_ledger::policy::unchecked()).unwrap();
+    let mut l = Ledger::init(dir.path(), "packs.test/log", crate::policy::unchecked()).unwrap();
     let mut n = 1u64;
     for (round, group) in [1usize, 62, 1, 64, 130, 3, 63, 200].into_iter().enumerate() {
         if group == 1 {
@@ -149,7 +139,7 @@ fn appends_keep_the_layout_across_groups_and_reopenings() {
         n += group as u64;
         if round % 3 == 2 {
             l.close();
-            l = Ledger::open(dir.path(), relic_ledger::policy::unchecked()).unwrap();
+            l = Ledger::open(dir.path(), crate::policy::unchecked()).unwrap();
         }
         let s = l.store();
         let p: Vec<(u64, Bytes)> = s.scan(PREFIX, 0).map(|r| r.unwrap()).collect();
@@ -188,7 +178,7 @@ fn appends_keep_the_layout_across_groups_and_reopenings() {
         }
     }
     l.close();
-    let report = relic_ledger::verify::verify_dir(dir.path(), &Default::default(), &mut |_, _| {}).unwrap().unwrap();
+    let report = crate::verify::verify_dir(dir.path(), &Default::default(), &mut |_, _| {}).unwrap().unwrap();
     assert_eq!(report.size, n);
 }
 
@@ -197,7 +187,7 @@ fn appends_keep_the_layout_across_groups_and_reopenings() {
 #[test]
 fn a_damaged_pack_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let l = Ledger::init(dir.path(), "packs.test/log", relic_ledger::policy::unchecked()).unwrap();
+    let l = Ledger::init(dir.path(), "packs.test/log", crate::policy::unchecked()).unwrap();
     l.append_all_blocking((1..200).map(numbered_draft).collect()).unwrap();
     let s = l.store();
     let (at, len) = decode_index(&s.get(&pack_key(1)).unwrap().unwrap()).unwrap();
@@ -226,7 +216,7 @@ fn a_damaged_pack_is_named() {
 #[test]
 fn an_unreferenced_tail_of_the_pack_file_is_cut_off() {
     let dir = tempfile::tempdir().unwrap();
-    let l = Ledger::init(dir.path(), "packs.test/log", relic_ledger::policy::unchecked()).unwrap();
+    let l = Ledger::init(dir.path(), "packs.test/log", crate::policy::unchecked()).unwrap();
     l.append_all_blocking((1..100).map(numbered_draft).collect()).unwrap();
     let path = l.store().pack_file().path().to_path_buf();
     let end = l.store().pack_file().len().unwrap();
@@ -234,10 +224,10 @@ fn an_unreferenced_tail_of_the_pack_file_is_cut_off() {
     let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
     std::io::Write::write_all(&mut f, &[7u8; 1000]).unwrap();
     drop(f);
-    let l = Ledger::open(dir.path(), relic_ledger::policy::unchecked()).unwrap();
+    let l = Ledger::open(dir.path(), crate::policy::unchecked()).unwrap();
     assert_eq!(l.store().pack_file().len().unwrap(), end);
     l.append_all_blocking((100..200).map(numbered_draft).collect()).unwrap();
     l.close();
-    let report = relic_ledger::verify::verify_dir(dir.path(), &Default::default(), &mut |_, _| {}).unwrap().unwrap();
+    let report = crate::verify::verify_dir(dir.path(), &Default::default(), &mut |_, _| {}).unwrap().unwrap();
     assert_eq!(report.size, 200);
 }
