@@ -32,7 +32,7 @@ pub fn kinds_dir(data: &Path) -> PathBuf {
 pub enum PolicyError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{0}: a kind's schema file is named <kind>.v<version>.json, with a kind of lowercase letters, digits, '.', '_' and '-'")]
+    #[error("{0}: a kind's schema file is named <kind>.v<version>.json, the kind words of lower-case letters, digits and '_' joined by '.' (cab.approved.v1.json)")]
     Name(PathBuf),
     #[error("{path}: {kind} is a built-in kind; a deployment adds only kinds of its own")]
     BuiltIn { path: PathBuf, kind: String },
