@@ -78,6 +78,9 @@ pub enum Command {
         #[command(subcommand)]
         what: ProveWhat,
     },
+    /// Convert a store of an older format to the current one (readers never convert; they say to
+    /// run this), or finish a conversion that was interrupted.
+    Migrate,
     /// Verify the whole log: signatures, links, sequence, tree hashes and checkpoints.
     Verify {
         /// A checkpoint saved earlier: prove the log only grew since.

@@ -94,6 +94,7 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
         Command::VerifyProof { key, proof, record } => verify_proof(&key, &proof, &record, json, out),
         Command::VerifyConsistency { key, old, new, proof } => verify_consistency(&key, &old, &new, &proof, json, out),
         Command::Kinds => kinds(data, json, out),
+        Command::Migrate => migrate(data, json, out),
         Command::Demo => crate::demo::run(data, out, err),
         Command::Publish(a) => crate::relay_cmds::publish(data, a, json, out, err),
         Command::Mirror(a) => crate::relay_cmds::mirror(data, a, json, out, err),
@@ -105,6 +106,27 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
             crate::relay_cmds::subscribe(a, out, err)
         }
         Command::Scheduler { once, interval } => crate::scheduler::run(data, once, interval, json, out),
+    }
+}
+
+/// `relic migrate`: converts the store to the current format, saying from what.
+fn migrate(data: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
+    let sp = relic_ledger::ledger::store_path(data);
+    if !sp.exists() {
+        return Err(relic_ledger::Error::from(relic_ledger::StoreError::NotFound(data.to_path_buf())).into());
+    }
+    let store = relic_ledger::store::Store::open(&sp, false).map_err(relic_ledger::Error::from)?;
+    let from = store.migrate().map_err(relic_ledger::Error::from)?;
+    drop(store);
+    // The converted store must open as every command opens it.
+    Ledger::open_read_only(data)?;
+    if json {
+        return print_json(out, &json!({"converted_from": from, "format": "relic-store/v3"}));
+    }
+    if from.is_empty() {
+        writeln!(out, "the store is already in the current format (relic-store/v3); nothing to do").map_err(out_err)
+    } else {
+        writeln!(out, "converted from {} to relic-store/v3", from.join(", then ")).map_err(out_err)
     }
 }
 

@@ -185,6 +185,7 @@ impl Ledger {
             return Err(Error::Key("the key file does not match the ledger's current key".into()));
         }
         *l.shared.signer.write().unwrap_or_else(|p| p.into_inner()) = Some(signer.clone());
+        l.shared.store.recover_for_writing()?;
         let tree = TreeWriter::load(&l.shared.store, head.size)?;
         let pack = OpenPack::load(&l.shared.store, head.size)?;
         let (tx, rx) = mpsc::sync_channel(QUEUE);
@@ -202,6 +203,8 @@ impl Ledger {
     }
 
     /// Opens an existing ledger for reading only: no key is needed, appends fail with [`Error::ReadOnly`].
+    /// Converts nothing: a store of an older format is refused with a line saying to run `relic
+    /// migrate`.
     pub fn open_read_only(dir: &Path) -> Result<Self> {
         let sp = store_path(dir);
         if !sp.exists() {

@@ -209,6 +209,7 @@ impl Mirror {
                 if !is_mirror(&store)? {
                     return Err(MirrorError::NotAMirror(dir.to_path_buf()));
                 }
+                store.recover_for_writing()?;
                 let head = store.head()?;
                 check_head(&store, &head)?;
                 let state = ChainState {

@@ -9,6 +9,18 @@ use crate::test_support::numbered_draft;
 use crate::{merkle, tiles, Ledger, Record};
 use relic_store::{testing, Bytes};
 
+/// What a reader's check of the format does to a store: nothing. It accepts the current format
+/// (leftovers of an interrupted conversion included, never read) and refuses an older one.
+fn reader_changes_nothing(s: &Store) {
+    let counts = |s: &Store| [b'h', b'r', b'p', b't'].map(|p| testing::count(s, p));
+    let (before, file) = (counts(s), s.pack_file().len().unwrap());
+    match s.check_format() {
+        Ok(()) | Err(relic_store::Error::Migrate { .. }) => {}
+        Err(e) => panic!("{e}"),
+    }
+    assert_eq!((counts(s), s.pack_file().len().unwrap()), (before, file), "a reader changed the store");
+}
+
 
 /// A ledger of 701 records: 10 complete packs and 61 records after them.
 fn ledger_of_701_records() -> (tempfile::TempDir, Ledger) {
@@ -18,8 +30,8 @@ fn ledger_of_701_records() -> (tempfile::TempDir, Ledger) {
     (dir, l)
 }
 
-/// A format-1 store is converted when opened, also after a conversion was interrupted before
-/// or after its switch; the converted store verifies and serves the same tree.
+/// A format-1 store is converted by `migrate` (never by opening it), also after a conversion was
+/// interrupted before or after its switch; the converted store verifies and serves the same tree.
 #[test]
 fn format_1_is_converted_also_after_an_interrupted_conversion() {
     let (dir, l) = ledger_of_701_records();
@@ -33,17 +45,21 @@ fn format_1_is_converted_also_after_an_interrupted_conversion() {
     let s = Store::open(&path, false).unwrap();
     testing::downgrade(&s);
     s.raw_put(&tiles::tile_key(0, 0), &[1u8; 64]).unwrap();
+    reader_changes_nothing(&s);
+    s.migrate().unwrap();
     s.check_format().unwrap();
     assert_eq!(s.get(META_FORMAT).unwrap().as_deref(), Some(FORMAT));
     assert!(!has_h(&s));
     assert_eq!((packs_of(&s), loose_of(&s)), (10, 61), "converted on to format 3");
     assert_eq!(merkle::tree_hash(701, &s).unwrap(), root);
 
-    // Interrupted after the switch: format 2 with `h` entries left; removed on the next open.
+    // Interrupted after the switch: format 2 with `h` entries left; removed by the next migration.
     testing::downgrade(&s);
     testing::convert_v1_tiles_only(&s);
     s.raw_put(META_FORMAT, FORMAT_V2).unwrap();
     assert_eq!(testing::count(&s, b'h') as u64, merkle::stored_hash_count(701));
+    reader_changes_nothing(&s);
+    s.migrate().unwrap();
     s.check_format().unwrap();
     assert!(!has_h(&s));
     assert_eq!(merkle::tree_hash(701, &s).unwrap(), root);
@@ -53,7 +69,7 @@ fn format_1_is_converted_also_after_an_interrupted_conversion() {
     assert_eq!((report.size, report.root), (701, root));
 }
 
-/// A format-2 store is converted to packs when opened, also after a conversion was interrupted
+/// A format-2 store is converted to packs by `migrate`, also after a conversion was interrupted
 /// before or after its switch; every record reads back the same; a record's own entry whose
 /// pack is missing is never removed.
 #[test]
@@ -85,13 +101,15 @@ fn format_2_is_converted_also_after_an_interrupted_conversion() {
     assert_eq!(layout(&s).0, Vec::<u64>::new());
     s.pack_file().write(0, b"half-written").unwrap();
     s.raw_put(&packs::pack_key(3), &packs::encode_index(0, 12)).unwrap();
+    reader_changes_nothing(&s);
+    s.migrate().unwrap();
     s.check_format().unwrap();
     assert_eq!(s.get(META_FORMAT).unwrap().as_deref(), Some(FORMAT));
     assert_eq!(layout(&s), packed);
     reads_back(&s);
 
-    // Interrupted after the switch: the packed records' own entries are removed on the next
-    // open, except those of a pack that is missing.
+    // Interrupted after the switch: the packed records' own entries are removed by the next
+    // migration, except those of a pack that is missing.
     testing::unpack(&s);
     let mut at = 0u64;
     let mut entries = Vec::new();
@@ -104,13 +122,17 @@ fn format_2_is_converted_also_after_an_interrupted_conversion() {
     }
     s.raw_put(META_FORMAT, FORMAT).unwrap();
     s.raw_remove(&packs::pack_key(4)).unwrap();
-    s.check_format().unwrap();
+    reader_changes_nothing(&s);
+    s.migrate().unwrap();
+    reader_changes_nothing(&s);
     let (p, r) = layout(&s);
     assert_eq!(p, [0, 1, 2, 3, 5, 6, 7, 8, 9]);
     assert_eq!(r, (256..320).chain(640..701).collect::<Vec<u64>>());
     let err = s.records(0).map(|r| r.map(|(seq, _)| seq)).enumerate().find(|(i, seq)| seq.as_ref().ok() != Some(&(*i as u64)));
     assert_eq!(err.map(|(i, seq)| (i, seq.unwrap())), Some((256, 320)), "the missing pack shows as a jump");
     s.raw_put(&packs::pack_key(4), &entries[4]).unwrap();
+    reader_changes_nothing(&s);
+    s.migrate().unwrap();
     s.check_format().unwrap();
     assert_eq!(layout(&s), packed);
     reads_back(&s);

@@ -1045,6 +1045,13 @@ fn check_store_layout(version: u8, records: &[Vec<u8>], stored: &[Hash], rv: &Va
         db.put(b"mformat", format!("relic-store/v{version}").as_bytes());
         db.flush();
     }
+    if version < 3 {
+        // Readers convert nothing: an older store is refused until it is migrated.
+        let refused = relic_ledger::Ledger::open_read_only(dir.path()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(refused.contains("run `relic migrate`"), "format {version}: {refused}");
+        let store = relic_ledger::store::Store::open(&relic_ledger::ledger::store_path(dir.path()), false).expect("store opens");
+        assert_eq!(store.migrate().expect("migrates"), vec![format!("relic-store/v{version}")].into_iter().chain((version == 1).then(|| "relic-store/v2".to_string())).collect::<Vec<_>>());
+    }
     let trusted = s(&cv["checkpoints"][1]["note"]);
     let report = relic_ledger::verify::verify_dir(dir.path(), &relic_ledger::verify::Options { trusted: Some(trusted), ..Default::default() }, &mut |_, _| {})
         .expect("store opens")

@@ -17,6 +17,9 @@ pub enum Error {
     Storage(String),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    /// The store is of an older format (or a conversion was interrupted); nothing was changed.
+    #[error("this store is {found}: run `relic migrate` to convert it (nothing was changed)")]
+    Migrate { found: String },
     /// The tree the stored hashes describe cannot be read (a hash missing).
     #[error(transparent)]
     Tree(#[from] relic_formats::merkle::TreeError),

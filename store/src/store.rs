@@ -11,7 +11,8 @@
 //! | `c` + size (u64 BE)             | the signed checkpoint note issued at that size     |
 //! | `m` + name                      | metadata: `format`, `origin`, `head`, `keys`       |
 //!
-//! Stores of older formats are converted when opened ([`Store::check_format`]), in bounded steps,
+//! Stores of older formats are converted by an explicit migration ([`Store::migrate`], `relic
+//! migrate`), never by opening them ([`Store::check_format`] only says so), in bounded steps,
 //! each safe to interrupt: format 1 (`schemas/store-v1.md`: one `h` entry per tree hash) to format 2
 //! (`schemas/store-v2.md`: tiles, one `r` entry per record), and format 2 to format 3 (packs).
 //!
@@ -181,31 +182,63 @@ impl Store {
         decode_keys(&k).filter(|k| !k.is_empty()).ok_or_else(|| Error::Corrupt("the key list is malformed".into()))
     }
 
-    /// Checks the format marker: this directory holds a relic store of a version this code reads.
-    /// A store of an older format is converted first, one format at a time.
+    /// Checks, changing nothing, that this directory holds a store of the current format. A store
+    /// of an older format is [`Error::Migrate`]: readers never convert; `relic migrate` does
+    /// ([`Store::migrate`]). What an interrupted conversion left behind in a current-format store
+    /// (`h` entries, packed records' own entries) is never read, and stays until the next migration.
     pub fn check_format(&self) -> Result<()> {
+        match self.get(META_FORMAT)? {
+            Some(f) if f.as_ref() == FORMAT => Ok(()),
+            Some(f) if f.as_ref() == FORMAT_V2 || f.as_ref() == FORMAT_V1 => {
+                Err(Error::Migrate { found: String::from_utf8_lossy(&f).into_owned() })
+            }
+            Some(f) => Err(Error::Corrupt(format!("unknown store format {:?}", String::from_utf8_lossy(&f)))),
+            None => Err(Error::Corrupt("no format marker (was `relic init` interrupted?)".into())),
+        }
+    }
+
+    /// What a writer does when it opens the store: bytes past the last pack the database names were
+    /// never part of the log (a pack write whose commit did not follow) and are cut off. Readers
+    /// never call it: they read packs only where the database says they are.
+    pub fn recover_for_writing(&self) -> Result<()> {
+        self.packs.cut(self.packs_end()?)
+    }
+
+    /// Converts a store of an older format to the current one, one format at a time, and finishes
+    /// a conversion that was interrupted (`relic migrate`). Returns the formats it converted from,
+    /// oldest first (empty if there was nothing to do).
+    pub fn migrate(&self) -> Result<Vec<String>> {
+        let mut from = Vec::new();
         loop {
             match self.get(META_FORMAT)? {
                 Some(f) if f.as_ref() == FORMAT => {
                     // A conversion interrupted after its switch left entries behind.
+                    let mut finished = false;
                     if self.db.scan_prefix([b'h']).next().is_some() {
                         self.remove_v1_hashes()?;
+                        finished = true;
                     }
                     let packed = packs::packed(self.head()?.size) * packs::WIDTH;
                     if self.db.range(record_key(0)..record_key(packed)).next().is_some() {
                         self.remove_packed_records(packed)?;
+                        finished = true;
                     }
-                    // Bytes past the last pack sled names were never part of the log.
-                    self.packs.cut(self.packs_end()?)?;
-                    return Ok(());
+                    if finished && from.is_empty() {
+                        from.push("an interrupted conversion".to_string());
+                    }
+                    return Ok(from);
                 }
                 Some(f) if f.as_ref() == FORMAT_V2 => {
+                    from.push(String::from_utf8_lossy(&f).into_owned());
                     if self.db.scan_prefix([b'h']).next().is_some() {
                         self.remove_v1_hashes()?;
                     }
                     self.upgrade_v2()?;
                 }
-                Some(f) if f.as_ref() == FORMAT_V1 => self.upgrade_v1()?,
+                Some(f) if f.as_ref() == FORMAT_V1 => {
+                    from.push(String::from_utf8_lossy(&f).into_owned());
+                    self.upgrade_v1()?;
+                }
                 Some(f) => return Err(Error::Corrupt(format!("unknown store format {:?}", String::from_utf8_lossy(&f)))),
                 None => return Err(Error::Corrupt("no format marker (was `relic init` interrupted?)".into())),
             }
@@ -298,7 +331,7 @@ impl Store {
     ///    keys): interrupted, the store is still format 1 and is converted again from the start;
     /// 2. the marker becomes format 2, in one insert and a flush: the switch;
     /// 3. the `h` entries are removed, in batches; interrupted, format 2 finishes it when the store
-    ///    is next opened ([`Store::check_format`]).
+    ///    is next migrated ([`Store::migrate`]).
     /// Records, checkpoints and the other metadata are not touched. Memory stays bounded by a batch.
     fn upgrade_v1(&self) -> Result<()> {
         self.tiles_from_v1()?;
@@ -356,7 +389,7 @@ impl Store {
     ///    file): interrupted, the next open converts again from the start, over an emptied file;
     /// 2. the marker becomes format 3, in one insert and a flush: the switch;
     /// 3. the packed records' own entries are removed, in batches; interrupted, format 3 finishes
-    ///    it when the store is next opened ([`Store::check_format`]).
+    ///    it when the store is next migrated ([`Store::migrate`]).
     fn upgrade_v2(&self) -> Result<()> {
         let size = self.head()?.size;
         let packed = packs::packed(size);

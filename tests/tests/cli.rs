@@ -591,3 +591,45 @@ fn a_damaged_record_is_named_and_readers_carry_on() {
     let report = ok(relic(&data, &["report", "compliance", "--format", "md"]));
     assert!(report.contains(named) && report.contains("FAILED"), "{report}");
 }
+
+/// Readers convert nothing and cut nothing: an older store is refused with a line saying to run
+/// `relic migrate`, which converts it; a stray tail of the pack file is left to the next writer.
+#[test]
+fn readers_convert_nothing_and_relic_migrate_does() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("d");
+    init(&data);
+    let p = deployment(t.path(), "eu");
+    for _ in 0..70 {
+        ok(append(&data, &p, "deployment.recorded"));
+    }
+    let packs = store_path(&data).with_extension("packs");
+    let packed_len = fs::metadata(&packs).unwrap().len();
+    assert!(packed_len > 0, "one complete pack");
+
+    // A tail no pack entry names: readers leave it, the next writer cuts it off.
+    let mut tail = fs::read(&packs).unwrap();
+    tail.extend_from_slice(&[7u8; 100]);
+    fs::write(&packs, &tail).unwrap();
+    ok(relic(&data, &["verify"]));
+    ok(relic(&data, &["log", "--from", "60"]));
+    assert_eq!(fs::metadata(&packs).unwrap().len(), packed_len + 100, "a reader changed the pack file");
+    ok(append(&data, &p, "deployment.recorded"));
+    assert_eq!(fs::metadata(&packs).unwrap().len(), packed_len, "the writer cut the tail off");
+
+    // A format-2 store (no packs): refused by readers and writers alike until migrated.
+    {
+        let s = Store::open(&store_path(&data), false).unwrap();
+        relic_store::testing::unpack(&s);
+    }
+    assert_eq!(fs::metadata(&packs).unwrap().len(), 0);
+    for args in [&["verify"][..], &["log"], &["checkpoint"]] {
+        fails(relic(&data, args), "this store is relic-store/v2: run `relic migrate` to convert it (nothing was changed)");
+    }
+    fails(append(&data, &p, "deployment.recorded"), "run `relic migrate`");
+    assert_eq!(fs::metadata(&packs).unwrap().len(), 0, "nothing was converted");
+    assert_eq!(ok(relic(&data, &["migrate"])).trim(), "converted from relic-store/v2 to relic-store/v3");
+    assert_eq!(fs::metadata(&packs).unwrap().len(), packed_len);
+    assert!(ok(relic(&data, &["verify"])).starts_with("ok: 73 records"));
+    assert!(ok(relic(&data, &["migrate"])).contains("nothing to do"));
+}
