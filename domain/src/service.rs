@@ -119,14 +119,17 @@ impl Service {
                 let role = d.role.map_or("system", |r| r.as_str());
                 self.append(actor, role, &d.events)
             }
-            Err(refusal) => {
-                if let Some(denied) = &refusal.denied {
-                    let role = refusal.role.map_or("guest", |r| r.as_str());
-                    self.append(actor, role, &[Event::AccessDenied(denied.clone())])?;
-                }
-                Err(ServiceError::Refused(refusal))
-            }
+            Err(refusal) => Err(self.refused(actor, refusal)?),
         }
+    }
+
+    /// A refusal: recorded as `access.denied` if it is one for lack of permission, then returned.
+    fn refused(&mut self, actor: &str, refusal: Refusal) -> Result<ServiceError, ServiceError> {
+        if let Some(denied) = &refusal.denied {
+            let role = refusal.role.map_or("guest", |r| r.as_str());
+            self.append(actor, role, &[Event::AccessDenied(denied.clone())])?;
+        }
+        Ok(ServiceError::Refused(refusal))
     }
 
     /// Records a raw event of a kind without rules (`relic append`): the actor must be a member of
@@ -143,13 +146,7 @@ impl Service {
             .map_err(|e| relic_ledger::Error::Record(relic_ledger::record::RecordError::Field { field: "payload", reason: e.to_string() }))?;
         let role = match decide_record(&self.state, actor, subject, &value) {
             Ok(role) => role,
-            Err(refusal) => {
-                if let Some(denied) = &refusal.denied {
-                    let role = refusal.role.map_or("guest", |r| r.as_str());
-                    self.append(actor, role, &[Event::AccessDenied(denied.clone())])?;
-                }
-                return Err(ServiceError::Refused(refusal));
-            }
+            Err(refusal) => return Err(self.refused(actor, refusal)?),
         };
         draft.actor.role = role.as_str().to_string();
         let receipt = self.ledger.append_blocking(draft)?;
