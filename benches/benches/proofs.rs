@@ -14,9 +14,9 @@
 //!   checked (signature verification) on every call.
 //! - `ledger_checkpoint_stored_1m`: `Ledger::checkpoint(None)` when the checkpoint is already stored
 //!   (what every bundle pays on top of the proof).
-//! - `tile_get_same_hash`: one `Store::get` of the tile holding the same stored hash (always in the database's cache).
-//! - `tile_get_random_hash`: one `Store::get` of the tile holding a random stored hash: the unit of work.
-//! - `tile_get_random_hash_x20`: 20 such gets (`log2(1,000,000)` ≈ 20): the physical bound of a proof
+//! - `hash_read_same`: one read of the same stored hash from `log/hashes` (always in the page cache).
+//! - `hash_read_random`: one read of a random stored hash: the unit of work.
+//! - `hash_read_random_x20`: 20 such reads (`log2(1,000,000)` ≈ 20): the physical bound of a proof
 //!   that reads one stored hash per level.
 
 use std::cell::Cell;
@@ -25,11 +25,9 @@ use std::time::Duration;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use relic_benches::{cached_ledger, peak_rss_kib, report_load};
-use relic_ledger::ledger::store_path;
+use relic_benches::{cached_ledger, report_load};
 use relic_ledger::merkle::{self, Hash, HashReader, ReadError};
 use relic_ledger::store::Store;
-use relic_ledger::tiles::{tile_key, WIDTH};
 use relic_ledger::Ledger;
 
 const SIZE: u64 = 1_000_000;
@@ -90,20 +88,16 @@ fn proofs(c: &mut Criterion) {
     g.sample_size(50).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
     g.throughput(Throughput::Elements(1));
 
-    // --- the unit of work: one read of the tile holding a stored hash (one get in the database) ---
-    let hash_key = |index: u64| {
-        let (level, n) = merkle::split_stored_hash_index(index);
-        tile_key(level, n / WIDTH)
-    };
-    let hot = hash_key(merkle::stored_hash_index(19, 0));
-    g.bench_function("tile_get_same_hash", |b| b.iter(|| black_box(store.get(&hot).unwrap().unwrap())));
-    g.bench_function("tile_get_random_hash", |b| {
-        b.iter(|| black_box(store.get(&hash_key(rng.gen_range(0..stored))).unwrap().unwrap()))
+    // --- the unit of work: one read of a stored hash (one `pread` of `log/hashes`) ---
+    let hot = merkle::stored_hash_index(19, 0);
+    g.bench_function("hash_read_same", |b| b.iter(|| black_box(store.read_hashes(&[hot]).unwrap())));
+    g.bench_function("hash_read_random", |b| {
+        b.iter(|| black_box(store.read_hashes(&[rng.gen_range(0..stored)]).unwrap()))
     });
-    g.bench_function("tile_get_random_hash_x20", |b| {
+    g.bench_function("hash_read_random_x20", |b| {
         b.iter(|| {
             for _ in 0..20 {
-                black_box(store.get(&hash_key(rng.gen_range(0..stored))).unwrap().unwrap());
+                black_box(store.read_hashes(&[rng.gen_range(0..stored)]).unwrap());
             }
         })
     });
@@ -122,24 +116,6 @@ fn proofs(c: &mut Criterion) {
     g.bench_function("ledger_prove_inclusion_bundle_1m", |b| {
         b.iter(|| ledger.prove_inclusion(rng.gen_range(0..n), None).unwrap())
     });
-
-    // --- what if the database's cache held the whole hash working set? (the store opened with a
-    // 1 GB cache instead of the 64 MB `Store::open` sets; nothing else differs) ---
-    drop(ledger);
-    {
-        let sp = store_path(&dir);
-        let big = Store::open_with_cache(&sp, 1 << 30).unwrap();
-        for _ in 0..20_000 {
-            merkle::prove_inclusion(rng.gen_range(0..n), n, &big).unwrap();
-        }
-        g.bench_function("tile_get_random_hash_cache_1g", |b| {
-            b.iter(|| black_box(big.get(&hash_key(rng.gen_range(0..stored))).unwrap().unwrap()))
-        });
-        g.bench_function("prove_inclusion_1m_cache_1g", |b| {
-            b.iter(|| merkle::prove_inclusion(rng.gen_range(0..n), n, &big).unwrap())
-        });
-        eprintln!("peak RSS with the 1 GB cache: {} MiB", peak_rss_kib().unwrap_or(0) / 1024);
-    }
 
     g.finish();
     report_load("proofs: end");

@@ -111,22 +111,17 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
 
 /// `relic migrate`: converts the store to the current format, saying from what.
 fn migrate(data: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
-    let sp = relic_ledger::ledger::store_path(data);
-    if !sp.exists() {
-        return Err(relic_ledger::Error::from(relic_ledger::StoreError::NotFound(data.to_path_buf())).into());
-    }
-    let store = relic_ledger::store::Store::open(&sp, false).map_err(relic_ledger::Error::from)?;
-    let from = store.migrate().map_err(relic_ledger::Error::from)?;
-    drop(store);
+    let from = relic_store::migrate::migrate(data).map_err(relic_ledger::Error::from)?;
     // The converted store must open as every command opens it.
     Ledger::open_read_only(data)?;
+    let format = String::from_utf8_lossy(relic_store::layout::FORMAT).trim_end().to_string();
     if json {
-        return print_json(out, &json!({"converted_from": from, "format": "relic-store/v3"}));
+        return print_json(out, &json!({"converted_from": from, "format": format}));
     }
     if from.is_empty() {
-        writeln!(out, "the store is already in the current format (relic-store/v3); nothing to do").map_err(out_err)
+        writeln!(out, "the store is already in the current format ({format}); nothing to do").map_err(out_err)
     } else {
-        writeln!(out, "converted from {} to relic-store/v3", from.join(", then ")).map_err(out_err)
+        writeln!(out, "converted from {} to {format}", from.join(", then ")).map_err(out_err)
     }
 }
 

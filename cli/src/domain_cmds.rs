@@ -421,10 +421,14 @@ pub fn report(data: &Path, c: ReportCmd, out: &mut dyn Write) -> Result<()> {
 
 pub fn projections(data: &Path, c: ProjectionsCmd, json: bool, out: &mut dyn Write) -> Result<()> {
     let ledger = Ledger::open_read_only(data)?;
-    let store = relic_projector::store::ViewStore::open(data).map_err(view_err)?;
     let (what, applied, findings) = match c {
         ProjectionsCmd::Rebuild => {
-            let (_store, mut views) = store.rebuild(&ledger, relic_projector::store::DEFAULT_BATCH).map_err(view_err)?;
+            let store = relic_projector::store::ViewStore::open(data).map_err(view_err)?;
+            let (store, mut views) = store.rebuild(&ledger, relic_projector::store::DEFAULT_BATCH).map_err(view_err)?;
+            // The log is verified too, and where that stopped saved: reports verify from there.
+            if let Ok(r) = relic_ledger::verify::verify(ledger.store(), &Default::default(), &mut |_, _| {}) {
+                store.save_verified(&r.resume).map_err(view_err)?;
+            }
             let size = views.state.size;
             let findings = std::mem::take(&mut views.audit.findings);
             // The views are on disk and the process ends here: freeing a million events' worth of
@@ -432,7 +436,7 @@ pub fn projections(data: &Path, c: ProjectionsCmd, json: bool, out: &mut dyn Wri
             std::mem::forget(views);
             ("rebuilt", size, findings)
         }
-        ProjectionsCmd::Status => ("applied", store.applied().map_err(view_err)?, Vec::new()),
+        ProjectionsCmd::Status => ("applied", relic_projector::store::ViewStore::open_read(data).applied().map_err(view_err)?, Vec::new()),
     };
     if json {
         let unreadable: Vec<String> = findings.iter().map(ToString::to_string).collect();

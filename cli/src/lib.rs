@@ -53,7 +53,14 @@ where
             return code;
         }
     };
-    match commands::dispatch(cli, out, err) {
+    relic_store::store::take_notes();
+    let result = commands::dispatch(cli, out, err);
+    // What opening the log found and did (a write that was never acknowledged cut off, a derived
+    // file rebuilt): said once, before the outcome.
+    for note in relic_store::store::take_notes() {
+        let _ = writeln!(err, "relic: note: {note}");
+    }
+    match result {
         Ok(code) => code,
         // A reader that stopped reading (`relic log | head`) is not a failure.
         Err(CliError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => 0,

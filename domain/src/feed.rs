@@ -45,7 +45,7 @@ type Chunk = Vec<Result<Item, FeedError>>;
 
 fn read_chunk(ledger: &Ledger, start: u64, end: u64) -> Chunk {
     let mut out = Vec::with_capacity((end - start) as usize);
-    for item in ledger.records_shared(start).take((end - start) as usize) {
+    for item in ledger.records(start).take((end - start) as usize) {
         let decoded = item.map_err(FeedError::from).and_then(|(seq, bytes)| {
             let record = match Record::decode(&bytes) {
                 Ok(r) => r,

@@ -2,8 +2,9 @@
 //!
 //! Appends flow through two threads. The *sequencer* drains every request waiting in its queue, gives
 //! each record its sequence number, time and predecessor link, signs it, computes its tree hashes and
-//! packs them all with the new head into one atomic group (`relic_store::Group`). The *writer* applies that batch atomically,
-//! flushes it to disk (one fsync for the whole group) and only then acknowledges every request in it.
+//! puts them all into one group (`relic_store::Group`). The *writer* appends the group to the log's
+//! files, syncs them, appends the commit entry that acknowledges it and syncs that
+//! (`schemas/store-v4.md` §Commits), and only then acknowledges every request in it.
 //! While the writer waits on the disk, the sequencer signs the next group, so both cores work.
 //!
 //! If a write fails, the ledger is poisoned: later appends fail until it is reopened, because the
@@ -22,13 +23,12 @@ use crate::error::{Error, Result};
 use crate::kind;
 use crate::keys;
 use crate::merkle::{self, Hash};
-use crate::packs::OpenPack;
 use crate::policy::{Door, Policy};
-use crate::tiles::TreeWriter;
 use crate::note::{self, SignerKey, VerifierKey};
 use crate::record::{canonical_payload, genesis_link, link_of, Actor, Draft, Record};
-use crate::store::{Head, KeyEntry, Store};
-use relic_store::{Group, GroupWriter, LogStore as _};
+use crate::store::{Head, Mode, Store};
+use crate::chain::KeyEntry;
+use relic_store::{Group, GroupWriter, TreeWriter};
 
 /// Most requests packed into one group commit.
 const MAX_GROUP: usize = 4096;
@@ -108,9 +108,9 @@ pub struct Ledger {
     threads: Vec<JoinHandle<()>>,
 }
 
-/// Where the store of a ledger lives inside its data directory (its pack file beside it).
+/// Where the log of a ledger lives inside its data directory (`schemas/store-v4.md`).
 pub fn store_path(dir: &Path) -> PathBuf {
-    dir.join("store")
+    relic_store::store::log_dir(dir)
 }
 
 /// Checks an origin: it names the log in checkpoints and is the signing key's name.
@@ -127,21 +127,12 @@ impl Ledger {
     /// opens it with `policy` as [`Ledger::open`] does.
     pub fn init(dir: &Path, origin: &str, policy: Arc<dyn Policy>) -> Result<Self> {
         check_origin(origin)?;
-        let sp = store_path(dir);
-        if sp.exists() {
-            let s = Store::open(&sp, false)?;
-            if s.get(crate::store::META_FORMAT)?.is_some() {
-                return Err(Error::Exists(dir.to_path_buf()));
-            }
-            // An interrupted init left an empty database behind; start over in it.
-            if !s.is_empty()? {
-                return Err(Error::Corrupt(format!("{} holds data but no format marker", sp.display())));
-            }
+        if relic_store::store::exists(dir) || relic_store::store::legacy_dir(dir).exists() {
+            return Err(Error::Exists(dir.to_path_buf()));
         }
         std::fs::create_dir_all(dir).map_err(crate::error::io(dir))?;
         let key = SignerKey::generate(origin)?;
         keys::write_key(dir, &key)?;
-        let store = Store::open(&sp, true)?;
         let vk = key.verifier().clone();
         let payload = serde_json::to_vec(&serde_json::json!({"origin": origin, "key": vk.to_string()}))
             .map_err(|e| Error::Key(e.to_string()))?;
@@ -160,37 +151,35 @@ impl Ledger {
         );
         let bytes = rec.to_bytes();
         let mut group = Group::new();
-        OpenPack::default().push(&mut group, &bytes);
+        group.push_record(&bytes);
         let mut tree = TreeWriter::default();
         tree.push(&bytes);
         tree.write(&mut group);
-        group.set_head(&Head { size: 1, link: link_of(&bytes), last_time_us: rec.time_us });
         group.set_keys(&[KeyEntry { key: vk, from_seq: 0 }]);
-        // The format marker is in the same atomic group: its presence means init completed.
-        group.set_origin_and_format(origin);
-        store.commit(group)?;
-        drop(store);
+        // Created whole or not at all: the log directory appears complete.
+        Store::create(dir, origin, group, false)?;
         Self::open(dir, policy)
     }
 
     /// Opens an existing ledger for reading and appending; loads the current signing key. Every
     /// draft appended through this handle must pass `policy` ([`crate::policy`]).
     pub fn open(dir: &Path, policy: Arc<dyn Policy>) -> Result<Self> {
-        let mut l = Self::open_read_only(dir)?;
+        let mut l = Self::open_store(dir, Mode::Write)?;
         l.policy = Some(policy);
         let (head, keys) = (l.shared.store.head()?, l.keys());
+        if l.shared.store.mode() != Mode::Write {
+            return Err(Error::ReadOnly);
+        }
         let current = keys.last().ok_or_else(|| Error::Corrupt("the key list is empty".into()))?;
         let signer = Arc::new(keys::read_key(dir, &current.key.key_id)?);
         if signer.verifier() != &current.key {
             return Err(Error::Key("the key file does not match the ledger's current key".into()));
         }
         *l.shared.signer.write().unwrap_or_else(|p| p.into_inner()) = Some(signer.clone());
-        l.shared.store.recover_for_writing()?;
         let tree = TreeWriter::load(&l.shared.store, head.size)?;
-        let pack = OpenPack::load(&l.shared.store, head.size)?;
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let writer = GroupWriter::start(l.shared.store.clone(), "relic-writer")?;
-        let seq = Sequencer { head, tree, pack, signer, keys, origin: l.shared.origin.clone() };
+        let seq = Sequencer { head, tree, signer, keys, origin: l.shared.origin.clone() };
         let shared = l.shared.clone();
         l.threads.push(
             std::thread::Builder::new()
@@ -202,24 +191,23 @@ impl Ledger {
         Ok(l)
     }
 
-    /// Opens an existing ledger for reading only: no key is needed, appends fail with [`Error::ReadOnly`].
-    /// Converts nothing: a store of an older format is refused with a line saying to run `relic
-    /// migrate`.
+    /// Opens an existing ledger for reading only: no key is needed, appends fail with
+    /// [`Error::ReadOnly`]. Takes no lock, writes nothing, and reads the log as its last commit entry
+    /// described it when opened, however far a writer goes meanwhile. A store of an older format is
+    /// refused with a line saying to run `relic migrate`.
     pub fn open_read_only(dir: &Path) -> Result<Self> {
-        let sp = store_path(dir);
-        if !sp.exists() {
-            return Err(relic_store::Error::NotFound(dir.to_path_buf()).into());
-        }
-        let store = Store::open(&sp, false)?;
-        store.check_format()?;
-        let origin = store.origin()?;
-        let head = store.head()?;
-        let keys = store.keys()?;
-        check_head(&store, &head)?;
+        Self::open_store(dir, Mode::Read)
+    }
+
+    fn open_store(dir: &Path, mode: Mode) -> Result<Self> {
+        let store = Store::open(dir, mode)?;
+        let origin = store.origin();
+        let size = store.size();
+        let keys = store.keys();
         let shared = Arc::new(Shared {
             store,
             origin,
-            committed: AtomicU64::new(head.size),
+            committed: AtomicU64::new(size),
             groups: AtomicU64::new(0),
             poisoned: Mutex::new(None),
             keys: RwLock::new(keys),
@@ -227,6 +215,12 @@ impl Ledger {
             checkpoint_lock: Mutex::new(()),
         });
         Ok(Self { dir: dir.to_path_buf(), shared, policy: None, queue: None, threads: Vec::new() })
+    }
+
+    /// What opening the store found and did (an unacknowledged write cut off, a derived file
+    /// rebuilt), one line each, for the caller to report.
+    pub fn notes(&self) -> &[String] {
+        self.shared.store.notes()
     }
 
     pub fn dir(&self) -> &Path {
@@ -367,8 +361,7 @@ impl Ledger {
         if seq >= size {
             return Err(Error::OutOfRange(format!("record {seq} does not exist; the log holds {size} records")));
         }
-        let b = self.shared.store.record(seq)?.ok_or_else(|| Error::Corrupt(format!("record {seq} is missing")))?;
-        Ok(b.to_vec())
+        self.shared.store.record_bytes(seq)?.ok_or_else(|| Error::Corrupt(format!("record {seq} is missing")))
     }
 
     /// Record `seq`, decoded.
@@ -379,11 +372,6 @@ impl Ledger {
 
     /// Records from `from` to the committed end, in order, with their exact bytes.
     pub fn records(&self, from: u64) -> impl Iterator<Item = Result<(u64, Vec<u8>)>> + '_ {
-        self.records_shared(from).map(|r| r.map(|(s, v)| (s, v.to_vec())))
-    }
-
-    /// As [`Ledger::records`], lending the store's buffers instead of copying them.
-    pub fn records_shared(&self, from: u64) -> impl Iterator<Item = Result<(u64, relic_store::Bytes)>> + '_ {
         let end = self.size();
         let mut expected = from;
         self.shared.store.records(from).take_while(move |r| r.as_ref().map_or(true, |(s, _)| *s < end)).map(
@@ -479,24 +467,6 @@ impl Drop for Ledger {
     }
 }
 
-/// Checks the head against the records around it: the last record is there, matches the link, and
-/// nothing follows it. A head that disagrees means the store was altered outside relic.
-pub(crate) fn check_head(store: &Store, head: &Head) -> Result<()> {
-    if head.size == 0 {
-        return Err(Error::Corrupt("the head says the log is empty, but record 0 is written at init".into()));
-    }
-    let last = store
-        .record_bytes(head.size - 1)?
-        .ok_or_else(|| Error::Corrupt(format!("the head says {} records, but record {} is missing", head.size, head.size - 1)))?;
-    if link_of(&last) != head.link {
-        return Err(Error::Corrupt(format!("record {} does not match the head's link", head.size - 1)));
-    }
-    if store.record_bytes(head.size)?.is_some() {
-        return Err(Error::Corrupt(format!("record {} exists past the head", head.size)));
-    }
-    Ok(())
-}
-
 pub(crate) fn sign_record(key: &SignerKey, seq: u64, time_us: i64, prev: [u8; 32], d: Draft) -> Record {
     let mut rec = Record {
         seq,
@@ -519,8 +489,6 @@ struct Sequencer {
     head: Head,
     /// The tree as it will be once every group handed to the writer is on disk.
     tree: TreeWriter,
-    /// The records after the last complete pack, likewise.
-    pack: OpenPack,
     signer: Arc<SignerKey>,
     keys: Vec<KeyEntry>,
     origin: String,
@@ -552,7 +520,7 @@ impl Sequencer {
         let bytes = rec.to_bytes();
         self.tree.push(&bytes);
         self.head = Head { size: seq + 1, link: link_of(&bytes), last_time_us: time_us };
-        self.pack.push(group, &bytes);
+        group.push_record(&bytes);
         Receipt { seq, time_us }
     }
 
@@ -592,8 +560,6 @@ impl Sequencer {
             }
         }
         self.tree.write(&mut group);
-        group.set_head(&self.head);
-        self.pack.finish(&mut group);
         (group, Owed { replies, size: self.head.size, rotation })
     }
 }

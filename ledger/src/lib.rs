@@ -9,7 +9,7 @@
 //! (`relic-store`, which alone touches the disk's layout), opened with the [`policy`] of whoever
 //! owns the rules (relic's binaries: the release domain's). Re-exported here under their old paths:
 //! [`merkle`], [`note`], [`checkpoint`], [`record`], [`kind`], [`chain`], [`batch`] (formats) and
-//! [`store`], [`packs`], [`tiles`] (storage). Its own modules:
+//! [`store`], [`layout`] (storage). Its own modules:
 //! - [`policy`]: the gate every draft passes, supplied by whoever opens the ledger;
 //! - [`ledger`]: [`Ledger`], group-committed appends (a sequencer thread that signs and links, the
 //!   store's writer thread that commits), reads, checkpoints, proofs, key rotation;
@@ -34,7 +34,7 @@ pub mod policy;
 pub mod verify;
 
 pub use relic_formats::{batch, chain, checkpoint, hex, kind, merkle, note, record};
-pub use relic_store::{packs, store, tiles};
+pub use relic_store::{layout, store};
 
 pub use error::{Error, Result};
 pub use relic_store::Error as StoreError;

@@ -4,19 +4,20 @@
 //! signed, received from anywhere (a broker, a file), checks each one as `relic verify` would —
 //! strict decoding, sequence number, predecessor link (the genesis link for record 0), time order,
 //! the signing key from the key history replayed from the records, the signature — and writes the
-//! verified ones, their tree hashes and the new head in one atomic group (`relic_store::Group`).
+//! verified ones and their tree hashes as one group (`relic_store::Group`), acknowledged by one
+//! commit entry.
 //! [`Mirror::import_checkpoint`] stores a checkpoint the origin published once its signature
 //! verifies under the log's key history and its root equals the root this mirror recomputes at that
 //! size; a checkpoint ahead of the mirror waits, unverified and in memory only, until the mirror
 //! reaches its size.
 //!
 //! Writing overlaps verifying: a verified batch goes to the writer thread (`relic_store::GroupWriter`:
-//! one atomic batch, one flush) while the next batch is checked, as the origin's own sequencer and writer do. Anything that
+//! one commit) while the next batch is checked, as the origin's own sequencer and writer do. Anything that
 //! reads what was written first waits for the writer ([`Mirror::sync`]); a checkpoint is stored only
 //! after the records it covers are on disk.
 //!
-//! A mirror's store has exactly the origin's layout (`schemas/store-v3.md`), plus the marker
-//! `mmirror`; it holds no private key. So every read command works on it through
+//! A mirror's store has exactly the origin's layout (`schemas/store-v4.md`), plus the marker file
+//! `log/mirror`; it holds no private key. So every read command works on it through
 //! [`crate::Ledger::open_read_only`], and appends are impossible. Nothing unverified is ever written:
 //! a record that fails a check stops the import with an error naming its sequence number, after the
 //! verified records before it were written.
@@ -33,20 +34,13 @@ use crate::chain::{Chain, ChainError, ChainState, Step};
 use crate::checkpoint::{Checkpoint, CheckpointError};
 use crate::error::{Error, Result};
 use crate::kind;
-use crate::ledger::{check_head, store_path};
 use crate::merkle::{self, Hash};
 use crate::note::{NoteError, VerifierKey};
 use crate::record::Record;
-use crate::packs::OpenPack;
-use crate::store::{self, Head, Store};
-use relic_store::{Group, GroupWriter};
-use crate::tiles::TreeWriter;
+use crate::store::{Mode, Store};
+use relic_store::{Group, GroupWriter, TreeWriter};
 use crate::verify::{Chunk, CHUNK};
 
-/// The metadata key that marks a store as a mirror.
-pub const META_MIRROR: &[u8] = b"mmirror";
-/// Its value.
-pub const MIRROR_MARK: &[u8] = b"relic-mirror/v1";
 /// Checkpoints kept waiting for the mirror to reach their size, at most.
 const MAX_PENDING: usize = 4096;
 
@@ -105,7 +99,6 @@ pub struct Mirror {
     writer: Option<Writer>,
     chain: Chain,
     tree: TreeWriter,
-    pack: OpenPack,
     pending: BTreeMap<u64, Vec<String>>,
 }
 
@@ -184,46 +177,29 @@ pub fn open_for_checkpoint(data: &Path, size: Option<u64>) -> Result<(crate::Led
 
 /// True if the store is a mirror's.
 pub fn is_mirror(store: &Store) -> Result<bool> {
-    Ok(store.get(META_MIRROR)?.is_some())
+    Ok(store.is_mirror())
 }
 
 impl Mirror {
     /// Opens the mirror in `dir`, or prepares an empty one there (created when record 0 arrives).
     /// With `pinned`, record 0 must introduce that key (and an existing mirror's first key must be it).
     pub fn open(dir: &Path, pinned: Option<VerifierKey>) -> Result<Self, MirrorError> {
-        let sp = store_path(dir);
-        if !sp.exists() {
+        if !relic_store::store::exists(dir) {
+            if relic_store::store::legacy_dir(dir).exists() {
+                return Err(Error::from(relic_store::Error::Migrate { found: "format 3 or older (a sled database in store/)".into() }).into());
+            }
             let (chain, tree, pending) = (Chain::new(pinned), TreeWriter::default(), BTreeMap::new());
-            return Ok(Self { dir: dir.to_path_buf(), store: None, writer: None, chain, tree, pack: OpenPack::default(), pending });
+            return Ok(Self { dir: dir.to_path_buf(), store: None, writer: None, chain, tree, pending });
         }
-        let store = Store::open(&sp, false)?;
-        let (chain, tree, pack) = match store.get(store::META_FORMAT)? {
-            None => {
-                if !store.is_empty()? {
-                    return Err(Error::Corrupt(format!("{} holds data but no format marker", dir.display())).into());
-                }
-                (Chain::new(pinned), TreeWriter::default(), OpenPack::default())
-            }
-            Some(_) => {
-                store.check_format()?;
-                if !is_mirror(&store)? {
-                    return Err(MirrorError::NotAMirror(dir.to_path_buf()));
-                }
-                store.recover_for_writing()?;
-                let head = store.head()?;
-                check_head(&store, &head)?;
-                let state = ChainState {
-                    origin: store.origin()?,
-                    size: head.size,
-                    link: head.link,
-                    last_time_us: head.last_time_us,
-                    keys: store.keys()?,
-                };
-                (Chain::resume(state, pinned)?, TreeWriter::load(&store, head.size)?, OpenPack::load(&store, head.size)?)
-            }
-        };
+        let store = Store::open(dir, Mode::Write)?;
+        if !store.is_mirror() {
+            return Err(MirrorError::NotAMirror(dir.to_path_buf()));
+        }
+        let head = store.head()?;
+        let state = ChainState { origin: store.origin(), size: head.size, link: head.link, last_time_us: head.last_time_us, keys: store.keys() };
+        let (chain, tree) = (Chain::resume(state, pinned)?, TreeWriter::load(&store, head.size)?);
         let writer = Some(Writer::start(&store)?);
-        Ok(Self { dir: dir.to_path_buf(), store: Some(store), writer, chain, tree, pack, pending: BTreeMap::new() })
+        Ok(Self { dir: dir.to_path_buf(), store: Some(store), writer, chain, tree, pending: BTreeMap::new() })
     }
 
     pub fn dir(&self) -> &Path {
@@ -292,7 +268,7 @@ impl Mirror {
                         accepted.get((rec.seq - start) as usize).is_some_and(|a| a.0 == bytes)
                     } else {
                         self.sync()?;
-                        self.stored()?.record_bytes(rec.seq)?.is_some_and(|b| b.as_ref() == bytes)
+                        self.stored()?.record_bytes(rec.seq)?.is_some_and(|b| b.as_slice() == bytes)
                     };
                     if !same {
                         stopped = Some(ChainError {
@@ -335,12 +311,11 @@ impl Mirror {
     fn write(&mut self, records: &[(&[u8], Record, VerifierKey)], start: u64) -> Result<()> {
         let Some(((last_bytes, last, _), _)) = records.split_last() else { return Ok(()) };
         let mut tree = self.tree.clone();
-        let mut pack = self.pack.clone();
         let mut group = Group::new();
         let mut keys_changed = start == 0;
         for (bytes, rec, _) in records {
             tree.push(bytes);
-            pack.push(&mut group, bytes);
+            group.push_record(bytes);
             keys_changed |= rec.kind == kind::KEY_ROTATED;
         }
         tree.write(&mut group);
@@ -367,34 +342,25 @@ impl Mirror {
             last_time_us: last.time_us,
             keys,
         };
-        group.set_head(&Head { size, link: state.link, last_time_us: state.last_time_us });
         if keys_changed {
             group.set_keys(&state.keys);
         }
-        if start == 0 {
-            group.set_meta(META_MIRROR, MIRROR_MARK);
-            // In the same atomic group, as `Ledger::init` does: the marker means creation completed.
-            group.set_origin_and_format(&state.origin);
-        }
         if self.store.is_none() {
-            std::fs::create_dir_all(&self.dir).map_err(crate::error::io(&self.dir))?;
-            let store = Store::open(&store_path(&self.dir), true)?;
-            if !store.is_empty()? {
-                return Err(Error::Corrupt(format!("{} holds data but no format marker", self.dir.display())));
-            }
+            // Created whole, with the mirror's marker, from its first verified records.
+            Store::create(&self.dir, &state.origin, group, true)?;
+            let store = Store::open(&self.dir, Mode::Write)?;
             self.writer = Some(Writer::start(&store)?);
             self.store = Some(store);
+        } else {
+            self.writer.as_mut().ok_or(Error::Closed)?.send(group)?;
         }
-        pack.finish(&mut group);
-        self.writer.as_mut().ok_or(Error::Closed)?.send(group)?;
         self.chain = Chain::resume(state, self.chain.pinned().cloned()).map_err(|e| Error::Corrupt(format!("mirror state: {e}")))?;
         self.tree = tree;
-        self.pack = pack;
         Ok(())
     }
 
     /// The key history after `records` if one of them starts or changes it (record 0, a rotation).
-    fn chain_after(&self, records: &[(&[u8], Record, VerifierKey)]) -> Result<Option<Vec<crate::store::KeyEntry>>> {
+    fn chain_after(&self, records: &[(&[u8], Record, VerifierKey)]) -> Result<Option<Vec<crate::chain::KeyEntry>>> {
         if !records.iter().any(|(_, r, _)| r.seq == 0 || r.kind == kind::KEY_ROTATED) {
             return Ok(None);
         }

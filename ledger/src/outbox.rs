@@ -1,7 +1,7 @@
 //! The publish cursor: how many records of the log a broker has acknowledged (outbox semantics).
 //!
-//! What this is: one metadata entry in the ledger's own store, `mpublished` (`schemas/store-v2.md`),
-//! holding a u64: records `0 .. cursor` were delivered to the broker and acknowledged by it. A
+//! What this is: one file beside the log, `log/published` (`schemas/store-v4.md` §Files), holding
+//! a u64, replaced whole through a rename: records `0 .. cursor` were delivered to the broker and acknowledged by it. A
 //! publisher advances it only after the broker's delivery reports, so a crash between delivery and
 //! the cursor write leads to a re-send (an exact duplicate, which consumers drop by sequence number),
 //! never to a gap.
@@ -11,8 +11,6 @@
 
 use crate::error::{Error, Result};
 use crate::Ledger;
-
-pub use crate::store::META_PUBLISHED;
 
 /// Records acknowledged by the broker so far (0 if nothing was ever published).
 pub fn published(ledger: &Ledger) -> Result<u64> {

@@ -2,9 +2,12 @@
 //!
 //! One streaming pass over the records, in bounded memory: every record is decoded strictly, its
 //! sequence number, predecessor link, time and signing key are checked in order, its tree hashes are
-//! recomputed and compared with the stored ones, every stored checkpoint is checked against the
-//! recomputed tree head at its size, and an auditor's trusted checkpoint is checked against the head
-//! the log had at that size. Signatures are checked in batches of [`CHUNK`] on worker threads.
+//! recomputed and compared with the stored ones (`log/hashes`), every commit entry is checked
+//! against the records it acknowledges (their number, where they end, their tree head:
+//! `schemas/store-v4.md` §Verification), every stored checkpoint against the recomputed tree head at
+//! its size, and an auditor's trusted checkpoint against the head the log had at that size.
+//! Signatures are checked in batches of [`CHUNK`] on worker threads. A log shorter than its last
+//! commit entry acknowledged is never reported as verified.
 //!
 //! On failure the error names the first bad position: the lowest record sequence number affected,
 //! or the tree hash or checkpoint that does not match records that are themselves fine.
@@ -21,7 +24,8 @@ use crate::note::{self, VerifierKey};
 use crate::record::{link_of, Record};
 use crate::chain::{ChainState, KeyEntry};
 use crate::store::Store;
-use crate::tiles::TileReader;
+use relic_store::layout::{self, Commit};
+use std::io::Read as _;
 
 /// Records whose signatures are checked together in one batch.
 pub const CHUNK: usize = 256;
@@ -176,10 +180,9 @@ fn tree_err(index: u64, reason: impl Into<String>) -> VerifyError {
 /// and the number the head claims.
 pub fn verify(store: &Store, opts: &Options, progress: &mut dyn FnMut(u64, u64)) -> Result<Report, VerifyError> {
     let (trusted, strict) = (opts.trusted, opts.strict);
-    store.check_format().map_err(store_err)?;
-    let origin = store.origin().map_err(store_err)?;
-    let head = store.head().map_err(store_err)?;
-    let meta_keys = store.keys().map_err(store_err)?;
+    let origin = store.origin();
+    let head = store.commit_entry();
+    let meta_keys = store.keys();
     let meta_vks: Vec<VerifierKey> = meta_keys.iter().map(|k| k.key.clone()).collect();
 
     let trusted_cp = match trusted {
@@ -250,15 +253,12 @@ pub fn verify(store: &Store, opts: &Options, progress: &mut dyn FnMut(u64, u64))
         },
     };
 
-    // The head must describe exactly the records found.
+    // The last commit entry must describe exactly the records found (checked in `stream`).
     if head.size != state.chain.size {
-        return Err(store_err(format!("the head says {} records, but the log holds {}", head.size, state.chain.size)));
-    }
-    if head.link != state.chain.link || head.last_time_us != state.chain.last_time_us {
-        return Err(store_err(format!("the head does not describe record {}", state.chain.size.saturating_sub(1))));
+        return Err(store_err(format!("the last commit entry acknowledges {} records, but the log holds {}", head.size, state.chain.size)));
     }
     if state.chain.keys != meta_keys {
-        return Err(store_err("the key list in the store's metadata differs from the key history in the log"));
+        return Err(store_err(format!("{}: the key list differs from the key history in the log", store.dir().join(layout::KEYS).display())));
     }
     if let Some(k) = opts.pinned.iter().find(|p| !state.chain.keys.iter().any(|h| &h.key == *p)) {
         return Err(store_err(format!("key {k} is not in this log's key history: this is not the log that key signs")));
@@ -346,9 +346,13 @@ fn stream(
         },
     };
     let start = st.chain.size;
-    let mut hashes = TileReader::new(store);
+    let dir = store.dir();
+    let (hashes_path, commits_path) = (dir.join(layout::HASHES), dir.join(layout::COMMITS));
+    let mut hashes = store.stored_hashes(merkle::stored_hash_count(start)).map_err(|e| (start, store_err(e)))?;
+    let mut commits = Commits::new(store, start).map_err(|e| (start, store_err(e)))?;
+    let mut offset = if start == 0 { 0 } else { store.record_offset(start).map_err(|e| (start, store_err(e)))? };
     // Checkpoints at the saved position were checked by the verification that saved it.
-    let mut cps = store.checkpoints(if resume.is_some() { start + 1 } else { 0 }).peekable();
+    let mut cps = store.checkpoints(if resume.is_some() { start + 1 } else { 0 }).into_iter().peekable();
     let check_cps = |st: &mut State, cps: &mut std::iter::Peekable<_>| -> Result<(), Positioned> {
         check_checkpoints(st, cps, origin, meta_vks)
     };
@@ -368,25 +372,26 @@ fn stream(
         }
         let rec = Record::decode(&bytes).map_err(|e| (seq, rec_err(seq, format!("malformed: {e}"))))?;
         let key = st.chain.advance(&rec, &bytes).map_err(|e| (seq, rec_err(seq, e)))?;
+        offset += 4 + bytes.len() as u64;
 
-        // Tree hashes: recompute this record's and compare with what is stored at those positions.
+        // Tree hashes: recompute this record's and compare with the next ones stored.
         let leaf = merkle::leaf_hash(&bytes);
         for (level, h) in st.frontier.push(leaf).into_iter().enumerate() {
             let (level, n) = (level as u32, seq >> level);
             let index = merkle::stored_hash_index(level, n);
-            let found = match hashes.get(level, n) {
-                Ok(Some(v)) => v,
-                Ok(None) => return Err((seq, tree_err(index, "is missing"))),
-                Err(e) => return Err((seq, store_err(e))),
-            };
+            let mut found = [0u8; 32];
+            if let Err(e) = hashes.read_exact(&mut found) {
+                return Err((seq, tree_err(index, format!("cannot be read from {}: {e}", hashes_path.display()))));
+            }
             if found != h {
                 // A hash that disagrees with the records: if the record itself is bad, name it.
                 if !rec.verify_signature(&key) {
                     return Err((seq, rec_err(seq, "signature does not verify")));
                 }
-                return Err((seq, tree_err(index, "does not match the records")));
+                return Err((seq, tree_err(index, format!("in {} (byte {}) does not match the records", hashes_path.display(), index * 32))));
             }
         }
+        commits.check(st.chain.size, offset, &st.frontier.root()).map_err(|e| (seq, store_err(e)))?;
 
         chunk.seqs.push(seq);
         chunk.msgs.push(Record::signed_message(&bytes[..bytes.len() - 64]));
@@ -410,40 +415,118 @@ fn stream(
     drop(tx);
     progress(st.chain.size);
     let end = st.chain.size;
-    if let Some(index) = store.hash_past_end(end).map_err(|e| (end, store_err(e)))? {
-        return Err((end, tree_err(index, format!("is stored past the end of the tree of {end} records"))));
+    if let Some((i, e)) = commits.next_entry().map_err(|e| (end, store_err(e)))? {
+        return Err((end, store_err(format!("{}: commit entry {i} acknowledges {} records, but the records end at {end}", commits_path.display(), e.size))));
     }
-    if let Some(Ok((size, _))) = cps.next() {
+    if let Some((size, _)) = cps.next() {
         return Err((end, VerifyError::Checkpoint { size, reason: format!("is past the end of the log ({end} records)") }));
     }
     Ok(st)
 }
 
+/// The commit entries, read in order beside the records: each must acknowledge exactly a number of
+/// records the log reached, end where their frames end, and give their tree head.
+struct Commits {
+    reader: std::io::BufReader<std::fs::File>,
+    path: std::path::PathBuf,
+    /// The entry read ahead, with its number, and the entries left after it.
+    next: Option<(u64, Commit)>,
+    index: u64,
+    left: u64,
+    checkpoints_end: u64,
+}
+
+impl Commits {
+    /// The entries acknowledging more than `start` records (those up to `start` were checked by the
+    /// verification that saved the position; with `start` 0 that is every entry).
+    fn new(store: &Store, start: u64) -> relic_store::Result<Self> {
+        let path = store.dir().join(layout::COMMITS);
+        let total = store.entries();
+        // Entries below `start` were checked by the verification that saved the position.
+        let (mut lo, mut hi) = (0, total);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if store.entry(mid)?.size <= start {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let first = lo;
+        let mut f = std::fs::File::open(&path).map_err(|e| relic_store::Error::Io { path: path.clone(), source: e })?;
+        std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(first * layout::COMMIT_LEN as u64))
+            .map_err(|e| relic_store::Error::Io { path: path.clone(), source: e })?;
+        let checkpoints_end = if first == 0 { 0 } else { store.entry(first - 1)?.checkpoints_end };
+        let mut c = Self { reader: std::io::BufReader::with_capacity(1 << 16, f), path, next: None, index: first, left: total - first, checkpoints_end };
+        c.advance()?;
+        Ok(c)
+    }
+
+    fn advance(&mut self) -> relic_store::Result<()> {
+        self.next = None;
+        if self.left == 0 {
+            return Ok(());
+        }
+        let mut b = [0u8; layout::COMMIT_LEN];
+        self.reader.read_exact(&mut b).map_err(|e| relic_store::Error::Io { path: self.path.clone(), source: e })?;
+        let i = self.index;
+        let e = Commit::decode(&b).map_err(|_| relic_store::Error::Corrupt(format!("{}: commit entry {i} (bytes {}..{}) is damaged", self.path.display(), i * 64, i * 64 + 64)))?;
+        if e.checkpoints_end < self.checkpoints_end {
+            return Err(relic_store::Error::Corrupt(format!("{}: commit entry {i} moves the end of the checkpoints back", self.path.display())));
+        }
+        self.checkpoints_end = e.checkpoints_end;
+        self.next = Some((i, e));
+        self.index += 1;
+        self.left -= 1;
+        Ok(())
+    }
+
+    fn next_entry(&mut self) -> relic_store::Result<Option<(u64, Commit)>> {
+        Ok(self.next)
+    }
+
+
+    /// Checks every entry acknowledging `size` records: the records end at `offset`, the tree head is `root`.
+    fn check(&mut self, size: u64, offset: u64, root: &[u8; 32]) -> relic_store::Result<()> {
+        while let Some((i, e)) = self.next {
+            if e.size > size {
+                return Ok(());
+            }
+            let bad = |why: String| relic_store::Error::Corrupt(format!("{}: commit entry {i}: {why}", self.path.display()));
+            if e.size < size {
+                return Err(bad(format!("acknowledges {} records, fewer than the entry before it", e.size)));
+            }
+            if e.records_end != offset {
+                return Err(bad(format!("says the records end at byte {}, but record {} ends at byte {offset}", e.records_end, size - 1)));
+            }
+            if &e.root != root {
+                return Err(bad(format!("its tree head does not match the {size} records it acknowledges")));
+            }
+            self.advance()?;
+        }
+        Ok(())
+    }
+}
+
 /// Checks every stored checkpoint at the current size against the recomputed tree head.
 fn check_checkpoints(
     st: &mut State,
-    cps: &mut std::iter::Peekable<impl Iterator<Item = relic_store::Result<(u64, relic_store::Bytes)>>>,
+    cps: &mut std::iter::Peekable<impl Iterator<Item = (u64, String)>>,
     origin: &str,
     keys: &[VerifierKey],
 ) -> Result<(), Positioned> {
     let pos = st.chain.size.saturating_sub(1);
-    while let Some(item) = cps.peek() {
-        let size = match item {
-            Ok((size, _)) => *size,
-            Err(e) => return Err((pos, store_err(e))),
-        };
+    while let Some((size, _)) = cps.peek() {
+        let size = *size;
         if size > st.chain.size {
             return Ok(());
         }
-        let note_bytes = match cps.next() {
-            Some(Ok((_, v))) => v,
-            _ => return Ok(()),
-        };
+        let Some((_, text)) = cps.next() else { return Ok(()) };
         let cp_err = |reason: String| (pos, VerifyError::Checkpoint { size, reason });
         if size < st.chain.size {
             return Err(cp_err("is stored out of order".into()));
         }
-        let text = std::str::from_utf8(&note_bytes).map_err(|_| cp_err("is not UTF-8".into()))?;
+        let text = text.as_str();
         let (c, _) = Checkpoint::open(text, keys).map_err(|e| cp_err(e.to_string()))?;
         if c.origin != origin {
             return Err(cp_err(format!("names origin {:?}, not {origin:?}", c.origin)));
@@ -461,10 +544,6 @@ fn check_checkpoints(
 
 /// Verifies the store of the ledger in `dir` (no signing key needed).
 pub fn verify_dir(dir: &std::path::Path, opts: &Options, progress: &mut dyn FnMut(u64, u64)) -> crate::Result<Result<Report, VerifyError>> {
-    let sp = crate::ledger::store_path(dir);
-    if !sp.exists() {
-        return Err(relic_store::Error::NotFound(dir.to_path_buf()).into());
-    }
-    let store = Store::open(&sp, false)?;
+    let store = Store::open(dir, relic_store::Mode::Read)?;
     Ok(verify(&store, opts, progress))
 }

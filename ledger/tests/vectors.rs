@@ -993,15 +993,58 @@ fn check_checkpoint_file(cv: &Value, records: &[Vec<u8>], vks: &[VerifierKey], r
     }
 }
 
-/// Writes the vector log into the store's database by hand, in the layout of schemas/store-v3.md (its
-/// five records are fewer than a pack: each under its own `r` key; tiles), of schemas/store-v2.md
-/// (converted to v3 when opened) or of schemas/store-v1.md (one entry per hash, converted to v2,
-/// then v3), and runs relic's full verification and read path over it.
+/// Writes the vector log by hand into the files of schemas/store-v4.md (one commit entry per
+/// record, then one for the checkpoints), or into the database of the older layouts
+/// (schemas/store-v3.md: each record under its own `r` key and tiles; store-v2.md; store-v1.md: one
+/// entry per hash), which `relic migrate` converts; then runs relic's full verification and read
+/// path over it.
 fn check_store_layout(version: u8, records: &[Vec<u8>], stored: &[Hash], rv: &Value, cv: &Value, vks: &[VerifierKey]) {
     let dir = tempfile::tempdir().expect("tempdir");
     let origin = s(&rv["origin"]);
-    {
-        let db = relic_store::testing::RawDb::open(&dir.path().join("store"));
+    let keys_lines: String = arr(&rv["keys"]).iter().map(|k| format!("{} {}\n", n(&k["signs_from_seq"]), s(&k["verifier_key"]))).collect();
+    if version == 4 {
+        let log = dir.path().join("log");
+        std::fs::create_dir(&log).expect("mkdir");
+        let mut frames = Vec::new();
+        let mut commits = Vec::new();
+        let entry = |size: u64, records_end: u64, checkpoints_end: u64| {
+            let mut e = Vec::new();
+            e.extend_from_slice(&size.to_be_bytes());
+            e.extend_from_slice(&records_end.to_be_bytes());
+            e.extend_from_slice(&checkpoints_end.to_be_bytes());
+            let leaves: Vec<Hash> = records[..size as usize].iter().map(|r| merkle::leaf_hash(r)).collect();
+            e.extend_from_slice(&mth(&leaves));
+            let check = *blake3::Hasher::new().update(b"relic/commit/v4\n").update(&e).finalize().as_bytes();
+            e.extend_from_slice(&check[..8]);
+            e
+        };
+        for (i, b) in records.iter().enumerate() {
+            frames.extend_from_slice(&(b.len() as u32).to_be_bytes());
+            frames.extend_from_slice(b);
+            commits.extend(entry(i as u64 + 1, frames.len() as u64, 0));
+        }
+        let mut checkpoints = Vec::new();
+        for c in arr(&cv["checkpoints"]) {
+            let note = s(&c["note"]).as_bytes();
+            checkpoints.extend_from_slice(&((8 + note.len()) as u32).to_be_bytes());
+            checkpoints.extend_from_slice(&n(&c["size"]).to_be_bytes());
+            checkpoints.extend_from_slice(note);
+        }
+        commits.extend(entry(records.len() as u64, frames.len() as u64, checkpoints.len() as u64));
+        let hashes: Vec<u8> = stored.iter().flatten().copied().collect();
+        for (name, bytes) in [
+            ("format", &b"relic-log/4\n"[..]),
+            ("origin", origin.as_bytes()),
+            ("records", &frames),
+            ("hashes", &hashes),
+            ("commits", &commits),
+            ("checkpoints", &checkpoints),
+            ("keys", keys_lines.as_bytes()),
+        ] {
+            std::fs::write(log.join(name), bytes).expect("write");
+        }
+    } else {
+        let db = relic_store::legacy::testing::RawDb::open(&dir.path().join("store"));
         let key = |p: u8, k: u64| {
             let mut v = vec![p];
             v.extend_from_slice(&k.to_be_bytes());
@@ -1044,13 +1087,14 @@ fn check_store_layout(version: u8, records: &[Vec<u8>], stored: &[Hash], rv: &Va
         db.put(b"morigin", origin.as_bytes());
         db.put(b"mformat", format!("relic-store/v{version}").as_bytes());
         db.flush();
-    }
-    if version < 3 {
+        drop(db);
         // Readers convert nothing: an older store is refused until it is migrated.
         let refused = relic_ledger::Ledger::open_read_only(dir.path()).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(refused.contains("run `relic migrate`"), "format {version}: {refused}");
-        let store = relic_ledger::store::Store::open(&relic_ledger::ledger::store_path(dir.path()), false).expect("store opens");
-        assert_eq!(store.migrate().expect("migrates"), vec![format!("relic-store/v{version}")].into_iter().chain((version == 1).then(|| "relic-store/v2".to_string())).collect::<Vec<_>>());
+        let from: Vec<String> = (version..=3).map(|v| format!("relic-store/v{v}")).collect();
+        assert_eq!(relic_store::migrate::migrate(dir.path()).expect("migrates"), from);
+        assert!(!dir.path().join("store").exists(), "the old store is removed");
+        assert_eq!(std::fs::read_to_string(dir.path().join("log/keys")).expect("keys"), keys_lines, "the key list as specified");
     }
     let trusted = s(&cv["checkpoints"][1]["note"]);
     let report = relic_ledger::verify::verify_dir(dir.path(), &relic_ledger::verify::Options { trusted: Some(trusted), ..Default::default() }, &mut |_, _| {})
@@ -1063,6 +1107,7 @@ fn check_store_layout(version: u8, records: &[Vec<u8>], stored: &[Hash], rv: &Va
 
     let l = relic_ledger::Ledger::open_read_only(dir.path()).expect("opens read-only");
     assert_eq!(l.size(), records.len() as u64);
+    assert!(l.notes().is_empty(), "format {version}: {:?}", l.notes());
     for p in arr(&cv["tlog_proofs"]) {
         let b = l.prove_inclusion(n(&p["index"]), Some(n(&p["size"]))).expect("proof");
         if p["extra_hex"].is_null() {
@@ -1076,12 +1121,6 @@ fn check_store_layout(version: u8, records: &[Vec<u8>], stored: &[Hash], rv: &Va
     for c in arr(&cv["checkpoints"]) {
         assert_eq!(l.checkpoint(Some(n(&c["size"]))).expect("stored checkpoint").note, s(&c["note"]));
     }
-    drop(l);
-    // An older store was converted when first opened: tiles only, and the format-3 marker.
-    let db = relic_store::testing::RawDb::open(&dir.path().join("store"));
-    assert_eq!(db.get(b"mformat").as_deref(), Some(&b"relic-store/v3"[..]));
-    assert_eq!(db.count(b'h'), 0);
-    assert!(db.count(b't') > 0);
 }
 
 #[test]
@@ -1094,68 +1133,79 @@ fn vectors() {
     let (records, vks) = check_record_file(&rv);
     let stored = check_merkle_file(&mv, &records);
     check_checkpoint_file(&cv, &records, &vks, &rv);
-    check_store_layout(3, &records, &stored, &rv, &cv, &vks);
-    check_store_layout(2, &records, &stored, &rv, &cv, &vks);
-    check_store_layout(1, &records, &stored, &rv, &cv, &vks);
+    for version in [4, 3, 2, 1] {
+        check_store_layout(version, &records, &stored, &rv, &cv, &vks);
+    }
 }
 
-/// A real ledger of 150 records, read by hand as schemas/store-v3.md §Packs says (packs 0 and 1 in
-/// the pack file where their database entries say, then records 128 to 149 under their own keys),
-/// holds exactly the records relic reads, each linked to the one before it.
+/// A real ledger of 150 records, read by hand as schemas/store-v4.md says (frames in `records`,
+/// commit entries in `commits` with their check values, the tree hashes in `hashes`), holds exactly
+/// the records relic reads, each linked to the one before it, and every commit entry acknowledges
+/// a prefix of them with its tree head.
 #[test]
 fn a_real_store_follows_the_documented_layout() {
     let dir = tempfile::tempdir().expect("tempdir");
     let l = relic_ledger::Ledger::init(dir.path(), "layout.test/log", relic_ledger::policy::unchecked()).expect("init");
-    let drafts = (1..150)
-        .map(|i| relic_ledger::Draft {
-            actor: relic_ledger::Actor { id: "a".into(), role: "owner".into() },
-            kind: "release.deleted".into(),
-            subject: format!("p@v{i}"),
-            payload: format!("{{\"project\":\"p\",\"tag_name\":\"v{i}\"}}").into_bytes(),
-            schema_version: 1,
-        })
-        .collect();
-    l.append_all_blocking(drafts).expect("append");
+    let draft = |i: usize| relic_ledger::Draft {
+        actor: relic_ledger::Actor { id: "a".into(), role: "owner".into() },
+        kind: "release.deleted".into(),
+        subject: format!("p@v{i}"),
+        payload: format!("{{\"project\":\"p\",\"tag_name\":\"v{i}\"}}").into_bytes(),
+        schema_version: 1,
+    };
+    l.append_all_blocking((1..100).map(draft).collect()).expect("append");
+    for i in 100..150 {
+        l.append_blocking(draft(i)).expect("append");
+    }
+    l.checkpoint(None).expect("checkpoint");
     let relic_reads: Vec<Vec<u8>> = l.records(0).map(|r| r.expect("read").1).collect();
     l.close();
 
-    let db = relic_store::testing::RawDb::open(&dir.path().join("store"));
-    assert_eq!(db.get(b"mformat").as_deref(), Some(&b"relic-store/v3"[..]));
-    let key = |p: u8, k: u64| [&[p][..], &k.to_be_bytes()].concat();
-    let file = std::fs::read(dir.path().join("store.packs")).expect("pack file");
+    let log = dir.path().join("log");
+    assert_eq!(std::fs::read(log.join("format")).expect("format"), b"relic-log/4\n");
+    let file = std::fs::read(log.join("records")).expect("records");
     let mut by_hand: Vec<Vec<u8>> = Vec::new();
-    let mut end = 0u64;
-    for k in 0..2 {
-        let index = db.get(&key(b'p', k)).expect("pack entry");
-        assert_eq!(index.len(), 12);
-        let at = u64::from_be_bytes(index[..8].try_into().expect("offset"));
-        let len = u32::from_be_bytes(index[8..].try_into().expect("length")) as u64;
-        assert_eq!(at, end, "packs lie back to back");
-        end = at + len;
-        let v = &file[at as usize..end as usize];
-        let mut rest = v;
-        while !rest.is_empty() {
-            let len = u32::from_be_bytes(rest[..4].try_into().expect("length")) as usize;
-            by_hand.push(rest[4..4 + len].to_vec());
-            rest = &rest[4 + len..];
-        }
-        assert_eq!(by_hand.len() as u64, 64 * (k + 1), "pack {k} holds 64 records");
+    let mut ends = vec![0u64];
+    let mut rest = &file[..];
+    while !rest.is_empty() {
+        let len = u32::from_be_bytes(rest[..4].try_into().expect("length")) as usize;
+        by_hand.push(rest[4..4 + len].to_vec());
+        rest = &rest[4 + len..];
+        ends.push(ends.last().expect("an end") + 4 + len as u64);
     }
-    assert!(db.get(&key(b'p', 2)).is_none(), "no partial pack");
-    assert_eq!(file.len() as u64, end, "the pack file ends with the last pack");
-    for seq in 0..128 {
-        assert!(db.get(&key(b'r', seq)).is_none(), "packed record {seq} has no own entry");
-    }
-    for seq in 128..150 {
-        by_hand.push(db.get(&key(b'r', seq)).expect("own entry"));
-    }
-    assert_eq!(db.count(b'r'), 22);
     assert_eq!(by_hand, relic_reads);
     for (i, b) in by_hand.iter().enumerate().skip(1) {
         let rec = Record::decode(b).expect("decodes");
         assert_eq!(rec.seq, i as u64);
         assert_eq!(rec.prev, *blake3::hash(&by_hand[i - 1]).as_bytes());
     }
+    let commits = std::fs::read(log.join("commits")).expect("commits");
+    assert_eq!(commits.len() % 64, 0);
+    let entries: Vec<&[u8]> = commits.chunks(64).collect();
+    // init, the group of 99, 50 single appends, the checkpoint.
+    assert_eq!(entries.len(), 1 + 1 + 50 + 1);
+    let u = |e: &[u8], at: usize| u64::from_be_bytes(e[at..at + 8].try_into().expect("u64"));
+    let mut sizes = Vec::new();
+    for e in &entries {
+        let check = *blake3::Hasher::new().update(b"relic/commit/v4\n").update(&e[..56]).finalize().as_bytes();
+        assert_eq!(e[56..], check[..8]);
+        let size = u(e, 0);
+        assert_eq!(u(e, 8), ends[size as usize], "entry at size {size} ends where record {} ends", size - 1);
+        let leaves: Vec<Hash> = by_hand[..size as usize].iter().map(|r| merkle::leaf_hash(r)).collect();
+        assert_eq!(e[24..56], mth(&leaves), "entry at size {size} holds the tree head");
+        sizes.push(size);
+    }
+    assert_eq!(sizes[..3], [1, 100, 101]);
+    assert_eq!(*sizes.last().expect("last"), 150);
+    assert_eq!(u(entries[entries.len() - 2], 16), 0, "no checkpoint before the last entry");
+    let checkpoints = std::fs::read(log.join("checkpoints")).expect("checkpoints");
+    assert_eq!(u(entries[entries.len() - 1], 16), checkpoints.len() as u64, "the last entry acknowledges the checkpoint");
+    assert_eq!(u(&checkpoints, 4), 150, "the checkpoint frame's size");
+    let hashes = std::fs::read(log.join("hashes")).expect("hashes");
+    assert_eq!(hashes.len() as u64, merkle::stored_hash_count(150) * 32);
+    let mut f = merkle::Frontier::new();
+    let recomputed: Vec<u8> = by_hand.iter().flat_map(|b| f.push(merkle::leaf_hash(b))).flatten().collect();
+    assert_eq!(hashes, recomputed, "the tree hashes in stored-hash-index order");
 }
 
 /// A real ledger writes record 0 and `key.rotated` exactly in the shape the vectors use.

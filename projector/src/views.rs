@@ -70,12 +70,12 @@ pub enum ViewError {
 }
 
 /// The snapshot for `as_of`, taking the current views from the incremental view store of `data`
-/// (brought up to date first) rather than replaying the whole log.
+/// (the records after it applied in memory) rather than replaying the whole log. Writes nothing.
 pub fn snapshot_stored(data: &std::path::Path, ledger: &Ledger, as_of: AsOf) -> Result<Snapshot, ViewError> {
     if as_of != AsOf::Now {
         return snapshot(ledger, as_of);
     }
-    snapshot_from(&crate::store::ViewStore::open(data)?, ledger)
+    snapshot_from(&crate::store::ViewStore::open_read(data), ledger)
 }
 
 /// The current snapshot, from `store` brought up to date.

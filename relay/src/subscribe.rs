@@ -31,7 +31,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use relic_ledger::chain::{Chain, ChainState, Step};
 use relic_ledger::mirror::MirrorError;
 use relic_ledger::note::VerifierKey;
-use relic_ledger::store::KeyEntry;
+use relic_ledger::chain::KeyEntry;
 use relic_ledger::Record;
 
 use crate::kafka::{self, PARTITION};

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use relic_benches::{bench_tempdir, report_load, sample_record};
-use relic_store::store::{record_key, META_HEAD};
-use relic_store::tiles::tile_key;
+use relic_store::legacy::store::{record_key, META_HEAD};
+use relic_store::legacy::tiles::tile_key;
 
 const PAYLOAD: usize = 1024;
 const WRITERS: u64 = 64;

@@ -59,7 +59,7 @@ fn build(db_dir: &Path, per: u64) {
     let _ = std::fs::remove_dir_all(db_dir);
     let db = sled_config(db_dir).open().expect("open sled");
     let (mut batch, mut value, mut first) = (sled::Batch::default(), Vec::new(), 0u64);
-    for item in ledger.records_shared(0) {
+    for item in ledger.records(0) {
         let (seq, bytes) = item.expect("read record");
         if per == 1 {
             batch.insert(&seq.to_be_bytes(), bytes);

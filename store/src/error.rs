@@ -7,7 +7,9 @@ use std::path::PathBuf;
 pub enum Error {
     #[error("no ledger at {0}: run `relic init --origin NAME` first")]
     NotFound(PathBuf),
-    #[error("the ledger at {0} is in use by another relic process")]
+    #[error("a ledger already exists at {0}")]
+    Exists(PathBuf),
+    #[error("the ledger at {0} is being written by another relic process")]
     Locked(PathBuf),
     /// The stored bytes are not what this layout says they must be.
     #[error("corrupt store: {0}")]

@@ -1,12 +1,11 @@
-//! Writing a log: one atomic group of changes at a time, and the one writer thread that commits them.
+//! Writing a log: one group of records at a time, and the one writer thread that commits them.
 //!
-//! What this is: `schemas/store-v3.md` §Atomicity and durability. A [`Group`] collects what one
-//! commit changes (records on their own or in the packs they complete, tree tiles, the head, the
-//! key list, the origin and format marker at init); [`Store::commit`] writes the packs the group
-//! completes to the pack file and syncs it, then applies the rest atomically and flushes: that
-//! flush is the commit. [`GroupWriter`] does this on a thread of its own, in order, so that the
-//! caller prepares the next group while the disk takes the last one; the ledger's sequencer, its
-//! init and a mirror all write through it.
+//! What this is: `schemas/store-v4.md` §Commits. A [`Group`] collects what one commit adds (record
+//! frames, the tree hashes they complete, the new tree head, a changed key list); [`Store::commit`]
+//! writes and syncs them, then appends and syncs the commit entry that acknowledges them.
+//! [`GroupWriter`] does this on a thread of its own, in order, so that the caller prepares the next
+//! group while the disk takes the last one; the ledger's sequencer and a mirror write through it.
+//! [`TreeWriter`] is what a writer keeps of the tree to append to it.
 //!
 //! What this is not: deciding what goes into a group (the ledger's sequencer and mirror do).
 
@@ -14,33 +13,45 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use relic_formats::chain::KeyEntry;
+use relic_formats::merkle::{self, Frontier, Hash, HashReader};
 
 use crate::error::{Error, Result};
-use crate::packs::Completed;
-use crate::store::{encode_keys, Head, Store, FORMAT, META_FORMAT, META_HEAD, META_KEYS, META_ORIGIN};
-use crate::Bytes;
+use crate::layout;
+use crate::store::Store;
 
-/// The changes of one commit, applied all together or not at all: plain data (keys of the layout
-/// and their new values, or `None` for a removal, in order), so that any [`LogStore`] can commit it.
+/// What one commit adds, as plain data.
 #[derive(Default)]
 pub struct Group {
-    pub(crate) writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
-    /// The packs the group completes, written to the pack file before the rest is applied.
-    pub(crate) packs: Completed,
+    /// The records' frames, back to back (§Record frames).
+    pub(crate) frames: Vec<u8>,
+    /// How many records.
+    pub(crate) count: u64,
+    /// The tree hashes they add, in stored-hash-index order.
+    pub(crate) hashes: Vec<u8>,
+    /// The log's size after them, and its tree head.
+    pub(crate) size: u64,
+    pub(crate) root: Hash,
+    /// The whole key list, if the group changes it.
+    pub(crate) keys: Option<Vec<KeyEntry>>,
 }
 
-/// What the log needs of its storage, and nothing more: read a record, read a tile, commit a
-/// group. The tree math reads hashes through `relic_formats::merkle::HashReader`, which every
-/// `LogStore` also is. [`Store`] (sled and the pack file) is the one implementation; the ledger's
-/// writers commit only through [`LogStore::commit`] (by way of [`GroupWriter`]) and verification
-/// reads tiles only through [`LogStore::tile`].
-pub trait LogStore: relic_formats::merkle::HashReader + Send + Sync {
+/// What the log needs of its storage, and nothing more: read a record, commit a group, and read
+/// tree hashes (`relic_formats::merkle::HashReader`). [`Store`] is the one implementation.
+pub trait LogStore: HashReader + Send + Sync {
     /// Record `seq`'s exact bytes, if stored.
-    fn record(&self, seq: u64) -> Result<Option<Bytes>>;
-    /// Tile `k` of tree level `level` (`crate::tiles`), if stored.
-    fn tile(&self, level: u32, k: u64) -> Result<Option<Bytes>>;
-    /// Commits `group` atomically and durably: when this returns, all of it is on disk, or none.
+    fn record(&self, seq: u64) -> Result<Option<Vec<u8>>>;
+    /// Commits `group` durably: when this returns, all of it is acknowledged; on error, none of it.
     fn commit(&self, group: Group) -> Result<()>;
+}
+
+impl LogStore for Store {
+    fn record(&self, seq: u64) -> Result<Option<Vec<u8>>> {
+        self.record_bytes(seq)
+    }
+
+    fn commit(&self, group: Group) -> Result<()> {
+        Store::commit(self, group)
+    }
 }
 
 impl Group {
@@ -48,76 +59,71 @@ impl Group {
         Self::default()
     }
 
-    /// The log's new head.
-    pub fn set_head(&mut self, head: &Head) {
-        self.insert(META_HEAD, &head.encode());
+    /// Adds a record (its exact bytes).
+    pub fn push_record(&mut self, bytes: &[u8]) {
+        layout::record_frame(&mut self.frames, bytes);
+        self.count += 1;
     }
 
-    /// The log's key history (a cache of what its records say).
+    /// The log's key history after this group (only when it changes).
     pub fn set_keys(&mut self, keys: &[KeyEntry]) {
-        self.insert(META_KEYS, &encode_keys(keys));
+        self.keys = Some(keys.to_vec());
     }
 
-    /// A new log's origin and this layout's format marker (init: the marker's presence means the
-    /// init completed).
-    pub fn set_origin_and_format(&mut self, origin: &str) {
-        self.insert(META_ORIGIN, origin.as_bytes());
-        self.insert(META_FORMAT, FORMAT);
+    /// Records in the group.
+    pub fn len(&self) -> u64 {
+        self.count
     }
 
-    /// A metadata entry of the caller's own (`m` + name; the mirror's marker `mmirror`, say).
-    /// Refused (ignored, with a debug assertion) for keys outside the metadata prefix, so that no
-    /// caller writes records, tiles or checkpoints but through this crate.
-    pub fn set_meta(&mut self, key: &[u8], value: &[u8]) {
-        debug_assert!(key.first() == Some(&b'm'), "metadata keys start with 'm'");
-        if key.first() == Some(&b'm') {
-            self.insert(key, value);
-        }
-    }
-
-    pub(crate) fn insert(&mut self, key: &[u8], value: &[u8]) {
-        self.writes.push((key.to_vec(), Some(value.to_vec())));
-    }
-
-    pub(crate) fn remove(&mut self, key: &[u8]) {
-        self.writes.push((key.to_vec(), None));
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
     }
 }
 
-impl LogStore for Store {
-    fn record(&self, seq: u64) -> Result<Option<Bytes>> {
-        self.record_bytes(seq)
+/// The tree as a writer appends to it: its right edge, and the hashes added since the last group.
+#[derive(Debug, Clone, Default)]
+pub struct TreeWriter {
+    frontier: Frontier,
+    pending: Vec<u8>,
+}
+
+impl TreeWriter {
+    /// The writer of a stored tree of `size` leaves (O(log n) hash reads).
+    pub fn load(store: &impl HashReader, size: u64) -> Result<Self> {
+        Ok(Self { frontier: Frontier::load(size, store)?, pending: Vec::new() })
     }
 
-    fn tile(&self, level: u32, k: u64) -> Result<Option<Bytes>> {
-        self.get(&crate::tiles::tile_key(level, k))
+    /// Appends a record (its exact bytes: the leaf).
+    pub fn push(&mut self, record: &[u8]) {
+        for h in self.frontier.push(merkle::leaf_hash(record)) {
+            self.pending.extend_from_slice(&h);
+        }
     }
 
-    /// Its completed packs written to the pack file and synced, then everything else applied in
-    /// one atomic sled batch and flushed (`schemas/store-v3.md` §Atomicity and durability).
-    fn commit(&self, group: Group) -> Result<()> {
-        if let Some((at, bytes)) = group.packs {
-            self.packs.write(at, &bytes)?;
-        }
-        let mut batch = sled::Batch::default();
-        for (key, value) in group.writes {
-            match value {
-                Some(v) => batch.insert(key, v),
-                None => batch.remove(key),
-            }
-        }
-        self.db.apply_batch(batch)?;
-        self.db.flush()?;
-        Ok(())
+    /// Moves the hashes added since the last call, the size and the tree head into `group`.
+    pub fn write(&mut self, group: &mut Group) {
+        group.hashes = std::mem::take(&mut self.pending);
+        group.size = self.frontier.size();
+        group.root = self.frontier.root();
+    }
+
+    /// The tree head.
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
+    }
+
+    /// Leaves pushed.
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
     }
 }
 
 /// What to do once a group is committed (or failed): called on the writer thread, in order.
 pub type Then = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
 
-/// The writer thread: commits groups in the order sent, one batch and one flush each, and then
-/// calls each group's [`Then`]. After a failure it commits nothing more: every later group fails
-/// with the same error, since what follows it may depend on it.
+/// The writer thread: commits groups in the order sent and then calls each group's [`Then`]. After a
+/// failure it commits nothing more: every later group fails with the same error, since what follows
+/// it may depend on it.
 pub struct GroupWriter {
     tx: Option<mpsc::SyncSender<(Group, Then)>>,
     thread: Option<JoinHandle<()>>,
@@ -127,7 +133,6 @@ impl GroupWriter {
     /// Starts a writer for `store` (a handle of its own: the writer thread owns it) on a thread named
     /// `name`. At most one group waits while another is written.
     pub fn start(store: impl LogStore + 'static, name: &str) -> Result<Self> {
-        let target = store;
         let (tx, rx) = mpsc::sync_channel::<(Group, Then)>(1);
         let thread = std::thread::Builder::new()
             .name(name.into())
@@ -136,7 +141,7 @@ impl GroupWriter {
                 for (group, then) in rx {
                     let result = match &failed {
                         Some(e) => Err(e.clone()),
-                        None => target.commit(group).map_err(|e| e.to_string()),
+                        None => store.commit(group).map_err(|e| e.to_string()),
                     };
                     if let Err(e) = &result {
                         failed = Some(e.clone());

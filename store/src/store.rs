@@ -1,73 +1,59 @@
-//! The on-disk layout of a ledger in sled (`schemas/store-v3.md`).
+//! A log directory in format 4 (`schemas/store-v4.md`): relic's own append-only files, and the one
+//! place that opens them.
 //!
-//! One sled tree holds everything, under one-byte key prefixes, so that records, their tree hashes
-//! and the new head go to disk in one atomic batch:
+//! What this is: [`Store`], opened as a reader or as the one writer.
+//! - **Readers** ([`Mode::Read`]) open every file read-only, take no lock and change no byte. They
+//!   read the last commit entry once, when they open (§Readers): everything they read after that is
+//!   the log as that entry describes it, a consistent prefix however far a writer has gone since.
+//! - **The writer** ([`Mode::Write`]) takes the directory's lock, then cuts off what a write that was
+//!   never acknowledged left past the acknowledged ends (§Recovery), and says so ([`Store::notes`]).
+//!   A commit ([`Store::commit`]) appends the records, their tree hashes and any new key, syncs
+//!   them, then appends one commit entry and syncs it: that entry is the acknowledgement.
+//! - Derived files (`hashes`, `keys`) that are missing, cut short or do not match the records are
+//!   rebuilt from `records` (the writer rewrites them; a reader computes them in memory) and the
+//!   rebuild is reported in [`Store::notes`], never refused.
 //!
-//! | key                             | value                                              |
-//! |---------------------------------|----------------------------------------------------|
-//! | `p` + k (u64 BE)                | a pack: records 64·k … 64·k + 63 ([`crate::packs`]) |
-//! | `r` + seq (u64 BE)              | a record after the last complete pack, its exact bytes |
-//! | `t` + level (u8) + k (u64 BE)   | a tile: up to 256 tree hashes of one level ([`crate::tiles`]) |
-//! | `c` + size (u64 BE)             | the signed checkpoint note issued at that size     |
-//! | `m` + name                      | metadata: `format`, `origin`, `head`, `keys`       |
-//!
-//! Stores of older formats are converted by an explicit migration ([`Store::migrate`], `relic
-//! migrate`), never by opening them ([`Store::check_format`] only says so), in bounded steps,
-//! each safe to interrupt: format 1 (`schemas/store-v1.md`: one `h` entry per tree hash) to format 2
-//! (`schemas/store-v2.md`: tiles, one `r` entry per record), and format 2 to format 3 (packs).
-//!
-//! What this is not: the rules. Everything read from here is untrusted by `relic_ledger::verify`.
+//! What this is not: the rules. Nothing here signs, verifies or decides; everything read from here
+//! is untrusted by `relic_ledger::verify`, which also checks every commit entry and every stored
+//! hash against the records.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, Read as _};
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
-use relic_formats::merkle::{self, Hash, HashReader, ReadError};
-use relic_formats::note::VerifierKey;
+use relic_formats::chain::{ChainState, KeyEntry};
+use relic_formats::merkle::{self, Frontier, Hash, HashReader, ReadError};
+use relic_formats::record::{link_of, Record};
 
-use crate::error::{Error, Result};
-use crate::packs;
-use crate::tiles::{self, OpenTiles, TileReader};
-pub use crate::{Bytes, Group, LogStore};
+use crate::error::{io, Error, Result};
+use crate::fs::{sync_dir, write_durably};
+use crate::group::Group;
+use crate::layout::{self, Commit, EntryError, COMMIT_LEN};
+use crate::lock::WriterLock;
 
-pub const FORMAT: &[u8] = b"relic-store/v3";
-/// The format before packs: one `r` entry per record.
-pub const FORMAT_V2: &[u8] = b"relic-store/v2";
-/// The format before tiles: one `h` entry per tree hash.
-pub const FORMAT_V1: &[u8] = b"relic-store/v1";
-pub const META_FORMAT: &[u8] = b"mformat";
-pub const META_ORIGIN: &[u8] = b"morigin";
-pub const META_HEAD: &[u8] = b"mhead";
-pub const META_KEYS: &[u8] = b"mkeys";
+/// The origin file: the log's name, as record 0 gives it (§Files).
+pub const ORIGIN: &str = "origin";
+/// The marker of a mirror's log (§Files).
+pub const MIRROR: &str = "mirror";
+/// How often a reader reads a damaged-looking last commit entry again before calling it damage: a
+/// writer may be in the middle of writing it.
+const TIP_TRIES: u32 = 25;
 
-/// Records converted per batch when a store of an older format is upgraded (and entries removed per
-/// batch).
-const UPGRADE_LEAVES: u64 = 8_192;
-/// sled's page cache; kept small so that a full verification runs in bounded memory.
-const CACHE_BYTES: u64 = 64 << 20;
-
-pub fn record_key(seq: u64) -> [u8; 9] {
-    prefixed(b'r', seq)
-}
-/// The key of a tree hash in a format-1 store (by stored hash index); format 2 keeps tiles.
-pub fn v1_hash_key(index: u64) -> [u8; 9] {
-    prefixed(b'h', index)
-}
-pub fn checkpoint_key(size: u64) -> [u8; 9] {
-    prefixed(b'c', size)
-}
-fn prefixed(p: u8, n: u64) -> [u8; 9] {
-    let mut k = [0u8; 9];
-    k[0] = p;
-    k[1..].copy_from_slice(&n.to_be_bytes());
-    k
-}
-/// The number in a prefixed key, if it has the right shape.
-pub fn key_number(k: &[u8]) -> Option<u64> {
-    let n: [u8; 8] = k.get(1..)?.try_into().ok()?;
-    (k.len() == 9).then(|| u64::from_be_bytes(n))
+/// How a store is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Read-only: no lock, no byte changed.
+    Read,
+    /// The one writer: the directory's lock is held while the store is open.
+    Write,
 }
 
-/// The head: how many records the log holds, the link its next record must carry, and the time of
-/// its last record (record times never go backwards).
+/// Where a writer continues from: the log's size, the link the next record carries, the time of
+/// the last record (record times never go backwards).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Head {
     pub size: u64,
@@ -75,478 +61,716 @@ pub struct Head {
     pub last_time_us: i64,
 }
 
-impl Head {
-    pub fn encode(&self) -> [u8; 48] {
-        let mut b = [0u8; 48];
-        b[..8].copy_from_slice(&self.size.to_be_bytes());
-        b[8..40].copy_from_slice(&self.link);
-        b[40..].copy_from_slice(&self.last_time_us.to_be_bytes());
-        b
-    }
-    pub fn decode(b: &[u8]) -> Option<Self> {
-        if b.len() != 48 {
-            return None;
-        }
-        Some(Self {
-            size: u64::from_be_bytes(b[..8].try_into().ok()?),
-            link: b[8..40].try_into().ok()?,
-            last_time_us: i64::from_be_bytes(b[40..].try_into().ok()?),
-        })
-    }
-}
-
-pub use relic_formats::chain::KeyEntry;
-
-pub fn encode_keys(keys: &[KeyEntry]) -> Vec<u8> {
-    let v: Vec<serde_json::Value> = keys
-        .iter()
-        .map(|k| serde_json::json!({"key": k.key.to_string(), "from_seq": k.from_seq}))
-        .collect();
-    // A Vec of json! objects of strings and integers always serialises.
-    serde_json::Value::Array(v).to_string().into_bytes()
-}
-
-fn decode_keys(b: &[u8]) -> Option<Vec<KeyEntry>> {
-    let v: Vec<serde_json::Value> = serde_json::from_slice(b).ok()?;
-    v.iter()
-        .map(|e| {
-            Some(KeyEntry {
-                key: VerifierKey::parse(e.get("key")?.as_str()?).ok()?,
-                from_seq: e.get("from_seq")?.as_u64()?,
-            })
-        })
-        .collect()
-}
-
 /// A checkpoint note with the tree size it was issued at.
 pub type SizedNote = (u64, String);
 
-/// An open sled database holding one ledger. Cloning gives another handle on the same store (the
-/// writer thread's).
+/// An open log directory. Cloning gives another handle on the same open store (the writer
+/// thread's).
 #[derive(Clone)]
 pub struct Store {
-    pub(crate) db: sled::Db,
-    /// The complete packs of records (`<store dir>.packs`, [`crate::packs`]).
-    pub(crate) packs: packs::PackFile,
+    inner: Arc<Inner>,
 }
 
-/// The pack file of the store whose sled database is in `path`: `<path>.packs`, beside it.
-pub fn packs_path(path: &Path) -> std::path::PathBuf {
-    path.with_extension("packs")
+struct Inner {
+    /// The log directory (`<data>/log`).
+    dir: PathBuf,
+    mode: Mode,
+    records: File,
+    hashes: File,
+    commits: File,
+    checkpoints: File,
+    origin: String,
+    mirror: bool,
+    tip: RwLock<Tip>,
+    /// A reader's tree hashes when `hashes` could not be used (computed from the records).
+    memory_hashes: Option<Vec<Hash>>,
+    notes: Vec<String>,
+    _lock: Option<WriterLock>,
+}
+
+/// The acknowledged state: the last commit entry and what follows from the files up to it.
+#[derive(Clone)]
+struct Tip {
+    commit: Commit,
+    /// Commit entries in `commits`.
+    entries: u64,
+    keys: Vec<KeyEntry>,
+    /// Bytes of `keys` holding `keys` (writer).
+    keys_len: u64,
+    checkpoints: BTreeMap<u64, String>,
+}
+
+thread_local! {
+    /// The notes of every store opened on this thread since the last [`take_notes`].
+    static NOTES: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The notes ([`Store::notes`]) of every store opened on this thread since the last call, each
+/// once: for a program to report what opening its stores found and did.
+pub fn take_notes() -> Vec<String> {
+    let mut all = NOTES.with(|n| std::mem::take(&mut *n.borrow_mut()));
+    let mut seen = std::collections::HashSet::new();
+    all.retain(|n| seen.insert(n.clone()));
+    all
+}
+
+fn corrupt(file: &Path, why: impl std::fmt::Display) -> Error {
+    Error::Corrupt(format!("{}: {why}", file.display()))
+}
+
+/// The log directory of the data directory `data`.
+pub fn log_dir(data: &Path) -> PathBuf {
+    data.join(layout::DIR)
+}
+
+/// True if `data` holds a log of format 4 (whatever its state).
+pub fn exists(data: &Path) -> bool {
+    log_dir(data).is_dir()
+}
+
+/// Where a format-3 (or older) store of `data` lives: `relic migrate` converts it.
+pub fn legacy_dir(data: &Path) -> PathBuf {
+    data.join("store")
 }
 
 impl Store {
-    /// Opens (creating if `create`) the sled database in `path`.
-    pub fn open(path: &Path, create: bool) -> Result<Self> {
-        if !create && !path.exists() {
-            return Err(Error::NotFound(path.parent().unwrap_or(path).to_path_buf()));
+    /// Creates the log of `data` holding `group` (records 0 … n − 1, their hashes and key list) as
+    /// its first commit. Everything is written into `log.new`, synced, then renamed to `log`: a
+    /// crash leaves either no log or a complete one (a leftover `log.new` is removed by the next
+    /// creation). `mirror` marks the log as a mirror of another node's.
+    pub fn create(data: &Path, origin: &str, group: Group, mirror: bool) -> Result<()> {
+        let dir = log_dir(data);
+        if dir.exists() || legacy_dir(data).exists() {
+            return Err(Error::Exists(data.to_path_buf()));
         }
-        Self::open_cached(path, CACHE_BYTES)
+        std::fs::create_dir_all(data).map_err(io(data))?;
+        let _lock = WriterLock::take(&data.join("log.create-lock"), data)?;
+        let tmp = data.join("log.new");
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
+        }
+        std::fs::create_dir(&tmp).map_err(io(&tmp))?;
+        let keys = group.keys.clone().ok_or_else(|| Error::Storage("a new log needs its first key".into()))?;
+        let commit = Commit { size: group.size, records_end: group.frames.len() as u64, checkpoints_end: 0, root: group.root };
+        let keys_text: String = keys.iter().map(layout::key_line).collect();
+        let mut files: Vec<(&str, &[u8])> = vec![
+            (layout::FORMAT_FILE, layout::FORMAT),
+            (ORIGIN, origin.as_bytes()),
+            (layout::RECORDS, &group.frames),
+            (layout::HASHES, &group.hashes),
+            (layout::CHECKPOINTS, b""),
+            (layout::KEYS, keys_text.as_bytes()),
+        ];
+        let entry = commit.encode();
+        files.push((layout::COMMITS, &entry));
+        if mirror {
+            files.push((MIRROR, b"relic mirror\n"));
+        }
+        for (name, bytes) in files {
+            let p = tmp.join(name);
+            let mut f = File::create(&p).map_err(io(&p))?;
+            std::io::Write::write_all(&mut f, bytes).map_err(io(&p))?;
+            f.sync_all().map_err(io(&p))?;
+        }
+        File::open(&tmp).and_then(|d| d.sync_all()).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &dir).map_err(io(&dir))?;
+        sync_dir(&dir)
     }
 
-    /// Opens an existing store with a page cache of `cache_bytes` instead of the default 64 MiB
-    /// (benchmarks: what a larger cache would buy).
-    pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Self> {
-        if !path.exists() {
-            return Err(Error::NotFound(path.parent().unwrap_or(path).to_path_buf()));
-        }
-        Self::open_cached(path, cache_bytes)
-    }
-
-    fn open_cached(path: &Path, cache_bytes: u64) -> Result<Self> {
-        match crate::db::open(path, cache_bytes)? {
-            Ok(db) => Ok(Self { db, packs: packs::PackFile::open(&packs_path(path))? }),
-            Err(sled::Error::Corruption { at, .. }) => {
-                Err(Error::Corrupt(format!("sled reports corruption at {at:?} in {}", path.display())))
+    /// Opens the log of the data directory `data`. A data directory holding an older store is
+    /// [`Error::Migrate`]; one without a log is [`Error::NotFound`].
+    pub fn open(data: &Path, mode: Mode) -> Result<Self> {
+        let dir = log_dir(data);
+        if !dir.is_dir() {
+            if legacy_dir(data).exists() {
+                return Err(Error::Migrate { found: "format 3 or older (a sled database in store/)".into() });
             }
-            Err(e) => Err(e.into()),
+            return Err(Error::NotFound(data.to_path_buf()));
         }
+        let lock = match mode {
+            Mode::Write => Some(WriterLock::take(&dir.join(layout::LOCK), data)?),
+            Mode::Read => None,
+        };
+        let format_path = dir.join(layout::FORMAT_FILE);
+        let format = std::fs::read(&format_path).map_err(io(&format_path))?;
+        if format != layout::FORMAT {
+            return Err(corrupt(&format_path, format!("unknown format {:?}", String::from_utf8_lossy(&format).trim_end())));
+        }
+        let origin_path = dir.join(ORIGIN);
+        let origin = std::fs::read(&origin_path).map_err(io(&origin_path))?;
+        let origin = String::from_utf8(origin).map_err(|_| corrupt(&origin_path, "not UTF-8"))?;
+        let open = |name: &str| -> Result<File> {
+            let p = dir.join(name);
+            match mode {
+                Mode::Read => File::open(&p),
+                Mode::Write => OpenOptions::new().read(true).write(true).open(&p),
+            }
+            .map_err(io(p))
+        };
+        let (records, hashes, commits, checkpoints) = (open(layout::RECORDS)?, open(layout::HASHES)?, open(layout::COMMITS)?, open(layout::CHECKPOINTS)?);
+        let mut notes = Vec::new();
+        let commits_path = dir.join(layout::COMMITS);
+        let (commit, entries, past) = read_tip(&commits, &commits_path, mode)?;
+        let len = |f: &File, name: &str| f.metadata().map(|m| m.len()).map_err(io(dir.join(name)));
+        for (file, name, end) in [(&records, layout::RECORDS, commit.records_end), (&checkpoints, layout::CHECKPOINTS, commit.checkpoints_end)] {
+            let have = len(file, name)?;
+            if have < end {
+                return Err(corrupt(
+                    &dir.join(name),
+                    format!("holds {have} bytes, but commit entry {} acknowledged {end}: acknowledged data is missing", entries - 1),
+                ));
+            }
+        }
+        let cp_path = dir.join(layout::CHECKPOINTS);
+        let mut cp_bytes = vec![0u8; commit.checkpoints_end as usize];
+        checkpoints.read_exact_at(&mut cp_bytes, 0).map_err(io(&cp_path))?;
+        let mut cps = BTreeMap::new();
+        for (at, size, note) in layout::checkpoint_frames(&cp_bytes).map_err(|(at, why)| corrupt(&cp_path, format!("the checkpoint at byte {at}: {why}")))? {
+            if size > commit.size || cps.insert(size, note).is_some() {
+                return Err(corrupt(&cp_path, format!("the checkpoint at byte {at} (size {size}) is out of place")));
+            }
+        }
+        let mirror = dir.join(MIRROR).exists();
+        let tip = Tip { commit, entries, keys: Vec::new(), keys_len: 0, checkpoints: cps };
+        let mut store = Inner {
+            dir: dir.clone(),
+            mode,
+            records,
+            hashes,
+            commits,
+            checkpoints,
+            origin,
+            mirror,
+            tip: RwLock::new(tip),
+            memory_hashes: None,
+            notes: Vec::new(),
+            _lock: lock,
+        };
+        if mode == Mode::Write {
+            store.recover(past, &mut notes)?;
+        }
+        store.load_keys(&mut notes)?;
+        store.check_hashes(&mut notes)?;
+        NOTES.with(|n| n.borrow_mut().extend(notes.iter().cloned()));
+        store.notes = notes;
+        Ok(Self { inner: Arc::new(store) })
     }
 
-    pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
-        Ok(self.db.get(key)?)
+    /// What opening found and did about it (a cut-off write, a rebuilt file), one line each, for
+    /// the caller to report on stderr.
+    pub fn notes(&self) -> &[String] {
+        &self.inner.notes
     }
 
-    pub fn origin(&self) -> Result<String> {
-        let o = self.get(META_ORIGIN)?.ok_or_else(|| Error::Corrupt("the origin is missing".into()))?;
-        String::from_utf8(o.to_vec()).map_err(|_| Error::Corrupt("the origin is not UTF-8".into()))
+    /// The log directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
     }
 
+    pub fn mode(&self) -> Mode {
+        self.inner.mode
+    }
+
+    pub fn origin(&self) -> String {
+        self.inner.origin.clone()
+    }
+
+    /// True if this is a mirror's log.
+    pub fn is_mirror(&self) -> bool {
+        self.inner.mirror
+    }
+
+    fn tip(&self) -> Tip {
+        self.inner.tip.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The last commit entry: what was acknowledged (as of opening, for a reader).
+    pub fn commit_entry(&self) -> Commit {
+        self.inner.tip.read().unwrap_or_else(|p| p.into_inner()).commit
+    }
+
+    /// Records in the log.
+    pub fn size(&self) -> u64 {
+        self.commit_entry().size
+    }
+
+    /// The key history (a cache of what the records say; `relic_ledger::verify` compares them).
+    pub fn keys(&self) -> Vec<KeyEntry> {
+        self.inner.tip.read().unwrap_or_else(|p| p.into_inner()).keys.clone()
+    }
+
+    /// Where a writer continues from (reads the last record).
     pub fn head(&self) -> Result<Head> {
-        let h = self.get(META_HEAD)?.ok_or_else(|| Error::Corrupt("the head is missing".into()))?;
-        Head::decode(&h).ok_or_else(|| Error::Corrupt("the head is malformed".into()))
+        let size = self.size();
+        let last = self.record_bytes(size - 1)?.ok_or_else(|| corrupt(&self.path(layout::RECORDS), format!("record {} is missing", size - 1)))?;
+        let rec = Record::decode(&last).map_err(|e| corrupt(&self.path(layout::RECORDS), format!("record {}: {e}", size - 1)))?;
+        Ok(Head { size, link: link_of(&last), last_time_us: rec.time_us })
     }
 
-    pub fn keys(&self) -> Result<Vec<KeyEntry>> {
-        let k = self.get(META_KEYS)?.ok_or_else(|| Error::Corrupt("the key list is missing".into()))?;
-        decode_keys(&k).filter(|k| !k.is_empty()).ok_or_else(|| Error::Corrupt("the key list is malformed".into()))
+    fn path(&self, name: &str) -> PathBuf {
+        self.inner.dir.join(name)
     }
 
-    /// Checks, changing nothing, that this directory holds a store of the current format. A store
-    /// of an older format is [`Error::Migrate`]: readers never convert; `relic migrate` does
-    /// ([`Store::migrate`]). What an interrupted conversion left behind in a current-format store
-    /// (`h` entries, packed records' own entries) is never read, and stays until the next migration.
-    pub fn check_format(&self) -> Result<()> {
-        match self.get(META_FORMAT)? {
-            Some(f) if f.as_ref() == FORMAT => Ok(()),
-            Some(f) if f.as_ref() == FORMAT_V2 || f.as_ref() == FORMAT_V1 => {
-                Err(Error::Migrate { found: String::from_utf8_lossy(&f).into_owned() })
-            }
-            Some(f) => Err(Error::Corrupt(format!("unknown store format {:?}", String::from_utf8_lossy(&f)))),
-            None => Err(Error::Corrupt("no format marker (was `relic init` interrupted?)".into())),
-        }
+    /// Commit entry `i`.
+    pub fn entry(&self, i: u64) -> Result<Commit> {
+        let mut b = [0u8; COMMIT_LEN];
+        let p = self.path(layout::COMMITS);
+        self.inner.commits.read_exact_at(&mut b, i * COMMIT_LEN as u64).map_err(io(&p))?;
+        Commit::decode(&b).map_err(|e| corrupt(&p, format!("commit entry {i} (bytes {}..{}) is {}", i * 64, i * 64 + 64, entry_why(&e))))
     }
 
-    /// What a writer does when it opens the store: bytes past the last pack the database names were
-    /// never part of the log (a pack write whose commit did not follow) and are cut off. Readers
-    /// never call it: they read packs only where the database says they are.
-    pub fn recover_for_writing(&self) -> Result<()> {
-        self.packs.cut(self.packs_end()?)
+    /// Commit entries in the log.
+    pub fn entries(&self) -> u64 {
+        self.inner.tip.read().unwrap_or_else(|p| p.into_inner()).entries
     }
 
-    /// Converts a store of an older format to the current one, one format at a time, and finishes
-    /// a conversion that was interrupted (`relic migrate`). Returns the formats it converted from,
-    /// oldest first (empty if there was nothing to do).
-    pub fn migrate(&self) -> Result<Vec<String>> {
-        let mut from = Vec::new();
-        loop {
-            match self.get(META_FORMAT)? {
-                Some(f) if f.as_ref() == FORMAT => {
-                    // A conversion interrupted after its switch left entries behind.
-                    let mut finished = false;
-                    if self.db.scan_prefix([b'h']).next().is_some() {
-                        self.remove_v1_hashes()?;
-                        finished = true;
-                    }
-                    let packed = packs::packed(self.head()?.size) * packs::WIDTH;
-                    if self.db.range(record_key(0)..record_key(packed)).next().is_some() {
-                        self.remove_packed_records(packed)?;
-                        finished = true;
-                    }
-                    if finished && from.is_empty() {
-                        from.push("an interrupted conversion".to_string());
-                    }
-                    return Ok(from);
-                }
-                Some(f) if f.as_ref() == FORMAT_V2 => {
-                    from.push(String::from_utf8_lossy(&f).into_owned());
-                    if self.db.scan_prefix([b'h']).next().is_some() {
-                        self.remove_v1_hashes()?;
-                    }
-                    self.upgrade_v2()?;
-                }
-                Some(f) if f.as_ref() == FORMAT_V1 => {
-                    from.push(String::from_utf8_lossy(&f).into_owned());
-                    self.upgrade_v1()?;
-                }
-                Some(f) => return Err(Error::Corrupt(format!("unknown store format {:?}", String::from_utf8_lossy(&f)))),
-                None => return Err(Error::Corrupt("no format marker (was `relic init` interrupted?)".into())),
+    /// Where record `seq`'s frame starts in `records`: the commit entry before it gives a frame
+    /// boundary, and the frames from there are skipped by their lengths.
+    pub fn record_offset(&self, seq: u64) -> Result<u64> {
+        let tip = self.tip();
+        let (mut lo, mut hi) = (0u64, tip.entries);
+        // The last entry whose size is at most `seq`.
+        let mut start = (0u64, 0u64);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let e = self.entry(mid)?;
+            if e.size <= seq {
+                start = (e.size, e.records_end);
+                lo = mid + 1;
+            } else {
+                hi = mid;
             }
         }
-    }
-
-    /// Record `seq`'s exact bytes, from its pack or its own entry ([`crate::packs`]).
-    pub fn record_bytes(&self, seq: u64) -> Result<Option<Bytes>> {
-        let k = seq / packs::WIDTH;
-        if let Some(index) = self.get(&packs::pack_key(k))? {
-            let pack = self.read_pack(k, &index)?;
-            let ranges = packs::entries(&pack).map_err(|why| packs::malformed(k, &why))?;
-            let r = &ranges[(seq % packs::WIDTH) as usize];
-            return Ok(Some(pack.subslice(r.start, r.len())));
+        let (mut at_seq, mut at) = start;
+        let p = self.path(layout::RECORDS);
+        while at_seq < seq {
+            let mut len = [0u8; 4];
+            self.inner.records.read_exact_at(&mut len, at).map_err(io(&p))?;
+            at += 4 + u32::from_be_bytes(len) as u64;
+            at_seq += 1;
         }
-        self.get(&record_key(seq))
+        Ok(at)
     }
 
-    /// Pack `k`'s bytes, from the pack file, where its sled entry `index` says they are.
-    pub fn read_pack(&self, k: u64, index: &[u8]) -> Result<Bytes> {
-        let (at, len) = packs::decode_index(index).ok_or_else(|| packs::malformed(k, "its entry is not 12 bytes"))?;
-        Ok(Bytes::from(self.packs.read(k, at, len)?))
+    /// Record `seq`'s exact bytes, if the log holds it.
+    pub fn record_bytes(&self, seq: u64) -> Result<Option<Vec<u8>>> {
+        let tip = self.tip();
+        if seq >= tip.commit.size {
+            return Ok(None);
+        }
+        let at = self.record_offset(seq)?;
+        let p = self.path(layout::RECORDS);
+        let mut len = [0u8; 4];
+        self.inner.records.read_exact_at(&mut len, at).map_err(io(&p))?;
+        let len = u32::from_be_bytes(len);
+        if len == 0 || len > layout::MAX_RECORD || at + 4 + len as u64 > tip.commit.records_end {
+            return Err(corrupt(&p, format!("record {seq} at byte {at}: its length {len} is out of range")));
+        }
+        let mut b = vec![0u8; len as usize];
+        self.inner.records.read_exact_at(&mut b, at + 4).map_err(io(&p))?;
+        Ok(Some(b))
     }
 
-    /// Where the last pack sled names ends in the pack file (0 without packs).
-    pub fn packs_end(&self) -> Result<u64> {
-        match self.db.scan_prefix([packs::PREFIX]).next_back() {
-            None => Ok(0),
-            Some(kv) => {
-                let (k, v) = kv?;
-                let k = key_number(&k).ok_or_else(|| Error::Corrupt(format!("malformed pack key {k:?}")))?;
-                let (at, len) = packs::decode_index(&v).ok_or_else(|| packs::malformed(k, "its entry is not 12 bytes"))?;
-                Ok(at + len as u64)
-            }
+    /// Every record from `from` to the end of the log, in order, with its number.
+    pub fn records(&self, from: u64) -> Records {
+        let tip = self.tip();
+        let path = self.path(layout::RECORDS);
+        let start = if from >= tip.commit.size { Ok(tip.commit.records_end) } else { self.record_offset(from) };
+        let reader = start.and_then(|at| {
+            let mut f = File::open(&path).map_err(io(&path))?;
+            std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(at)).map_err(io(&path))?;
+            Ok((BufReader::with_capacity(1 << 20, f), at))
+        });
+        match reader {
+            Ok((r, at)) => Records { reader: Some(r), next: from, end: tip.commit.size, at, records_end: tip.commit.records_end, path, failed: None },
+            Err(e) => Records { reader: None, next: from, end: tip.commit.size, at: 0, records_end: 0, path, failed: Some(e) },
         }
     }
 
-    /// Every record from `from` on, in order, with its number ([`packs::Records`]).
-    pub fn records(&self, from: u64) -> packs::Records<'_> {
-        packs::Records::new(self, from)
+    /// The tree hashes as stored in `hashes`, from stored hash index `from` on (verification reads
+    /// them in order and compares each with the one it computes).
+    pub fn stored_hashes(&self, from: u64) -> Result<BufReader<File>> {
+        let p = self.path(layout::HASHES);
+        let mut f = File::open(&p).map_err(io(&p))?;
+        std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(from * 32)).map_err(io(&p))?;
+        Ok(BufReader::with_capacity(1 << 16, f))
+    }
+
+    /// The length of a file of the log directory.
+    pub fn file_len(&self, name: &str) -> Result<u64> {
+        let p = self.path(name);
+        std::fs::metadata(&p).map(|m| m.len()).map_err(io(p))
     }
 
     pub fn checkpoint_note(&self, size: u64) -> Result<Option<String>> {
-        match self.get(&checkpoint_key(size))? {
-            None => Ok(None),
-            Some(b) => String::from_utf8(b.to_vec())
-                .map(Some)
-                .map_err(|_| Error::Corrupt(format!("checkpoint at size {size} is not UTF-8"))),
-        }
+        Ok(self.inner.tip.read().unwrap_or_else(|p| p.into_inner()).checkpoints.get(&size).cloned())
     }
 
-    /// Iterates over the values under one prefix, from `from` on, with their numbers.
-    pub fn scan(&self, prefix: u8, from: u64) -> impl Iterator<Item = Result<(u64, Bytes)>> {
-        let start = prefixed(prefix, from);
-        self.db.range(start..).take_while(move |kv| kv.as_ref().map_or(true, |(k, _)| k.first() == Some(&prefix))).map(
-            |kv| {
-                let (k, v) = kv?;
-                let n = key_number(&k).ok_or_else(|| Error::Corrupt(format!("malformed key {k:?}")))?;
-                Ok((n, v))
-            },
-        )
-    }
-
-    /// The issued checkpoint with the largest size `<= size`, and the one with the smallest size `>= size`.
+    /// The stored checkpoint with the largest size `<= size`, and the one with the smallest size `>= size`.
     pub fn checkpoint_neighbours(&self, size: u64) -> Result<(Option<SizedNote>, Option<SizedNote>)> {
-        let decode = |kv: Option<sled::Result<(Bytes, Bytes)>>| -> Result<Option<(u64, String)>> {
-            match kv {
-                Some(kv) => {
-                    let (k, v) = kv?;
-                    if k.first() != Some(&b'c') {
-                        return Ok(None);
-                    }
-                    let n = key_number(&k).ok_or_else(|| Error::Corrupt("malformed checkpoint key".into()))?;
-                    let s = String::from_utf8(v.to_vec()).map_err(|_| Error::Corrupt(format!("checkpoint at size {n} is not UTF-8")))?;
-                    Ok(Some((n, s)))
-                }
-                None => Ok(None),
-            }
-        };
-        let below = decode(self.db.range(checkpoint_key(0)..=checkpoint_key(size)).next_back())?;
-        let above = decode(self.db.range(checkpoint_key(size)..=checkpoint_key(u64::MAX)).next())?;
+        let tip = self.inner.tip.read().unwrap_or_else(|p| p.into_inner());
+        let below = tip.checkpoints.range(..=size).next_back().map(|(s, n)| (*s, n.clone()));
+        let above = tip.checkpoints.range(size..).next().map(|(s, n)| (*s, n.clone()));
         Ok((below, above))
     }
 
-    /// Format 1 → 2 (`schemas/store-v2.md` §Upgrade from version 1), in three steps, each safe to
-    /// interrupt:
-    /// 1. the `h` entries (one per tree hash, by stored hash index) are copied into tiles as stored,
-    ///    not recomputed (verification checks them against the records as before), in batches of
-    ///    [`UPGRADE_LEAVES`] records, while the marker still says format 1 (format 1 ignores `t`
-    ///    keys): interrupted, the store is still format 1 and is converted again from the start;
-    /// 2. the marker becomes format 2, in one insert and a flush: the switch;
-    /// 3. the `h` entries are removed, in batches; interrupted, format 2 finishes it when the store
-    ///    is next migrated ([`Store::migrate`]).
-    /// Records, checkpoints and the other metadata are not touched. Memory stays bounded by a batch.
-    fn upgrade_v1(&self) -> Result<()> {
-        self.tiles_from_v1()?;
-        self.db.insert(META_FORMAT, FORMAT_V2)?;
-        self.flush()?;
-        self.remove_v1_hashes()
+    /// Every stored checkpoint note from size `from` on, with its size, in order of size.
+    pub fn checkpoints(&self, from: u64) -> Vec<SizedNote> {
+        let tip = self.inner.tip.read().unwrap_or_else(|p| p.into_inner());
+        tip.checkpoints.range(from..).map(|(s, n)| (*s, n.clone())).collect()
     }
 
-    /// Step 1 of [`Store::upgrade_v1`]: the tiles, from the `h` entries, flushed.
-    pub(crate) fn tiles_from_v1(&self) -> Result<()> {
-        let size = self.head()?.size;
-        let mut tiles = OpenTiles::default();
-        let mut hashes = self.scan(b'h', 0);
-        for leaf in 0..size {
-            let mut pushed = Vec::new();
-            for level in 0..=leaf.trailing_ones() {
-                let index = merkle::stored_hash_index(level, leaf >> level);
-                let h = match hashes.next() {
-                    Some(Ok((i, v))) if i == index => v,
-                    Some(Err(e)) => return Err(e),
-                    _ => return Err(Error::Corrupt(format!("format-1 store: stored hash {index} is missing"))),
-                };
-                pushed.push(<Hash>::try_from(h.as_ref()).map_err(|_| Error::Corrupt(format!("format-1 store: stored hash {index} is not 32 bytes")))?);
-            }
-            tiles.push(&pushed);
-            if (leaf + 1) % UPGRADE_LEAVES == 0 || leaf + 1 == size {
-                let mut group = crate::Group::new();
-                tiles.write(&mut group);
-                crate::LogStore::commit(self, group)?;
-            }
+    /// Stores the signed checkpoint note issued at `size` (writer): its frame is appended and
+    /// synced, then a commit entry that acknowledges it.
+    pub fn put_checkpoint(&self, size: u64, note: &str) -> Result<()> {
+        self.writable()?;
+        let mut tip = self.inner.tip.write().unwrap_or_else(|p| p.into_inner());
+        if tip.checkpoints.contains_key(&size) {
+            return Ok(());
         }
-        self.flush()
-    }
-
-    /// Removes the `h` entries a format-1 store kept, in batches (step 3 of [`Store::upgrade_v1`]).
-    fn remove_v1_hashes(&self) -> Result<()> {
-        loop {
-            let keys: Vec<Bytes> = self.db.scan_prefix([b'h']).keys().take(UPGRADE_LEAVES as usize).collect::<sled::Result<_>>()?;
-            if keys.is_empty() {
-                return self.flush();
-            }
-            let mut batch = sled::Batch::default();
-            for k in keys {
-                batch.remove(k);
-            }
-            self.db.apply_batch(batch)?;
-        }
-    }
-
-    /// Format 2 → 3 (`schemas/store-v3.md` §Upgrade from version 2), in three steps, each safe to
-    /// interrupt, as [`Store::upgrade_v1`]:
-    /// 1. every complete pack is written to the pack file from the records' own entries, copied
-    ///    byte for byte, and synced, then its `p` entry, in batches of [`UPGRADE_LEAVES`] records,
-    ///    then flushed, while the marker still says format 2 (which ignores `p` keys and the pack
-    ///    file): interrupted, the next open converts again from the start, over an emptied file;
-    /// 2. the marker becomes format 3, in one insert and a flush: the switch;
-    /// 3. the packed records' own entries are removed, in batches; interrupted, format 3 finishes
-    ///    it when the store is next migrated ([`Store::migrate`]).
-    fn upgrade_v2(&self) -> Result<()> {
-        let size = self.head()?.size;
-        let packed = packs::packed(size);
-        let per_batch = UPGRADE_LEAVES / packs::WIDTH;
-        let mut records = self.scan(b'r', 0);
-        let (mut batch, mut bytes, mut at) = (sled::Batch::default(), Vec::new(), 0u64);
-        let mut file_end = 0u64;
-        self.packs.cut(0)?;
-        for k in 0..packed {
-            let mut pack = Vec::with_capacity(packs::WIDTH as usize);
-            for seq in k * packs::WIDTH..(k + 1) * packs::WIDTH {
-                match records.next() {
-                    Some(Ok((s, v))) if s == seq => pack.push(v),
-                    Some(Err(e)) => return Err(e),
-                    _ => return Err(Error::Corrupt(format!("format-2 store: record {seq} is missing"))),
-                }
-            }
-            let encoded = packs::encode(&pack);
-            batch.insert(&packs::pack_key(k), &packs::encode_index(file_end, encoded.len() as u32)[..]);
-            file_end += encoded.len() as u64;
-            bytes.extend_from_slice(&encoded);
-            if (k + 1) % per_batch == 0 || k + 1 == packed {
-                // The packs are on disk before the entries that name them.
-                self.packs.write(at, &bytes)?;
-                at = file_end;
-                bytes.clear();
-                self.db.apply_batch(std::mem::take(&mut batch))?;
-            }
-        }
-        self.flush()?;
-        self.db.insert(META_FORMAT, FORMAT)?;
-        self.flush()?;
-        self.remove_packed_records(packed * packs::WIDTH)
-    }
-
-    /// Removes the own entries of records `0 … packed − 1` whose pack is stored (step 3 of
-    /// [`Store::upgrade_v2`]), in batches. An entry whose pack is missing is left alone: nothing
-    /// is removed that is not held elsewhere.
-    fn remove_packed_records(&self, packed: u64) -> Result<()> {
-        let mut from = 0;
-        let mut pack_stored = (u64::MAX, false);
-        loop {
-            let keys: Vec<Bytes> =
-                self.db.range(record_key(from)..record_key(packed)).keys().take(UPGRADE_LEAVES as usize).collect::<sled::Result<_>>()?;
-            let Some(last) = keys.last().and_then(|k| key_number(k)) else { return self.flush() };
-            from = last + 1;
-            let mut batch = sled::Batch::default();
-            for key in keys {
-                let Some(k) = key_number(&key).map(|seq| seq / packs::WIDTH) else { continue };
-                if pack_stored.0 != k {
-                    pack_stored = (k, self.db.contains_key(packs::pack_key(k))?);
-                }
-                if pack_stored.1 {
-                    batch.remove(key);
-                }
-            }
-            self.db.apply_batch(batch)?;
-        }
-    }
-
-    /// Durably writes everything applied so far.
-    pub fn flush(&self) -> Result<()> {
-        self.db.flush()?;
+        let frame = layout::checkpoint_frame(size, note);
+        let p = self.path(layout::CHECKPOINTS);
+        self.inner.checkpoints.write_all_at(&frame, tip.commit.checkpoints_end).map_err(io(&p))?;
+        self.inner.checkpoints.sync_data().map_err(io(&p))?;
+        let commit = Commit { checkpoints_end: tip.commit.checkpoints_end + frame.len() as u64, ..tip.commit };
+        self.append_entry(&mut tip, commit)?;
+        tip.checkpoints.insert(size, note.to_string());
         Ok(())
     }
 
-    /// True if nothing at all is stored (a database an interrupted init left empty).
-    pub fn is_empty(&self) -> Result<bool> {
-        Ok(self.db.iter().next().transpose()?.is_none())
+    fn writable(&self) -> Result<()> {
+        match self.inner.mode {
+            Mode::Write => Ok(()),
+            Mode::Read => Err(Error::Storage("this store was opened for reading".into())),
+        }
     }
 
-    /// The pack file ([`crate::packs`]).
-    pub fn pack_file(&self) -> &packs::PackFile {
-        &self.packs
+    /// Appends `commit` to `commits` and syncs it: the acknowledgement.
+    fn append_entry(&self, tip: &mut Tip, commit: Commit) -> Result<()> {
+        let p = self.path(layout::COMMITS);
+        self.inner.commits.write_all_at(&commit.encode(), tip.entries * COMMIT_LEN as u64).map_err(io(&p))?;
+        self.inner.commits.sync_data().map_err(io(&p))?;
+        tip.commit = commit;
+        tip.entries += 1;
+        Ok(())
     }
 
-    /// Stores the signed checkpoint note issued at `size`, durably.
-    pub fn put_checkpoint(&self, size: u64, note: &str) -> Result<()> {
-        self.db.insert(checkpoint_key(size), note.as_bytes())?;
-        self.flush()
+    /// Commits `group` (writer): its record frames, tree hashes and new keys are written after the
+    /// acknowledged ends and synced, then its commit entry is appended and synced. When this
+    /// returns, all of it is durable; if it fails, nothing of it was acknowledged.
+    pub fn commit(&self, group: Group) -> Result<()> {
+        self.writable()?;
+        let mut tip = self.inner.tip.write().unwrap_or_else(|p| p.into_inner());
+        if group.size != tip.commit.size + group.count {
+            return Err(Error::Storage(format!(
+                "a group of {} records bringing the log to {} does not follow its {} records",
+                group.count, group.size, tip.commit.size
+            )));
+        }
+        let (rp, hp, kp) = (self.path(layout::RECORDS), self.path(layout::HASHES), self.path(layout::KEYS));
+        self.inner.records.write_all_at(&group.frames, tip.commit.records_end).map_err(io(&rp))?;
+        let hashes_at = merkle::stored_hash_count(tip.commit.size) * 32;
+        self.inner.hashes.write_all_at(&group.hashes, hashes_at).map_err(io(&hp))?;
+        let mut new_keys = None;
+        if let Some(keys) = &group.keys {
+            if keys.len() > tip.keys.len() {
+                let text: String = keys[tip.keys.len()..].iter().map(layout::key_line).collect();
+                let f = OpenOptions::new().write(true).open(&kp).map_err(io(&kp))?;
+                f.write_all_at(text.as_bytes(), tip.keys_len).map_err(io(&kp))?;
+                f.sync_data().map_err(io(&kp))?;
+                new_keys = Some((keys.clone(), tip.keys_len + text.len() as u64));
+            }
+        }
+        self.inner.records.sync_data().map_err(io(&rp))?;
+        self.inner.hashes.sync_data().map_err(io(&hp))?;
+        let commit = Commit { size: group.size, records_end: tip.commit.records_end + group.frames.len() as u64, checkpoints_end: tip.commit.checkpoints_end, root: group.root };
+        self.append_entry(&mut tip, commit)?;
+        if let Some((keys, len)) = new_keys {
+            tip.keys = keys;
+            tip.keys_len = len;
+        }
+        Ok(())
     }
 
-    /// Every stored checkpoint note from size `from` on, with its size, in order of size.
-    pub fn checkpoints(&self, from: u64) -> impl Iterator<Item = Result<(u64, Bytes)>> {
-        self.scan(b'c', from)
-    }
-
-    /// The publish cursor (`mpublished`): records a broker acknowledged, 0 if never set.
+    /// The publish cursor (`published`): records a broker acknowledged, 0 if never set.
     pub fn published(&self) -> Result<u64> {
-        match self.get(META_PUBLISHED)? {
-            None => Ok(0),
-            Some(v) => {
-                let b: [u8; 8] = v.as_ref().try_into().map_err(|_| Error::Corrupt("the publish cursor is not 8 bytes".into()))?;
+        let p = self.path(layout::PUBLISHED);
+        match std::fs::read(&p) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(io(&p)(e)),
+            Ok(b) => {
+                let b: [u8; 8] = b.as_slice().try_into().map_err(|_| corrupt(&p, "the publish cursor is not 8 bytes"))?;
                 Ok(u64::from_be_bytes(b))
             }
         }
     }
 
-    /// Durably sets the publish cursor.
+    /// Durably sets the publish cursor (written whole, through a rename).
     pub fn set_published(&self, n: u64) -> Result<()> {
-        self.db.insert(META_PUBLISHED, &n.to_be_bytes())?;
-        self.flush()
-    }
-
-    /// The stored hash index of the first tree hash stored beyond a tree of `size` leaves, if any:
-    /// a last tile longer than its level's count, or a tile after it.
-    pub fn hash_past_end(&self, size: u64) -> Result<Option<u64>> {
-        for level in 0..64u32 {
-            let count = tiles::level_count(size, level);
-            let k = count / tiles::WIDTH;
-            let beyond = self.db.range(tiles::tile_key(level, k + 1)..=tiles::tile_key(level, u64::MAX)).next().transpose()?;
-            let longer = match self.get(&tiles::tile_key(level, k))? {
-                Some(v) => v.len() > tiles::tile_len(size, level, k),
-                None => false,
-            };
-            if longer || beyond.is_some() {
-                return Ok(Some(merkle::stored_hash_index(level, count)));
-            }
-        }
-        Ok(None)
-    }
-
-    /// Raw access for tools and tests that inspect or alter a store's bytes on purpose (the tamper
-    /// and corruption tests): the value under `key`, whatever it is.
-    pub fn raw_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self.db.get(key)?.map(|v| v.to_vec()))
-    }
-
-    /// Raw access (see [`Store::raw_get`]): writes `value` under `key` and flushes. relic's own
-    /// code never calls it.
-    pub fn raw_put(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.db.insert(key, value)?;
-        self.flush()
-    }
-
-    /// Raw access (see [`Store::raw_get`]): removes `key` and flushes.
-    pub fn raw_remove(&self, key: &[u8]) -> Result<()> {
-        self.db.remove(key)?;
-        self.flush()
+        write_durably(&self.path(layout::PUBLISHED), &n.to_be_bytes(), None)
     }
 }
 
-/// The metadata key of the publish cursor (`relic_ledger::outbox`).
-pub const META_PUBLISHED: &[u8] = b"mpublished";
+impl Inner {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
 
-impl HashReader for Store {
+    /// §Recovery: cuts every file back to what the last commit entry acknowledged, and reports what
+    /// it cut. `past` is what followed the last entry in `commits`.
+    fn recover(&mut self, past: u64, notes: &mut Vec<String>) -> Result<()> {
+        let tip = self.tip.get_mut().unwrap_or_else(|p| p.into_inner()).clone();
+        let ends = [
+            (layout::COMMITS, tip.entries * COMMIT_LEN as u64),
+            (layout::RECORDS, tip.commit.records_end),
+            (layout::CHECKPOINTS, tip.commit.checkpoints_end),
+            (layout::HASHES, merkle::stored_hash_count(tip.commit.size) * 32),
+        ];
+        let _ = past;
+        for (name, end) in ends {
+            let file = match name {
+                layout::COMMITS => &self.commits,
+                layout::RECORDS => &self.records,
+                layout::CHECKPOINTS => &self.checkpoints,
+                _ => &self.hashes,
+            };
+            let p = self.path(name);
+            let have = file.metadata().map_err(io(&p))?.len();
+            if have > end {
+                file.set_len(end).map_err(io(&p))?;
+                file.sync_all().map_err(io(&p))?;
+                if name != layout::HASHES {
+                    notes.push(format!(
+                        "{}: removed {} bytes past the acknowledged end (a write that was never acknowledged)",
+                        p.display(),
+                        have - end
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads the key list (`keys`): the entries for records the log holds. Missing or malformed, it
+    /// is rebuilt from the records (rewritten by a writer).
+    fn load_keys(&mut self, notes: &mut Vec<String>) -> Result<()> {
+        let p = self.path(layout::KEYS);
+        let size = self.tip.get_mut().unwrap_or_else(|p| p.into_inner()).commit.size;
+        let text = match std::fs::read(&p) {
+            Ok(b) => String::from_utf8(b).ok(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io(&p)(e)),
+        };
+        let parsed = text.as_deref().and_then(layout::parse_keys).map(|keys| keys.into_iter().filter(|k| k.from_seq <= size).collect::<Vec<_>>());
+        let usable = parsed.filter(|k| !k.is_empty() && k[0].from_seq == 0);
+        let keys = match usable {
+            Some(k) => k,
+            None => {
+                let k = self.keys_from_records(size)?;
+                notes.push(format!("{}: missing or unreadable; rebuilt from the records", p.display()));
+                k
+            }
+        };
+        let text: String = keys.iter().map(layout::key_line).collect();
+        if self.mode == Mode::Write && std::fs::read(&p).ok().as_deref() != Some(text.as_bytes()) {
+            write_durably(&p, text.as_bytes(), None)?;
+        }
+        let tip = self.tip.get_mut().unwrap_or_else(|p| p.into_inner());
+        tip.keys_len = text.len() as u64;
+        tip.keys = keys;
+        Ok(())
+    }
+
+    /// The key history, from the records themselves (the chain rules, without signatures).
+    fn keys_from_records(&self, size: u64) -> Result<Vec<KeyEntry>> {
+        let mut chain = ChainState::genesis(&self.origin);
+        let p = self.path(layout::RECORDS);
+        for item in self.record_frames(size) {
+            let (seq, bytes) = item?;
+            let rec = Record::decode(&bytes).map_err(|e| corrupt(&p, format!("record {seq}: {e}")))?;
+            chain.advance(&rec, &bytes).map_err(|e| corrupt(&p, format!("record {seq}: {e}")))?;
+        }
+        Ok(chain.keys)
+    }
+
+    fn record_frames(&self, size: u64) -> Records {
+        let path = self.path(layout::RECORDS);
+        let records_end = self.tip.read().unwrap_or_else(|p| p.into_inner()).commit.records_end;
+        match File::open(&path) {
+            Ok(f) => Records { reader: Some(BufReader::with_capacity(1 << 20, f)), next: 0, end: size, at: 0, records_end, path, failed: None },
+            Err(e) => Records { reader: None, next: 0, end: size, at: 0, records_end, path: path.clone(), failed: Some(io(path)(e)) },
+        }
+    }
+
+    /// Checks `hashes` cheaply (its length, and the tree head it gives against the commit entry's);
+    /// if it fails, the hashes are computed from the records: written back by a writer, kept in
+    /// memory by a reader.
+    fn check_hashes(&mut self, notes: &mut Vec<String>) -> Result<()> {
+        let commit = self.tip.get_mut().unwrap_or_else(|p| p.into_inner()).commit;
+        let p = self.path(layout::HASHES);
+        let want = merkle::stored_hash_count(commit.size) * 32;
+        let have = self.hashes.metadata().map_err(io(&p))?.len();
+        let why = if have < want {
+            Some(format!("holds {have} bytes, {want} expected"))
+        } else {
+            match merkle::tree_hash(commit.size, &FileHashes { file: &self.hashes, count: want / 32 }) {
+                Ok(root) if root == commit.root => None,
+                Ok(_) => Some("does not give the acknowledged tree head".to_string()),
+                Err(e) => Some(e.to_string()),
+            }
+        };
+        let Some(why) = why else { return Ok(()) };
+        let mut all = Vec::with_capacity((want / 32) as usize);
+        let mut frontier = Frontier::new();
+        for item in self.record_frames(commit.size) {
+            let (_, bytes) = item?;
+            all.extend(frontier.push(merkle::leaf_hash(&bytes)));
+        }
+        if frontier.root() != commit.root {
+            let records = self.path(layout::RECORDS);
+            return Err(corrupt(&records, format!("the records do not give the tree head commit entry {} acknowledged", commit.size)));
+        }
+        match self.mode {
+            Mode::Write => {
+                let bytes: Vec<u8> = all.iter().flatten().copied().collect();
+                self.hashes.set_len(0).map_err(io(&p))?;
+                self.hashes.write_all_at(&bytes, 0).map_err(io(&p))?;
+                self.hashes.sync_all().map_err(io(&p))?;
+                notes.push(format!("{}: {why}; rebuilt from the records", p.display()));
+            }
+            Mode::Read => {
+                notes.push(format!("{}: {why}; computed from the records for this command (the next writer rebuilds it)", p.display()));
+                self.memory_hashes = Some(all);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn entry_why(e: &EntryError) -> &'static str {
+    match e {
+        EntryError::Zero => "all zeros",
+        EntryError::Damaged => "damaged (its check value does not match)",
+    }
+}
+
+/// Reads the last commit entry (§Readers): the last complete entry that is not all zeros. Returns
+/// it, the number of entries up to it, and how many bytes follow it. A damaged last entry may be
+/// one a writer is writing at this moment: a reader reads it again for a while before calling it
+/// damage.
+fn read_tip(commits: &File, path: &Path, mode: Mode) -> Result<(Commit, u64, u64)> {
+    let tries = if mode == Mode::Read { TIP_TRIES } else { 1 };
+    let mut last_err = None;
+    for attempt in 0..tries {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let len = commits.metadata().map_err(io(path))?.len();
+        let mut n = len / COMMIT_LEN as u64;
+        loop {
+            if n == 0 {
+                return Err(corrupt(path, "holds no commit entry: nothing was ever acknowledged"));
+            }
+            let mut b = [0u8; COMMIT_LEN];
+            commits.read_exact_at(&mut b, (n - 1) * COMMIT_LEN as u64).map_err(io(path))?;
+            match Commit::decode(&b) {
+                Ok(c) => return Ok((c, n, len - n * COMMIT_LEN as u64)),
+                Err(EntryError::Zero) => n -= 1,
+                Err(e @ EntryError::Damaged) => {
+                    last_err = Some(corrupt(path, format!("commit entry {} (bytes {}..{}) is {}", n - 1, (n - 1) * 64, n * 64, entry_why(&e))));
+                    break;
+                }
+            }
+        }
+    }
+    Err(last_err.unwrap_or_else(|| corrupt(path, "unreadable")))
+}
+
+/// Tree hashes read from a `hashes` file holding `count` of them.
+struct FileHashes<'a> {
+    file: &'a File,
+    count: u64,
+}
+
+impl HashReader for FileHashes<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, ReadError> {
-        let mut reader = TileReader::new(self);
         indexes
             .iter()
             .map(|&i| {
-                let (level, n) = merkle::split_stored_hash_index(i);
-                let found = reader.get(level, n).map_err(|e| e.to_string())?;
-                found.ok_or_else(|| {
-                    format!("stored hash {i} (tile {level}/{}) is missing", n / tiles::WIDTH).into()
-                })
+                if i >= self.count {
+                    return Err(format!("stored hash {i} is past the acknowledged end of the tree").into());
+                }
+                let mut h = [0u8; 32];
+                self.file.read_exact_at(&mut h, i * 32).map_err(|e| ReadError::from(format!("stored hash {i}: {e}")))?;
+                Ok(h)
             })
             .collect()
+    }
+}
+
+impl HashReader for Store {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, ReadError> {
+        let count = merkle::stored_hash_count(self.size());
+        if let Some(all) = &self.inner.memory_hashes {
+            return indexes
+                .iter()
+                .map(|&i| all.get(i as usize).copied().filter(|_| i < count).ok_or_else(|| format!("stored hash {i} is past the end of the tree").into()))
+                .collect();
+        }
+        FileHashes { file: &self.inner.hashes, count }.read_hashes(indexes)
+    }
+}
+
+/// Every record from a position on, in order, read from `records` through one buffer; stops at the
+/// acknowledged end. A frame that is not one is an error naming the file, the record and the byte.
+pub struct Records {
+    reader: Option<BufReader<File>>,
+    next: u64,
+    end: u64,
+    at: u64,
+    records_end: u64,
+    path: PathBuf,
+    failed: Option<Error>,
+}
+
+impl Records {
+    fn fail(&mut self, why: String) -> Option<Result<(u64, Vec<u8>)>> {
+        self.reader = None;
+        Some(Err(corrupt(&self.path, format!("record {} at byte {}: {why}", self.next, self.at))))
+    }
+}
+
+impl Iterator for Records {
+    type Item = Result<(u64, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(e) = self.failed.take() {
+            return Some(Err(e));
+        }
+        if self.next >= self.end {
+            return None;
+        }
+        let reader = self.reader.as_mut()?;
+        let mut len = [0u8; 4];
+        if let Err(e) = reader.read_exact(&mut len) {
+            return self.fail(format!("cannot read its length: {e}"));
+        }
+        let len = u32::from_be_bytes(len);
+        if len == 0 || len > layout::MAX_RECORD || self.at + 4 + len as u64 > self.records_end {
+            return self.fail(format!("its length {len} is out of range (the acknowledged records end at byte {})", self.records_end));
+        }
+        let mut b = vec![0u8; len as usize];
+        if let Err(e) = reader.read_exact(&mut b) {
+            return self.fail(format!("cannot read it: {e}"));
+        }
+        let seq = self.next;
+        self.next += 1;
+        self.at += 4 + len as u64;
+        if self.next == self.end && self.at != self.records_end {
+            let (at, end) = (self.at, self.records_end);
+            self.reader = None;
+            return Some(Err(corrupt(&self.path, format!("the last record ends at byte {at}, but the acknowledged records end at byte {end}"))));
+        }
+        Some(Ok((seq, b)))
     }
 }

@@ -40,3 +40,23 @@ pub fn draft(subject: &str, payload: serde_json::Value) -> Draft {
         schema_version: 1,
     }
 }
+
+/// Every file under `dir` with its exact bytes (directories by their paths): a data directory's
+/// state, to show that a command changed no byte of it.
+pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Option<Vec<u8>>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.insert(p.clone(), None);
+                stack.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).ok());
+            }
+        }
+    }
+    out
+}

@@ -5,8 +5,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
-use relic_ledger::ledger::store_path;
-use relic_ledger::store::{Store, META_ORIGIN};
+use relic_ledger::layout;
 use relic_tests::{relic, Output};
 
 const ORIGIN: &str = "cli.test/log";
@@ -144,20 +143,17 @@ fn a_store_of_another_origin_or_a_corrupt_store_is_named() {
     let cp_b = write(t.path(), "b.cp", &relic(&b, &["checkpoint"]).stdout);
     fails(relic(&a, &["verify", "--trusted", cp_b.to_str().unwrap()]), "it is for origin \"other.test/log\"");
 
-    // A store whose metadata claims another origin: record 0 gives it away.
-    let s = Store::open(&store_path(&a), false).unwrap();
-    s.raw_put(META_ORIGIN, b"other.test/log").unwrap();
-    s.flush().unwrap();
-    drop(s);
+    // A log whose origin file claims another origin: record 0 gives it away.
+    fs::write(a.join(layout::DIR).join("origin"), b"other.test/log").unwrap();
     fails(relic(&a, &["verify"]), "record 0: predecessor link does not match the genesis link");
 
-    // Garbage in the database's files: a clear error, never a panic or a silent success.
-    let db = store_path(&b).join("db");
-    let mut bytes = fs::read(&db).unwrap();
+    // Garbage in the commit entries: a clear error naming the file, never a panic or a silent success.
+    let commits = b.join(layout::DIR).join(layout::COMMITS);
+    let mut bytes = fs::read(&commits).unwrap();
     for (i, byte) in bytes.iter_mut().enumerate() {
         *byte = (i as u8).wrapping_mul(31) ^ 0x5a;
     }
-    fs::write(&db, bytes).unwrap();
+    fs::write(&commits, bytes).unwrap();
     let o = relic(&b, &["verify"]);
     assert_eq!(o.code, 1, "{}", o.stderr);
     assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
@@ -313,7 +309,9 @@ fn demo_records_a_history_and_verifies_it() {
     ok(relic(&data, &["verify"]));
     let page = ok(relic(&data, &["report", "compliance", "--format", "html"]));
     assert!(page.contains("<svg") && page.contains("IR-2026-001"), "the report draws the internal release's timeline");
-    // The first report verified the whole log and saved where it stopped; the next one starts there.
+    // A report is a reader: it saves nothing. `relic projections rebuild` verifies the log and
+    // saves where it stopped; the next report starts there.
+    ok(relic(&data, &["projections", "rebuild"]));
     let report = |extra: &[&str]| -> serde_json::Value {
         let mut args = vec!["report", "compliance", "--format", "json"];
         args.extend_from_slice(extra);
@@ -335,7 +333,7 @@ fn demo_records_a_history_and_verifies_it() {
     ok(relic(&data, &["project", "register", "--project", "acme/new", "--name", "New", "--actor", "ann"]));
     let s = status();
     assert_eq!(s["applied"], s["log_size"], "{s}");
-    fs::write(data.join("views").join("conf"), b"not a database's").unwrap();
+    fs::write(data.join("views").join("manifest"), b"not a manifest").unwrap();
     ok(relic(&data, &["project", "register", "--project", "acme/newer", "--name", "Newer", "--actor", "ann"]));
     let s = status();
     assert_eq!(s["applied"], s["log_size"], "{s}");
@@ -504,17 +502,13 @@ fn evidence_verify_checks_the_record_that_names_the_document() {
     let new_sha = blake3::hash(edited.as_bytes()).to_hex().to_string();
     fs::write(data.join(format!("evidence/{new_sha}.json")), &edited).unwrap();
     {
-        let s = Store::open(&store_path(&data), false).unwrap();
-        let size = s.head().unwrap().size;
-        let relic_ledger::packs::Location::Own { key, .. } = relic_ledger::packs::location(&s, seq, size).unwrap().unwrap() else {
-            panic!("record {seq} is in a pack")
-        };
-        let mut bytes = s.raw_get(&key).unwrap().unwrap();
-        // Both places the digest appears (`filepath` and `sha`), same length.
+        // Both places the digest appears in the record (`filepath` and `sha`), same length.
+        let records = data.join(layout::DIR).join(layout::RECORDS);
+        let mut bytes = fs::read(&records).unwrap();
         while let Some(at) = bytes.windows(sha.len()).position(|w| w == sha.as_bytes()) {
             bytes[at..at + sha.len()].copy_from_slice(new_sha.as_bytes());
         }
-        s.raw_put(&key, &bytes).unwrap();
+        fs::write(&records, &bytes).unwrap();
     }
     fails(
         relic(&data, &["evidence", "verify", "--project", "acme/app", "--tag-name", "v1.0"]),
@@ -576,8 +570,16 @@ fn a_damaged_record_is_named_and_readers_carry_on() {
     ok(append(&data, &deployment(t.path(), "eu"), "deployment.recorded"));
     ok(relic(&data, &["release", "create", "--project", "acme/app", "--tag-name", "v1.0", "--ref", "main", "--actor", "alice"]));
     {
-        let s = Store::open(&store_path(&data), false).unwrap();
-        s.raw_put(&relic_ledger::store::record_key(2), b"not a record").unwrap();
+        // Record 2's bytes, same length, no longer a record.
+        let records = data.join(layout::DIR).join(layout::RECORDS);
+        let mut bytes = fs::read(&records).unwrap();
+        let mut at = 0;
+        for _ in 0..2 {
+            at += 4 + u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        }
+        let len = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        bytes[at + 4..at + 4 + len].fill(b'x');
+        fs::write(&records, &bytes).unwrap();
     }
     let named = "record 2 (?): not a well-formed record";
     let o = relic(&data, &["verify"]);
@@ -592,8 +594,9 @@ fn a_damaged_record_is_named_and_readers_carry_on() {
     assert!(report.contains(named) && report.contains("FAILED"), "{report}");
 }
 
-/// Readers convert nothing and cut nothing: an older store is refused with a line saying to run
-/// `relic migrate`, which converts it; a stray tail of the pack file is left to the next writer.
+/// Readers convert nothing: a store of an older format is refused by readers and writers alike with
+/// a line saying to run `relic migrate`, changing no byte; `relic migrate` converts it (formats 2 and
+/// 3 here), and finishes a conversion interrupted before or after its switch.
 #[test]
 fn readers_convert_nothing_and_relic_migrate_does() {
     let t = tempfile::tempdir().unwrap();
@@ -603,33 +606,37 @@ fn readers_convert_nothing_and_relic_migrate_does() {
     for _ in 0..70 {
         ok(append(&data, &p, "deployment.recorded"));
     }
-    let packs = store_path(&data).with_extension("packs");
-    let packed_len = fs::metadata(&packs).unwrap().len();
-    assert!(packed_len > 0, "one complete pack");
-
-    // A tail no pack entry names: readers leave it, the next writer cuts it off.
-    let mut tail = fs::read(&packs).unwrap();
-    tail.extend_from_slice(&[7u8; 100]);
-    fs::write(&packs, &tail).unwrap();
-    ok(relic(&data, &["verify"]));
-    ok(relic(&data, &["log", "--from", "60"]));
-    assert_eq!(fs::metadata(&packs).unwrap().len(), packed_len + 100, "a reader changed the pack file");
-    ok(append(&data, &p, "deployment.recorded"));
-    assert_eq!(fs::metadata(&packs).unwrap().len(), packed_len, "the writer cut the tail off");
-
-    // A format-2 store (no packs): refused by readers and writers alike until migrated.
+    ok(relic(&data, &["checkpoint"]));
+    let want = ok(relic(&data, &["--json", "log"]));
+    relic_store::legacy::testing::log_to_v3(&data);
     {
-        let s = Store::open(&store_path(&data), false).unwrap();
-        relic_store::testing::unpack(&s);
+        let s = relic_store::legacy::Store::open(&data.join("store"), false).unwrap();
+        relic_store::legacy::testing::unpack(&s);
     }
-    assert_eq!(fs::metadata(&packs).unwrap().len(), 0);
-    for args in [&["verify"][..], &["log"], &["checkpoint"]] {
-        fails(relic(&data, args), "this store is relic-store/v2: run `relic migrate` to convert it (nothing was changed)");
+    let before = relic_tests::snapshot(&data);
+    for args in [&["verify"][..], &["log"], &["checkpoint"], &["release", "list", "--project", "acme/app"]] {
+        fails(relic(&data, args), "run `relic migrate` to convert it (nothing was changed)");
     }
     fails(append(&data, &p, "deployment.recorded"), "run `relic migrate`");
-    assert_eq!(fs::metadata(&packs).unwrap().len(), 0, "nothing was converted");
-    assert_eq!(ok(relic(&data, &["migrate"])).trim(), "converted from relic-store/v2 to relic-store/v3");
-    assert_eq!(fs::metadata(&packs).unwrap().len(), packed_len);
-    assert!(ok(relic(&data, &["verify"])).starts_with("ok: 73 records"));
+    assert!(relic_tests::snapshot(&data) == before, "a refused command changed the data directory");
+    assert_eq!(ok(relic(&data, &["migrate"])).trim(), "converted from relic-store/v2, then relic-store/v3 to relic-log/4");
+    assert!(ok(relic(&data, &["verify"])).starts_with("ok: 72 records"));
+    assert_eq!(ok(relic(&data, &["--json", "log"])), want, "every record, byte for byte");
+    assert!(!data.join("store").exists() && !data.join("store.packs").exists(), "the old store is removed");
     assert!(ok(relic(&data, &["migrate"])).contains("nothing to do"));
+    ok(append(&data, &p, "deployment.recorded"));
+
+    // Interrupted before the switch (a half-written copy beside the old store): done again from
+    // the old store. After it (the old store still there): only the removal is left.
+    relic_store::legacy::testing::log_to_v3(&data);
+    fs::create_dir(data.join("log.migrating")).unwrap();
+    fs::write(data.join("log.migrating").join("records"), b"half").unwrap();
+    assert_eq!(ok(relic(&data, &["migrate"])).trim(), "converted from relic-store/v3 to relic-log/4");
+    assert!(!data.join("log.migrating").exists());
+    fs::create_dir(data.join("store")).unwrap();
+    fs::write(data.join("store").join("db"), b"left over").unwrap();
+    assert!(ok(relic(&data, &["verify"])).starts_with("ok: 73 records"), "the log is read, the old store ignored");
+    assert_eq!(ok(relic(&data, &["migrate"])).trim(), "converted from an interrupted conversion to relic-log/4");
+    assert!(!data.join("store").exists());
+    assert!(ok(relic(&data, &["verify"])).starts_with("ok: 73 records"));
 }

@@ -245,6 +245,8 @@ fn a_broker_frozen_longer_than_the_client_timeouts_delays_but_loses_nothing() {
     wait_for_line(&mut child, "publishing from record 0");
     std::thread::sleep(Duration::from_millis(30));
     broker.pause();
+    // Acknowledgements the broker sent before it froze may still be on their way to the cursor.
+    std::thread::sleep(Duration::from_millis(800));
     let frozen_at = cursor(&o);
     std::thread::sleep(Duration::from_secs(4));
     assert!(child.try_wait().unwrap().is_none(), "the publisher waits for the broker");

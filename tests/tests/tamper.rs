@@ -1,17 +1,15 @@
-//! Tamper test: flipping any single byte of a stored record, tree hash or checkpoint is detected by
-//! `relic verify`, which names the first affected position. The flips are made the way an attacker
-//! with write access to the store would make them: by rewriting the stored value in the database.
+//! Tamper test: flipping any single byte of a stored record, tree hash, commit entry or checkpoint
+//! is detected by `relic verify`, which names the file or the first affected position. The flips
+//! are made the way an attacker with write access to the data directory would make them: by
+//! rewriting the log's files (`schemas/store-v4.md`).
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use relic_ledger::ledger::store_path;
-use relic_ledger::packs;
-use relic_ledger::store::{checkpoint_key, Store, META_HEAD};
-use relic_ledger::tiles::{self, tile_key};
+use relic_ledger::layout::{self, Commit};
 use relic_ledger::{merkle, Ledger};
 use relic_tests::{draft, relic};
 
-/// Records 0 to 63 end up in a pack, 64 to 70 under keys of their own (`schemas/store-v3.md` §Packs).
 const RECORDS: u64 = 70;
 const CHECKPOINTS: [u64; 3] = [9, 25, 41];
 
@@ -26,64 +24,43 @@ fn build(dir: &Path) {
     l.close();
 }
 
-/// Where stored bytes are: a database value, or the pack file.
-enum Place {
-    Key(Vec<u8>),
-    File(PathBuf),
+fn file(dir: &Path, name: &str) -> PathBuf {
+    dir.join(layout::DIR).join(name)
 }
 
-/// Rewrites the bytes of `place` in the ledger in `dir` as an attacker with write access would.
-fn rewrite_place(dir: &Path, place: &Place, f: &dyn Fn(&mut Vec<u8>)) {
-    match place {
-        Place::Key(key) => rewrite(dir, key, f),
-        Place::File(path) => {
-            let mut v = std::fs::read(path).unwrap();
-            f(&mut v);
-            std::fs::write(path, v).unwrap();
-        }
-    }
+/// Rewrites the file at `path` as an attacker with write access would.
+fn rewrite(path: &Path, f: &dyn Fn(&mut Vec<u8>)) {
+    let mut v = std::fs::read(path).unwrap();
+    f(&mut v);
+    std::fs::write(path, v).unwrap();
 }
 
-/// Flips bit 0 of byte `at` of `place`, runs `relic verify`, restores the byte, and returns
-/// verify's exit code and stderr.
-fn flip_and_verify(dir: &Path, place: &Place, at: usize) -> (i32, String) {
-    rewrite_place(dir, place, &|v| v[at] ^= 1);
+/// Flips bit 0 of byte `at` of `path`, runs `relic verify`, restores the byte, and returns verify's
+/// exit code and stderr.
+fn flip_and_verify(dir: &Path, path: &Path, at: usize) -> (i32, String) {
+    rewrite(path, &|v| v[at] ^= 1);
     let out = relic(dir, &["verify"]);
-    rewrite_place(dir, place, &|v| v[at] ^= 1);
+    rewrite(path, &|v| v[at] ^= 1);
     (out.code, out.stderr)
 }
 
-fn key(k: &[u8]) -> Place {
-    Place::Key(k.to_vec())
-}
-
-/// Where the tree hash at stored hash index `index` lives: its tile's key and its offset in the tile.
-fn hash_location(index: u64) -> ([u8; 10], usize) {
-    let (level, n) = merkle::split_stored_hash_index(index);
-    (tile_key(level, n / tiles::WIDTH), (n % tiles::WIDTH) as usize * 32)
-}
-
-/// Where record `seq` is stored: its database value or the pack file, and the record's byte range
-/// there.
-fn record_location(dir: &Path, seq: u64) -> (Place, std::ops::Range<usize>) {
-    let s = Store::open(&store_path(dir), false).unwrap();
-    let size = s.head().unwrap().size;
-    match packs::location(&s, seq, size).unwrap().unwrap() {
-        packs::Location::Own { key, len } => (Place::Key(key.to_vec()), 0..len),
-        packs::Location::Packed { file, at, len } => (Place::File(file), at as usize..at as usize + len),
+/// The byte ranges of the records in `log/records` (their bytes, without the length prefix).
+fn record_ranges(dir: &Path) -> Vec<Range<usize>> {
+    let b = std::fs::read(file(dir, layout::RECORDS)).unwrap();
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < b.len() {
+        let len = u32::from_be_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+        out.push(at + 4..at + 4 + len);
+        at += 4 + len;
     }
+    out
 }
 
-/// Rewrites record `seq`'s bytes where they are stored, in the pack file or under its own key.
+/// Rewrites record `seq`'s bytes in place.
 fn rewrite_record(dir: &Path, seq: u64, f: impl Fn(&mut [u8])) {
-    let (place, range) = record_location(dir, seq);
-    rewrite_place(dir, &place, &|v| f(&mut v[range.clone()]));
-}
-
-fn value_len(dir: &Path, key: &[u8]) -> usize {
-    let s = Store::open(&store_path(dir), false).unwrap();
-    let v = s.get(key).unwrap().unwrap();
-    v.len()
+    let range = record_ranges(dir)[seq as usize].clone();
+    rewrite(&file(dir, layout::RECORDS), &|v| f(&mut v[range.clone()]));
 }
 
 #[test]
@@ -94,13 +71,13 @@ fn every_flipped_byte_is_detected_and_located() {
     let ok = relic(d, &["verify"]);
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     assert!(ok.stdout_text().contains("3 checkpoints"), "{}", ok.stdout_text());
+    let records = file(d, layout::RECORDS);
+    let ranges = record_ranges(d);
 
-    // Every byte of one record in the middle, of record 0 (both in the pack), and of the last
-    // record (under its own key).
+    // Every byte of one record in the middle, of record 0, and of the last record.
     for seq in [17, 0, RECORDS] {
-        let (place, range) = record_location(d, seq);
-        for at in range {
-            let (code, err) = flip_and_verify(d, &place, at);
+        for at in ranges[seq as usize].clone() {
+            let (code, err) = flip_and_verify(d, &records, at);
             assert_eq!(code, 1, "record {seq} byte {at}: not detected");
             assert!(err.contains(&format!("verification failed: record {seq}: ")), "record {seq} byte {at}: {err}");
             assert_eq!(err.lines().count(), 1, "one line per failure: {err}");
@@ -108,83 +85,96 @@ fn every_flipped_byte_is_detected_and_located() {
     }
     // One byte of every other record.
     for seq in 1..RECORDS {
-        let (place, range) = record_location(d, seq);
-        let (code, err) = flip_and_verify(d, &place, range.start + 30 + seq as usize);
+        let (code, err) = flip_and_verify(d, &records, ranges[seq as usize].start + 30 + seq as usize);
         assert_eq!(code, 1);
         assert!(err.contains(&format!("record {seq}: ")), "record {seq}: {err}");
     }
-    // Every byte of the pack's first and last length prefixes: the pack no longer splits into its
-    // records, or splits into records that do not decode.
-    let (pack, last) = record_location(d, 63);
-    for at in (0..4).chain(last.start - 4..last.start) {
-        let (code, err) = flip_and_verify(d, &pack, at);
-        assert_eq!(code, 1, "pack length byte {at}: not detected");
-        assert!(err.contains("record pack 0 (records 0 to 63) is malformed") || err.contains("verification failed: record "), "pack byte {at}: {err}");
-        assert_eq!(err.lines().count(), 1, "one line per failure: {err}");
+    // Every byte of the first and the last length prefix: the file no longer splits into the
+    // records the commit entries acknowledge.
+    for seq in [0, RECORDS] {
+        let start = ranges[seq as usize].start - 4;
+        for at in start..start + 4 {
+            let (code, err) = flip_and_verify(d, &records, at);
+            assert_eq!(code, 1, "length of record {seq}, byte {at}: not detected");
+            assert!(err.contains("verification failed: record ") || err.contains("log/records: record "), "length of record {seq}, byte {at}: {err}");
+            assert_eq!(err.lines().count(), 1, "one line per failure: {err}");
+        }
     }
     // Every byte of a few tree hashes (leaf, interior, the last), one byte of every other one.
+    let hashes = file(d, layout::HASHES);
     let count = merkle::stored_hash_count(RECORDS + 1);
     for index in 0..count {
         let bytes: Vec<usize> = if [0, 2, 37, count - 1].contains(&index) { (0..32).collect() } else { vec![(index % 32) as usize] };
         for at in bytes {
-            let (key, offset) = hash_location(index);
-            let (code, err) = flip_and_verify(d, &Place::Key(key.to_vec()), offset + at);
+            let (code, err) = flip_and_verify(d, &hashes, index as usize * 32 + at);
             assert_eq!(code, 1, "tree hash {index} byte {at}: not detected");
             assert!(err.contains(&format!("tree hash {index} ")), "tree hash {index} byte {at}: {err}");
         }
     }
-    // Every byte of one checkpoint note, every fifth byte of the others.
-    for size in CHECKPOINTS {
-        let stride = if size == 25 { 1 } else { 5 };
-        for at in (0..value_len(d, &checkpoint_key(size))).step_by(stride) {
-            let (code, err) = flip_and_verify(d, &key(&checkpoint_key(size)), at);
-            assert_eq!(code, 1, "checkpoint {size} byte {at}: not detected");
-            assert!(err.contains(&format!("checkpoint at size {size}: ")), "checkpoint {size} byte {at}: {err}");
-        }
+    // Every byte of the first, a middle and the last commit entry, every seventh of the others.
+    let commits = file(d, layout::COMMITS);
+    let entries = std::fs::metadata(&commits).unwrap().len() as usize / layout::COMMIT_LEN;
+    assert!(entries as u64 >= RECORDS + 1, "one entry per group commit at least");
+    let whole = [0, entries / 2, entries - 1];
+    for at in (0..entries * layout::COMMIT_LEN).filter(|at| whole.contains(&(at / 64)) || at % 7 == 0) {
+        let (code, err) = flip_and_verify(d, &commits, at);
+        assert_eq!(code, 1, "commit entry {} byte {at}: not detected", at / 64);
+        assert!(err.contains(&format!("commit entry {} ", at / 64)), "commit byte {at}: {err}");
     }
-    // The head.
-    for at in 0..value_len(d, META_HEAD) {
-        let (code, err) = flip_and_verify(d, &key(META_HEAD), at);
-        assert_eq!(code, 1, "head byte {at}: not detected");
-        assert!(err.contains("head"), "head byte {at}: {err}");
+    // Every byte of one checkpoint frame, every fifth byte of the others: the note is checked by
+    // verification, its length and size by every reader.
+    let checkpoints = file(d, layout::CHECKPOINTS);
+    let frames = layout::checkpoint_frames(&std::fs::read(&checkpoints).unwrap()).unwrap();
+    let total = std::fs::metadata(&checkpoints).unwrap().len() as usize;
+    for (i, (start, size, _)) in frames.iter().enumerate() {
+        let end = frames.get(i + 1).map_or(total, |f| f.0 as usize);
+        let stride = if *size == 25 { 1 } else { 5 };
+        for at in (*start as usize..end).step_by(stride) {
+            let (code, err) = flip_and_verify(d, &checkpoints, at);
+            assert_eq!(code, 1, "checkpoint {size} byte {at}: not detected");
+            assert!(err.contains("checkpoint"), "checkpoint {size} byte {at}: {err}");
+            assert_eq!(err.lines().count(), 1, "one line per failure: {err}");
+        }
     }
     // Everything restored: the log verifies again.
     assert_eq!(relic(d, &["verify"]).code, 0);
 }
 
-/// A tile cut short loses hashes the records need; a tile with an extra hash, or a tile past the
-/// last one, holds hashes of records that do not exist. Each is named by the first hash concerned.
+/// `log/hashes` cut short loses hashes the records need: verification names the first one missing
+/// (and every other reader computes them from the records meanwhile). Bytes past the acknowledged
+/// end are a write that was never acknowledged: not part of the log, removed by the next writer.
 #[test]
-fn tiles_that_are_cut_short_or_extended_are_named() {
+fn hashes_cut_short_are_named_and_bytes_past_the_end_are_not_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     build(d);
-    let size = RECORDS + 1;
-    let key = tile_key(0, 0);
-    let original = Store::open(&store_path(d), false).unwrap().get(&key).unwrap().unwrap().to_vec();
-    assert_eq!(original.len() as u64, size * 32, "one level-0 tile holds every leaf hash");
-    let cases: [(Vec<u8>, Option<[u8; 10]>, String); 3] = [
-        (original[..original.len() - 32].to_vec(), None, format!("tree hash {} ", merkle::stored_hash_index(0, size - 1))),
-        ([&original[..], &[9u8; 32]].concat(), None, format!("tree hash {} ", merkle::stored_hash_index(0, size))),
-        (original.clone(), Some(tile_key(2, 1)), format!("tree hash {} ", merkle::stored_hash_index(2, size >> 2))),
-    ];
-    for (value, extra, named) in cases {
-        let s = Store::open(&store_path(d), false).unwrap();
-        s.raw_put(&key, &value).unwrap();
-        if let Some(k) = extra {
-            s.raw_put(&k, &[1u8; 32]).unwrap();
-        }
-        s.flush().unwrap();
-        drop(s);
+    let hashes = file(d, layout::HASHES);
+    let original = std::fs::read(&hashes).unwrap();
+    let count = merkle::stored_hash_count(RECORDS + 1);
+    assert_eq!(original.len() as u64, count * 32);
+    std::fs::write(&hashes, &original[..original.len() - 32]).unwrap();
+    let out = relic(d, &["verify"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains(&format!("tree hash {} ", count - 1)), "{}", out.stderr);
+    let log = relic(d, &["--json", "log"]);
+    assert_eq!(log.code, 0, "{}", log.stderr);
+    assert!(log.stderr.contains("log/hashes") && log.stderr.contains("computed from the records"), "{}", log.stderr);
+    assert_eq!(std::fs::read(&hashes).unwrap().len(), original.len() - 32, "a reader changes nothing");
+
+    for name in [layout::HASHES, layout::RECORDS, layout::CHECKPOINTS, layout::COMMITS] {
+        let p = file(d, name);
+        let before = if name == layout::HASHES { original.clone() } else { std::fs::read(&p).unwrap() };
+        std::fs::write(&p, [&before[..], &[7u8; 40][..]].concat()).unwrap();
         let out = relic(d, &["verify"]);
-        assert_eq!(out.code, 1, "{named}: not detected");
-        assert!(out.stderr.contains(&named), "want {named:?}: {}", out.stderr);
-        let s = Store::open(&store_path(d), false).unwrap();
-        s.raw_put(&key, &original).unwrap();
-        if let Some(k) = extra {
-            s.raw_remove(&k).unwrap();
+        assert_eq!(out.code, 0, "{name}: {}", out.stderr);
+        assert!(out.stdout_text().contains(&format!("{} records", RECORDS + 1)), "{}", out.stdout_text());
+        // The next writer cuts the unacknowledged bytes off and says so.
+        let l = Ledger::open(d, relic_ledger::policy::unchecked()).unwrap();
+        if name != layout::HASHES {
+            assert!(l.notes().iter().any(|n| n.contains(name) && n.contains("never acknowledged")), "{name}: {:?}", l.notes());
         }
-        s.flush().unwrap();
+        drop(l);
+        assert_eq!(std::fs::read(&p).unwrap(), before, "{name}");
     }
     assert_eq!(relic(d, &["verify"]).code, 0);
 }
@@ -194,47 +184,35 @@ fn removed_and_reordered_records_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     build(d);
-    let own_key = |seq| match record_location(d, seq).0 {
-        Place::Key(k) => k,
-        Place::File(_) => panic!("record {seq} is in the pack file"),
-    };
-    let (k65, k66) = (own_key(65), own_key(66));
-    let s = Store::open(&store_path(d), false).unwrap();
-    let (r65, r66) = (s.record_bytes(65).unwrap().unwrap(), s.record_bytes(66).unwrap().unwrap());
-    // Swap two records stored under their own keys.
-    s.raw_put(&k65, &r66).unwrap();
-    s.raw_put(&k66, &r65).unwrap();
-    s.flush().unwrap();
-    drop(s);
-    let out = relic(d, &["verify"]);
-    assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("record 65: carries sequence number 66"), "{}", out.stderr);
+    let records = file(d, layout::RECORDS);
+    let original = std::fs::read(&records).unwrap();
+    let ranges = record_ranges(d);
+    let frame = |seq: usize| original[ranges[seq].start - 4..ranges[seq].end].to_vec();
+    let rebuilt = |order: &[usize]| order.iter().flat_map(|&s| frame(s)).collect::<Vec<u8>>();
+    let all: Vec<usize> = (0..=RECORDS as usize).collect();
 
-    // Remove one.
-    let s = Store::open(&store_path(d), false).unwrap();
-    s.raw_put(&k65, &r65).unwrap();
-    s.raw_remove(&k66).unwrap();
-    s.flush().unwrap();
-    drop(s);
-    let out = relic(d, &["verify"]);
-    assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("record 66: is missing"), "{}", out.stderr);
-
-    // Swap two records inside the pack: they are checked like any other.
-    let s = Store::open(&store_path(d), false).unwrap();
-    s.raw_put(&k66, &r66).unwrap();
-    let mut records: Vec<relic_ledger::store::Bytes> = s.records(0).take(64).map(|r| r.unwrap().1).collect();
-    records.swap(5, 6);
-    s.pack_file().write(0, &packs::encode(&records)).unwrap();
-    s.flush().unwrap();
-    drop(s);
+    // Swap two records of the same length.
+    let mut swapped = all.clone();
+    swapped.swap(5, 6);
+    std::fs::write(&records, rebuilt(&swapped)).unwrap();
     let out = relic(d, &["verify"]);
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("record 5: carries sequence number 6"), "{}", out.stderr);
+
+    // Remove one: the file is shorter than what was acknowledged.
+    let removed: Vec<usize> = all.iter().copied().filter(|&s| s != 66).collect();
+    std::fs::write(&records, rebuilt(&removed)).unwrap();
+    let out = relic(d, &["verify"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("log/records") && out.stderr.contains("acknowledged data is missing"), "{}", out.stderr);
+
+    std::fs::write(&records, &original).unwrap();
+    assert_eq!(relic(d, &["verify"]).code, 0);
 }
 
-/// An attacker who re-signs nothing but recomputes the whole tree: a record with a bad signature
-/// followed by a gap. The bad signature comes first and is the one named, with or without --strict.
+/// An attacker who re-signs nothing but rewrites every derived byte: a record with a bad signature
+/// followed by a gap, with the tree hashes and the commit entry recomputed over the records as they
+/// now are. The bad signature comes first and is the one named, with or without --strict.
 #[test]
 fn a_bad_signature_is_named_before_a_later_structural_error() {
     let dir = tempfile::tempdir().unwrap();
@@ -244,35 +222,27 @@ fn a_bad_signature_is_named_before_a_later_structural_error() {
         let last = r.len() - 1;
         r[last] ^= 1; // inside the signature
     });
-    let Place::Key(k68) = record_location(d, 68).0 else { panic!("record 68 is in the pack file") };
-    let s = Store::open(&store_path(d), false).unwrap();
-    s.raw_remove(&k68).unwrap();
-    // Recompute every tree hash over the records as they now are, so only the signature and the
-    // gap give the tampering away.
-    let mut f = merkle::Frontier::new();
-    let mut t = tiles::OpenTiles::default();
-    for seq in 0..=RECORDS {
-        let Some(b) = s.record_bytes(seq).unwrap() else { continue };
-        t.push(&f.push(merkle::leaf_hash(&b)));
+    let original = std::fs::read(file(d, layout::RECORDS)).unwrap();
+    let ranges = record_ranges(d);
+    let mut records = Vec::new();
+    let (mut f, mut hashes) = (merkle::Frontier::new(), Vec::new());
+    for (seq, r) in ranges.iter().enumerate() {
+        if seq == 68 {
+            continue;
+        }
+        records.extend_from_slice(&original[r.start - 4..r.end]);
+        hashes.extend(f.push(merkle::leaf_hash(&original[r.clone()])).into_iter().flatten());
     }
-    let mut group = relic_ledger::store::Group::new();
-    t.write(&mut group);
-    relic_ledger::store::LogStore::commit(&s, group).unwrap();
-    s.flush().unwrap();
-    drop(s);
+    std::fs::write(file(d, layout::RECORDS), &records).unwrap();
+    std::fs::write(file(d, layout::HASHES), &hashes).unwrap();
+    std::fs::write(file(d, layout::CHECKPOINTS), b"").unwrap();
+    let entry = Commit { size: f.size(), records_end: records.len() as u64, checkpoints_end: 0, root: f.root() };
+    std::fs::write(file(d, layout::COMMITS), entry.encode()).unwrap();
     for args in [&["verify"][..], &["verify", "--strict"]] {
         let out = relic(d, args);
         assert_eq!(out.code, 1);
         assert!(out.stderr.contains("record 67: signature does not verify"), "{args:?}: {}", out.stderr);
     }
-}
-
-/// Rewrites the value under `key` in the store of the ledger in `dir`.
-fn rewrite(dir: &Path, key: &[u8], f: impl Fn(&mut Vec<u8>)) {
-    let s = Store::open(&store_path(dir), false).unwrap();
-    let mut v = s.get(key).unwrap().unwrap().to_vec();
-    f(&mut v);
-    s.raw_put(key, &v).unwrap();
 }
 
 fn verify_from(dir: &Path, resume: Option<&relic_ledger::verify::Resume>) -> Result<relic_ledger::verify::Report, relic_ledger::verify::VerifyError> {
@@ -319,12 +289,17 @@ fn a_resumed_verification_checks_what_is_new_and_that_the_log_still_ends_where_i
     let err = verify_from(d, Some(&saved)).unwrap_err().to_string();
     assert!(err.contains("saved verification position") && err.contains(&format!("record {RECORDS}")), "{err}");
     rewrite_record(d, RECORDS, |v| v[20] ^= 1);
-    // The first subtree of the tree at the position (its largest power of two): part of its head.
-    let (top, at) = hash_location(merkle::stored_hash_index((RECORDS + 1).ilog2(), 0));
-    rewrite(d, &top, |v| v[at] ^= 1);
-    let err = verify_from(d, Some(&saved)).unwrap_err().to_string();
-    assert!(err.contains("saved verification position") && err.contains("another root"), "{err}");
-    rewrite(d, &top, |v| v[at] ^= 1);
+    // A stored tree hash under the position (the first subtree of the tree there, part of its
+    // head): derived data. Opening finds it does not give the acknowledged tree head and computes
+    // the hashes from the records, so the resumed verification still sees the log it verified; a
+    // full verification names the damaged hash.
+    let index = merkle::stored_hash_index((RECORDS + 1).ilog2(), 0);
+    let hashes = file(d, layout::HASHES);
+    rewrite(&hashes, &|v| v[index as usize * 32] ^= 1);
+    assert!(verify_from(d, Some(&saved)).is_ok());
+    let err = verify_from(d, None).unwrap_err().to_string();
+    assert!(err.contains(&format!("tree hash {index} ")), "{err}");
+    rewrite(&hashes, &|v| v[index as usize * 32] ^= 1);
 
     // A record well behind the position, its tree hashes untouched: invisible to the resumed
     // verification (it reads nothing there), found by a full one.

@@ -56,24 +56,32 @@ fn main() {
     }
 
     let tmp = bench_tempdir();
-    // The store's own write path without any check: records into packs, their tree hashes into
-    // tiles, the head, one group and one flush per batch (what the mirror writes, unverified).
-    let store = relic_ledger::store::Store::open(&tmp.path().join("raw"), true).expect("store");
-    let (mut pack, mut tree) = (relic_ledger::packs::OpenPack::default(), relic_ledger::tiles::TreeWriter::default());
+    // The store's own write path without any check: record frames, their tree hashes, one commit
+    // entry per batch (what the mirror writes, unverified).
+    let raw = tmp.path().join("raw");
+    let mut tree = relic_store::TreeWriter::default();
+    let mut chunks = records.chunks(BATCH);
+    let first = chunks.next().expect("records");
+    let mut group = relic_store::Group::new();
     let t = Instant::now();
-    for (i, chunk) in records.chunks(BATCH).enumerate() {
-        let mut group = relic_ledger::store::Group::new();
+    for r in first {
+        group.push_record(r);
+        tree.push(r);
+    }
+    tree.write(&mut group);
+    group.set_keys(&origin.keys());
+    relic_store::Store::create(&raw, origin.origin(), group, false).expect("create");
+    let store = relic_store::Store::open(&raw, relic_store::Mode::Write).expect("store");
+    for chunk in chunks {
+        let mut group = relic_store::Group::new();
         for r in chunk {
-            pack.push(&mut group, r);
+            group.push_record(r);
             tree.push(r);
         }
         tree.write(&mut group);
-        let size = (i * BATCH + chunk.len()) as u64;
-        group.set_head(&relic_ledger::store::Head { size, link: [0; 32], last_time_us: 0 });
-        pack.finish(&mut group);
-        relic_ledger::store::LogStore::commit(&store, group).expect("commit");
+        store.commit(group).expect("commit");
     }
-    println!("store write path, records, tiles and head:      {}", per(t.elapsed().as_secs_f64()));
+    println!("store write path, records, hashes and commits:  {}", per(t.elapsed().as_secs_f64()));
     drop(store);
 
     let t = Instant::now();

@@ -13,7 +13,6 @@
 use std::time::Instant;
 
 use relic_benches::{cache_name, cached_ledger, peak_rss_kib, report_load, target_dir};
-use relic_ledger::ledger::store_path;
 use relic_ledger::store::Store;
 use relic_ledger::verify;
 
@@ -53,7 +52,7 @@ fn main() {
     let io_before = io_counters();
     // What `verify_dir` does, in two timed steps: open the store, then verify it.
     let start = Instant::now();
-    let store = Store::open(&store_path(&dir), false).expect("open store");
+    let store = Store::open(&dir, relic_ledger::store::Mode::Read).expect("open store");
     let opened = start.elapsed().as_secs_f64();
     let rss_open = peak_rss_kib().unwrap_or(0);
     let mut last = 0u64;

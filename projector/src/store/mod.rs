@@ -1,6 +1,9 @@
 //! The incremental view store: the domain state and the audit trail as of `applied` records, kept
-//! in their own key-value database (`relic_store::kv`) at `<data>/views`, separate from the log so that they can be dropped
-//! and rebuilt at will.
+//! in their own small key-value store (`relic_store::kv`: one manifest file, replaced whole) and
+//! segment files at `<data>/views`, separate from the log so that they can be dropped and rebuilt
+//! at will. Writers (the commands that append, `relic projections rebuild`) hold its lock and save;
+//! readers ([`ViewStore::open_read`]) take no lock, load what is stored, apply the records after it
+//! in memory and write nothing.
 //!
 //! Changes are kept as segments, like a log-structured store: each save writes one segment that
 //! holds every entity a batch of records changed (a project without its releases, a release, an
@@ -11,11 +14,8 @@
 //! entity instead and drops the others, so the store stays within a constant factor of the state's
 //! size and each save costs what its batch changed.
 //!
-//! A segment is a file of its own, `segments/<applied, 20 digits>.seg` inside the database's directory;
-//! the database holds its length and BLAKE3, so that loading refuses a damaged one. The database is
-//! not given the segments themselves: an insert costs 20–30 µs here (too much for one row per
-//! entity), and the database rewrites a leaf's large values together when it consolidates the leaf, which wrote 617 MB
-//! of blobs for 176 MB of segments in a rebuild of 1,000,000 events.
+//! A segment is a file of its own, `segments/<applied, 20 digits>.seg` inside the store's directory;
+//! the manifest holds its length and BLAKE3, so that loading refuses a damaged one.
 //!
 //! | key                    | value                                                      |
 //! |------------------------|------------------------------------------------------------|
@@ -28,8 +28,8 @@
 //! | `s` + applied (u64 BE) | the segment file's length (u64 BE) and BLAKE3 (32 bytes)   |
 //!
 //! Records are applied in batches; after each batch its segment file is written and fsynced (under
-//! a temporary name, then renamed), then the database batch that refers to it, with the applied count
-//! and the tree head, is applied and flushed: that flush is the commit. A crash before it leaves a
+//! a temporary name, then renamed), then the manifest that refers to it, with the applied count and
+//! the tree head, is replaced (written aside, synced, renamed): that rename is the commit. A crash before it leaves a
 //! file nothing refers to, which the next open removes; a crash after it, before the files of
 //! replaced segments are removed, leaves those, removed the same way. The next run resumes from the
 //! stored `applied` and applies each record exactly once. `rebuild` deletes the store and starts
@@ -171,7 +171,7 @@ impl ViewStore {
     /// the next catch-up.
     pub fn open(data: &Path) -> Result<Self, ViewError> {
         let dir = path(data);
-        // A store the database cannot open, or of another format, is derived data: start it again.
+        // A store that cannot be used, or of another format, is derived data: start it again.
         if let Opened::Ready(db) = Kv::open(&dir).map_err(storage)? {
             if db.get(KEY_FORMAT).ok().flatten().as_deref() == Some(FORMAT) {
                 let store = Self { db, dir, slack: COMPACTION_SLACK };
@@ -182,19 +182,62 @@ impl ViewStore {
         Self::fresh(dir, COMPACTION_SLACK)
     }
 
-    /// Deletes the store's directory and creates an empty store there: the database does not give back the
-    /// space of deleted values quickly, and everything here can be derived again.
-    fn fresh(dir: PathBuf, slack: u64) -> Result<Self, ViewError> {
-        match std::fs::remove_dir_all(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(storage(format!("cannot remove {}: {e}", dir.display()))),
+    /// Opens the view store of `data` for reading: no lock, nothing written, nothing removed. A store
+    /// that cannot be used (missing, damaged, of another format, or changed under the reader by a
+    /// writer's compaction more than a few times in a row) reads as empty: the reader then applies
+    /// the whole log in memory.
+    pub fn open_read(data: &Path) -> Self {
+        let dir = path(data);
+        for _ in 0..5 {
+            if let Ok(Opened::Ready(db)) = Kv::open_read(&dir) {
+                if db.get(KEY_FORMAT).ok().flatten().as_deref() != Some(FORMAT) {
+                    break;
+                }
+                let store = Self { db, dir: dir.clone(), slack: COMPACTION_SLACK };
+                if store.load().is_ok() {
+                    return store;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
         }
+        Self { db: Kv::empty(), dir, slack: COMPACTION_SLACK }
+    }
+
+    /// True if this handle saves (a writer's).
+    pub fn writable(&self) -> bool {
+        self.db.writable()
+    }
+
+    /// Empties the store's directory (all but its lock: older formats' files included) and starts an
+    /// empty store there: everything here can be derived again.
+    fn fresh(dir: PathBuf, slack: u64) -> Result<Self, ViewError> {
         let db = match Kv::open(&dir).map_err(storage)? {
             Opened::Ready(db) => db,
-            Opened::Unusable(why) => return Err(storage(format!("cannot create {}: {why}", dir.display()))),
+            // Its manifest is unusable: emptied below, with the rest.
+            Opened::Unusable(_) => {
+                std::fs::remove_file(dir.join(relic_store::kv::MANIFEST)).map_err(|e| storage(format!("cannot remove the damaged manifest in {}: {e}", dir.display())))?;
+                match Kv::open(&dir).map_err(storage)? {
+                    Opened::Ready(db) => db,
+                    Opened::Unusable(why) => return Err(storage(format!("cannot create {}: {why}", dir.display()))),
+                }
+            }
         };
-        db.put_durably(KEY_FORMAT, FORMAT).map_err(storage)?;
+        let listing = std::fs::read_dir(&dir).map_err(|e| storage(format!("cannot list {}: {e}", dir.display())))?;
+        for entry in listing {
+            let entry = entry.map_err(|e| storage(format!("cannot list {}: {e}", dir.display())))?;
+            if entry.file_name() == relic_store::layout::LOCK {
+                continue;
+            }
+            let p = entry.path();
+            let removed = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+            removed.map_err(|e| storage(format!("cannot remove {}: {e}", p.display())))?;
+        }
+        let mut batch = relic_store::kv::Batch::default();
+        for entry in db.scan_prefix(b"") {
+            batch.remove(&entry.map_err(storage)?.0);
+        }
+        batch.insert(KEY_FORMAT, FORMAT.to_vec());
+        db.apply(batch).map_err(storage)?;
         Ok(Self { db, dir, slack })
     }
 
@@ -238,7 +281,7 @@ impl ViewStore {
             .db
             .get(KEY_APPLIED)
             .map_err(storage)?
-            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok().map(u64::from_be_bytes))
             .unwrap_or(0))
     }
 
@@ -297,8 +340,11 @@ impl ViewStore {
         Ok(self.db.get(KEY_VERIFIED).map_err(storage)?.and_then(|b| relic_ledger::verify::Resume::decode(&b).ok()))
     }
 
-    /// Saves where a successful verification of the log stopped.
+    /// Saves where a successful verification of the log stopped (a reader's handle saves nothing).
     pub fn save_verified(&self, r: &relic_ledger::verify::Resume) -> Result<(), ViewError> {
+        if !self.writable() {
+            return Ok(());
+        }
         self.db.put_durably(KEY_VERIFIED, r.encode()).map_err(storage)
     }
 
@@ -312,8 +358,8 @@ impl ViewStore {
             ..Dirty::default()
         };
         let segments = self.segment_numbers()?;
-        let entries = self.db.get(KEY_ENTRIES).map_err(storage)?.and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)).unwrap_or(0);
-        let root = self.db.get(KEY_ROOT).map_err(storage)?.and_then(|v| v.as_ref().try_into().ok());
+        let entries = self.db.get(KEY_ENTRIES).map_err(storage)?.and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok().map(u64::from_be_bytes)).unwrap_or(0);
+        let root = self.db.get(KEY_ROOT).map_err(storage)?.and_then(|v| v.as_slice().try_into().ok());
         Ok(Updater { store: self, views, dirty, writer: Writer::default(), segments, entries, root })
     }
 
@@ -321,7 +367,16 @@ impl ViewStore {
     /// Returns the up-to-date views.
     pub fn catch_up(&self, ledger: &Ledger, batch: u64) -> Result<Views, ViewError> {
         let mut up = self.updater()?;
-        up.catch_up(ledger, batch)?;
+        if let Err(e) = up.catch_up(ledger, batch) {
+            if self.writable() {
+                return Err(e);
+            }
+            // A reader's stored views that do not fit this log: the whole log, in memory.
+            let empty = Self { db: Kv::empty(), dir: self.dir.clone(), slack: self.slack };
+            let mut up = empty.updater()?;
+            up.catch_up(ledger, batch)?;
+            return up.finish();
+        }
         up.finish()
     }
 
@@ -362,7 +417,7 @@ mod tests {
         let second = ViewStore::open(dir.path()).unwrap();
         held.join().unwrap();
         let err = ViewStore::open(dir.path()).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.contains("in use by another relic process"), "{err}");
+        assert!(err.contains("being written by another relic process"), "{err}");
         drop(second);
     }
 

@@ -98,6 +98,16 @@ impl Updater<'_> {
     /// batch, and flushes. The writing happens on a writer thread; [`Updater::finish`] (or dropping
     /// the updater) waits for it.
     pub fn save(&mut self, ledger: &Ledger) -> Result<(), ViewError> {
+        if !self.store.writable() {
+            // A reader's views live in memory only.
+            self.dirty = Dirty {
+                frozen_from: self.views.audit.frozen.len(),
+                refused_from: self.views.audit.refused.len(),
+                findings_from: self.views.audit.findings.len(),
+                ..Dirty::default()
+            };
+            return Ok(());
+        }
         let (st, audit) = (&self.views.state, &self.views.audit);
         let d = std::mem::take(&mut self.dirty);
         let live = live_entities(&self.views);

@@ -21,8 +21,8 @@ use std::collections::BTreeMap;
 use relic_formats::merkle::{self, Frontier, Hash};
 
 use crate::error::{Error, Result};
-use crate::store::Store;
-use crate::{Bytes, Group};
+use crate::legacy::store::Store;
+use crate::legacy::{Bytes, Group};
 
 /// Hashes per tile.
 pub const WIDTH: u64 = 256;
@@ -167,12 +167,12 @@ fn missing(level: u32, k: u64) -> Error {
 
 /// Reads tree hashes by (level, n), keeping the last tile read of each level.
 pub struct TileReader<'a> {
-    store: &'a dyn crate::LogStore,
+    store: &'a dyn crate::legacy::LogStore,
     cache: BTreeMap<u32, (u64, Bytes)>,
 }
 
 impl<'a> TileReader<'a> {
-    pub fn new(store: &'a dyn crate::LogStore) -> Self {
+    pub fn new(store: &'a dyn crate::legacy::LogStore) -> Self {
         Self { store, cache: BTreeMap::new() }
     }
 
@@ -237,7 +237,7 @@ mod tests {
                     tiles.push(hs);
                 }
                 tiles.write(&mut group);
-                crate::LogStore::commit(&store, group).unwrap();
+                crate::legacy::LogStore::commit(&store, group).unwrap();
                 if i == 3 {
                     // Reloading from the store gives the same open tiles.
                     let reloaded = OpenTiles::load(&store, tiles.size()).unwrap();

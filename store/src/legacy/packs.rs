@@ -34,8 +34,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{self, Error, Result};
-use crate::store::{self, Store};
-use crate::{Bytes, Group};
+use crate::legacy::store::{self, Store};
+use crate::legacy::{Bytes, Group};
 
 /// Records per pack.
 pub const WIDTH: u64 = 64;
