@@ -49,6 +49,9 @@ pub enum Error {
     ReadOnly,
     #[error("the ledger stopped accepting appends after a storage failure ({0}); reopen it")]
     Poisoned(String),
+    /// Writing the group that held this append failed: nothing of it was acknowledged.
+    #[error("cannot write to the log: {0}; this append was not acknowledged")]
+    WriteFailed(String),
     #[error("the ledger was closed")]
     Closed,
 }

@@ -70,8 +70,8 @@ impl Ack {
         match (self, result) {
             (Ack::One(r, receipt), Ok(())) => drop(r.send(Ok(receipt))),
             (Ack::All(r, receipts), Ok(())) => drop(r.send(Ok(receipts))),
-            (Ack::One(r, _), Err(e)) => drop(r.send(Err(Error::Poisoned(e)))),
-            (Ack::All(r, _), Err(e)) => drop(r.send(Err(Error::Poisoned(e)))),
+            (Ack::One(r, _), Err(e)) => drop(r.send(Err(Error::WriteFailed(e)))),
+            (Ack::All(r, _), Err(e)) => drop(r.send(Err(Error::WriteFailed(e)))),
         }
     }
 }

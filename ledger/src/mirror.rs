@@ -153,6 +153,12 @@ impl Writer {
 pub fn open_for_checkpoint(data: &Path, size: Option<u64>) -> Result<(crate::Ledger, Option<u64>)> {
     let ro = crate::Ledger::open_read_only(data)?;
     if !is_mirror(ro.store())? {
+        // A checkpoint already issued at that size is printed by a reader; signing a new one
+        // takes the writer's lock (it is stored).
+        let at = size.unwrap_or_else(|| ro.size());
+        if at <= ro.size() && ro.store().checkpoint_note(at)?.is_some() {
+            return Ok((ro, Some(at)));
+        }
         drop(ro);
         return Ok((crate::Ledger::open(data, crate::policy::closed())?, size));
     }

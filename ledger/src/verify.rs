@@ -379,6 +379,9 @@ fn stream(
         for (level, h) in st.frontier.push(leaf).into_iter().enumerate() {
             let (level, n) = (level as u32, seq >> level);
             let index = merkle::stored_hash_index(level, n);
+            // A missing hashes file is derived data to write again (the store said so); damage
+            // in one that exists is named.
+            let Some(hashes) = hashes.as_mut() else { continue };
             let mut found = [0u8; 32];
             if let Err(e) = hashes.read_exact(&mut found) {
                 return Err((seq, tree_err(index, format!("cannot be read from {}: {e}", hashes_path.display()))));

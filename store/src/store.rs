@@ -76,7 +76,8 @@ struct Inner {
     dir: PathBuf,
     mode: Mode,
     records: File,
-    hashes: File,
+    /// `None` for a reader when the file is missing (derived: computed in memory instead).
+    hashes: Option<File>,
     commits: File,
     checkpoints: File,
     origin: String,
@@ -207,10 +208,16 @@ impl Store {
             }
             .map_err(io(p))
         };
-        let (records, hashes, commits, checkpoints) = (open(layout::RECORDS)?, open(layout::HASHES)?, open(layout::COMMITS)?, open(layout::CHECKPOINTS)?);
+        let (records, commits, checkpoints) = (open(layout::RECORDS)?, open(layout::COMMITS)?, open(layout::CHECKPOINTS)?);
+        // Derived: a missing one is rebuilt (a writer writes it whole, a reader computes it in memory).
+        let hashes = match open(layout::HASHES) {
+            Ok(f) => Some(f),
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
         let mut notes = Vec::new();
         let commits_path = dir.join(layout::COMMITS);
-        let (commit, entries, past) = read_tip(&commits, &commits_path, mode)?;
+        let (commit, entries) = read_tip(&commits, &commits_path, mode)?;
         let len = |f: &File, name: &str| f.metadata().map(|m| m.len()).map_err(io(dir.join(name)));
         for (file, name, end) in [(&records, layout::RECORDS, commit.records_end), (&checkpoints, layout::CHECKPOINTS, commit.checkpoints_end)] {
             let have = len(file, name)?;
@@ -247,7 +254,7 @@ impl Store {
             _lock: lock,
         };
         if mode == Mode::Write {
-            store.recover(past, &mut notes)?;
+            store.recover(&mut notes)?;
         }
         store.load_keys(&mut notes)?;
         store.check_hashes(&mut notes)?;
@@ -388,12 +395,17 @@ impl Store {
     }
 
     /// The tree hashes as stored in `hashes`, from stored hash index `from` on (verification reads
-    /// them in order and compares each with the one it computes).
-    pub fn stored_hashes(&self, from: u64) -> Result<BufReader<File>> {
+    /// them in order and compares each with the one it computes); `None` if the file is missing
+    /// (derived: the next writer writes it again).
+    pub fn stored_hashes(&self, from: u64) -> Result<Option<BufReader<File>>> {
         let p = self.path(layout::HASHES);
-        let mut f = File::open(&p).map_err(io(&p))?;
+        let mut f = match File::open(&p) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(&p)(e)),
+        };
         std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(from * 32)).map_err(io(&p))?;
-        Ok(BufReader::with_capacity(1 << 16, f))
+        Ok(Some(BufReader::with_capacity(1 << 16, f)))
     }
 
     /// The length of a file of the log directory.
@@ -430,6 +442,9 @@ impl Store {
         }
         let frame = layout::checkpoint_frame(size, note);
         let p = self.path(layout::CHECKPOINTS);
+        if frame.len() > 4 + layout::MAX_CHECKPOINT as usize {
+            return Err(Error::Storage(format!("a checkpoint note of {} bytes is larger than a checkpoint frame holds", note.len())));
+        }
         self.inner.checkpoints.write_all_at(&frame, tip.commit.checkpoints_end).map_err(io(&p))?;
         self.inner.checkpoints.sync_data().map_err(io(&p))?;
         let commit = Commit { checkpoints_end: tip.commit.checkpoints_end + frame.len() as u64, ..tip.commit };
@@ -470,7 +485,8 @@ impl Store {
         let (rp, hp, kp) = (self.path(layout::RECORDS), self.path(layout::HASHES), self.path(layout::KEYS));
         self.inner.records.write_all_at(&group.frames, tip.commit.records_end).map_err(io(&rp))?;
         let hashes_at = merkle::stored_hash_count(tip.commit.size) * 32;
-        self.inner.hashes.write_all_at(&group.hashes, hashes_at).map_err(io(&hp))?;
+        let hashes = self.inner.hashes.as_ref().ok_or_else(|| Error::Storage("no hashes file".into()))?;
+        hashes.write_all_at(&group.hashes, hashes_at).map_err(io(&hp))?;
         let mut new_keys = None;
         if let Some(keys) = &group.keys {
             if keys.len() > tip.keys.len() {
@@ -482,7 +498,7 @@ impl Store {
             }
         }
         self.inner.records.sync_data().map_err(io(&rp))?;
-        self.inner.hashes.sync_data().map_err(io(&hp))?;
+        hashes.sync_data().map_err(io(&hp))?;
         let commit = Commit { size: group.size, records_end: tip.commit.records_end + group.frames.len() as u64, checkpoints_end: tip.commit.checkpoints_end, root: group.root };
         self.append_entry(&mut tip, commit)?;
         if let Some((keys, len)) = new_keys {
@@ -517,8 +533,8 @@ impl Inner {
     }
 
     /// §Recovery: cuts every file back to what the last commit entry acknowledged, and reports what
-    /// it cut. `past` is what followed the last entry in `commits`.
-    fn recover(&mut self, past: u64, notes: &mut Vec<String>) -> Result<()> {
+    /// it cut.
+    fn recover(&mut self, notes: &mut Vec<String>) -> Result<()> {
         let tip = self.tip.get_mut().unwrap_or_else(|p| p.into_inner()).clone();
         let ends = [
             (layout::COMMITS, tip.entries * COMMIT_LEN as u64),
@@ -526,13 +542,15 @@ impl Inner {
             (layout::CHECKPOINTS, tip.commit.checkpoints_end),
             (layout::HASHES, merkle::stored_hash_count(tip.commit.size) * 32),
         ];
-        let _ = past;
         for (name, end) in ends {
             let file = match name {
                 layout::COMMITS => &self.commits,
                 layout::RECORDS => &self.records,
                 layout::CHECKPOINTS => &self.checkpoints,
-                _ => &self.hashes,
+                _ => match &self.hashes {
+                    Some(f) => f,
+                    None => continue,
+                },
             };
             let p = self.path(name);
             let have = file.metadata().map_err(io(&p))?.len();
@@ -609,14 +627,19 @@ impl Inner {
         let commit = self.tip.get_mut().unwrap_or_else(|p| p.into_inner()).commit;
         let p = self.path(layout::HASHES);
         let want = merkle::stored_hash_count(commit.size) * 32;
-        let have = self.hashes.metadata().map_err(io(&p))?.len();
-        let why = if have < want {
-            Some(format!("holds {have} bytes, {want} expected"))
-        } else {
-            match merkle::tree_hash(commit.size, &FileHashes { file: &self.hashes, count: want / 32 }) {
-                Ok(root) if root == commit.root => None,
-                Ok(_) => Some("does not give the acknowledged tree head".to_string()),
-                Err(e) => Some(e.to_string()),
+        let why = match &self.hashes {
+            None => Some("is missing".to_string()),
+            Some(f) => {
+                let have = f.metadata().map_err(io(&p))?.len();
+                if have < want {
+                    Some(format!("holds {have} bytes, {want} expected"))
+                } else {
+                    match merkle::tree_hash(commit.size, &FileHashes { file: f, count: want / 32 }) {
+                        Ok(root) if root == commit.root => None,
+                        Ok(_) => Some("does not give the acknowledged tree head".to_string()),
+                        Err(e) => Some(e.to_string()),
+                    }
+                }
             }
         };
         let Some(why) = why else { return Ok(()) };
@@ -628,14 +651,15 @@ impl Inner {
         }
         if frontier.root() != commit.root {
             let records = self.path(layout::RECORDS);
-            return Err(corrupt(&records, format!("the records do not give the tree head commit entry {} acknowledged", commit.size)));
+            return Err(corrupt(&records, format!("the records do not give the tree head the last commit entry acknowledged at size {}", commit.size)));
         }
         match self.mode {
             Mode::Write => {
+                // Written aside and renamed over it: a reader sees the old file or the new one,
+                // and a crash leaves one of the two.
                 let bytes: Vec<u8> = all.iter().flatten().copied().collect();
-                self.hashes.set_len(0).map_err(io(&p))?;
-                self.hashes.write_all_at(&bytes, 0).map_err(io(&p))?;
-                self.hashes.sync_all().map_err(io(&p))?;
+                write_durably(&p, &bytes, None)?;
+                self.hashes = Some(OpenOptions::new().read(true).write(true).open(&p).map_err(io(&p))?);
                 notes.push(format!("{}: {why}; rebuilt from the records", p.display()));
             }
             Mode::Read => {
@@ -655,10 +679,10 @@ fn entry_why(e: &EntryError) -> &'static str {
 }
 
 /// Reads the last commit entry (§Readers): the last complete entry that is not all zeros. Returns
-/// it, the number of entries up to it, and how many bytes follow it. A damaged last entry may be
+/// it and the number of entries up to it. A damaged last entry may be
 /// one a writer is writing at this moment: a reader reads it again for a while before calling it
 /// damage.
-fn read_tip(commits: &File, path: &Path, mode: Mode) -> Result<(Commit, u64, u64)> {
+fn read_tip(commits: &File, path: &Path, mode: Mode) -> Result<(Commit, u64)> {
     let tries = if mode == Mode::Read { TIP_TRIES } else { 1 };
     let mut last_err = None;
     for attempt in 0..tries {
@@ -674,7 +698,7 @@ fn read_tip(commits: &File, path: &Path, mode: Mode) -> Result<(Commit, u64, u64
             let mut b = [0u8; COMMIT_LEN];
             commits.read_exact_at(&mut b, (n - 1) * COMMIT_LEN as u64).map_err(io(path))?;
             match Commit::decode(&b) {
-                Ok(c) => return Ok((c, n, len - n * COMMIT_LEN as u64)),
+                Ok(c) => return Ok((c, n)),
                 Err(EntryError::Zero) => n -= 1,
                 Err(e @ EntryError::Damaged) => {
                     last_err = Some(corrupt(path, format!("commit entry {} (bytes {}..{}) is {}", n - 1, (n - 1) * 64, n * 64, entry_why(&e))));
@@ -717,7 +741,10 @@ impl HashReader for Store {
                 .map(|&i| all.get(i as usize).copied().filter(|_| i < count).ok_or_else(|| format!("stored hash {i} is past the end of the tree").into()))
                 .collect();
         }
-        FileHashes { file: &self.inner.hashes, count }.read_hashes(indexes)
+        match &self.inner.hashes {
+            Some(file) => FileHashes { file, count }.read_hashes(indexes),
+            None => Err("log/hashes is missing".to_string().into()),
+        }
     }
 }
 
