@@ -998,7 +998,7 @@ fn check_checkpoint_file(cv: &Value, records: &[Vec<u8>], vks: &[VerifierKey], r
 /// (schemas/store-v3.md: each record under its own `r` key and tiles; store-v2.md; store-v1.md: one
 /// entry per hash), which `relic migrate` converts; then runs relic's full verification and read
 /// path over it.
-fn check_store_layout(version: u8, records: &[Vec<u8>], stored: &[Hash], rv: &Value, cv: &Value, vks: &[VerifierKey]) {
+fn check_store_layout(version: u8, records: &[Vec<u8>], stored: &[Hash], rv: &Value, cv: &Value, sv: &Value, vks: &[VerifierKey]) {
     let dir = tempfile::tempdir().expect("tempdir");
     let origin = s(&rv["origin"]);
     let keys_lines: String = arr(&rv["keys"]).iter().map(|k| format!("{} {}\n", n(&k["signs_from_seq"]), s(&k["verifier_key"]))).collect();
@@ -1023,14 +1023,15 @@ fn check_store_layout(version: u8, records: &[Vec<u8>], stored: &[Hash], rv: &Va
             frames.extend_from_slice(b);
             commits.extend(entry(i as u64 + 1, frames.len() as u64, 0));
         }
+        // Each checkpoint stored: its frame, then an entry acknowledging it.
         let mut checkpoints = Vec::new();
         for c in arr(&cv["checkpoints"]) {
             let note = s(&c["note"]).as_bytes();
             checkpoints.extend_from_slice(&((8 + note.len()) as u32).to_be_bytes());
             checkpoints.extend_from_slice(&n(&c["size"]).to_be_bytes());
             checkpoints.extend_from_slice(note);
+            commits.extend(entry(records.len() as u64, frames.len() as u64, checkpoints.len() as u64));
         }
-        commits.extend(entry(records.len() as u64, frames.len() as u64, checkpoints.len() as u64));
         let hashes: Vec<u8> = stored.iter().flatten().copied().collect();
         for (name, bytes) in [
             ("format", &b"relic-log/4\n"[..]),
@@ -1042,6 +1043,10 @@ fn check_store_layout(version: u8, records: &[Vec<u8>], stored: &[Hash], rv: &Va
             ("keys", keys_lines.as_bytes()),
         ] {
             std::fs::write(log.join(name), bytes).expect("write");
+            // Byte for byte what relic's own writer wrote for the same log (the vectors).
+            if name != "format" && name != "origin" {
+                assert_eq!(relic_ledger::hex::encode(bytes), s(&sv["files"][name]), "log/{name}: the spec's layout and relic's writer differ");
+            }
         }
     } else {
         let db = relic_store::legacy::testing::RawDb::open(&dir.path().join("store"));
@@ -1133,9 +1138,58 @@ fn vectors() {
     let (records, vks) = check_record_file(&rv);
     let stored = check_merkle_file(&mv, &records);
     check_checkpoint_file(&cv, &records, &vks, &rv);
+    let sv = write_or_compare("store-v4.json", &store_vectors(&records, &rv, &cv));
     for version in [4, 3, 2, 1] {
-        check_store_layout(version, &records, &stored, &rv, &cv, &vks);
+        check_store_layout(version, &records, &stored, &rv, &cv, &sv, &vks);
     }
+}
+
+/// The vector log written by relic's own store (`relic_store::Store`: created with record 0, one
+/// commit per further record, then each checkpoint stored), its files dumped in hex: what a reader
+/// in another language can check its parsing of schemas/store-v4.md against.
+fn store_vectors(records: &[Vec<u8>], rv: &Value, cv: &Value) -> Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys: Vec<relic_ledger::chain::KeyEntry> = arr(&rv["keys"])
+        .iter()
+        .map(|k| relic_ledger::chain::KeyEntry { key: VerifierKey::parse(s(&k["verifier_key"])).expect("key"), from_seq: n(&k["signs_from_seq"]) })
+        .collect();
+    let keys_at = |size: u64| keys.iter().filter(|k| k.from_seq <= size).cloned().collect::<Vec<_>>();
+    let mut tree = relic_store::TreeWriter::default();
+    let mut group = relic_store::Group::new();
+    group.push_record(&records[0]);
+    tree.push(&records[0]);
+    tree.write(&mut group);
+    group.set_keys(&keys_at(1));
+    relic_store::Store::create(dir.path(), s(&rv["origin"]), group, false).expect("create");
+    let store = relic_store::Store::open(dir.path(), relic_store::Mode::Write).expect("open");
+    for (i, r) in records.iter().enumerate().skip(1) {
+        let mut group = relic_store::Group::new();
+        group.push_record(r);
+        tree.push(r);
+        tree.write(&mut group);
+        let size = i as u64 + 1;
+        if keys_at(size).len() != keys_at(size - 1).len() {
+            group.set_keys(&keys_at(size));
+        }
+        store.commit(group).expect("commit");
+    }
+    for c in arr(&cv["checkpoints"]) {
+        store.put_checkpoint(n(&c["size"]), s(&c["note"])).expect("checkpoint");
+    }
+    drop(store);
+    let file = |name: &str| relic_ledger::hex::encode(&std::fs::read(dir.path().join("log").join(name)).expect("file"));
+    json!({
+        "description": "The 5-record log of record-v1.json in the files of store-v4.md, as relic writes it: created with record 0, one commit entry per further record, then one per stored checkpoint (checkpoint-v1.json's, in its order). Each file's bytes in hex.",
+        "origin": s(&rv["origin"]),
+        "format": relic_ledger::hex::encode(b"relic-log/4\n"),
+        "files": {
+            "records": file("records"),
+            "hashes": file("hashes"),
+            "commits": file("commits"),
+            "checkpoints": file("checkpoints"),
+            "keys": file("keys"),
+        },
+    })
 }
 
 /// A real ledger of 150 records, read by hand as schemas/store-v4.md says (frames in `records`,
