@@ -89,7 +89,7 @@ struct Shared {
     origin: String,
     /// Records durably on disk; reads never look past it.
     committed: AtomicU64,
-    /// Group commits written since open (one batch and one flush each).
+    /// Group commits written since open (one commit entry each).
     groups: AtomicU64,
     poisoned: Mutex<Option<String>>,
     keys: RwLock<Vec<KeyEntry>>,
@@ -241,7 +241,7 @@ impl Ledger {
         self.shared.committed.load(Ordering::Acquire)
     }
 
-    /// How many group commits (one atomic batch and one flush each) this handle has written.
+    /// How many group commits (one commit entry each) this handle has written.
     pub fn groups_committed(&self) -> u64 {
         self.shared.groups.load(Ordering::Relaxed)
     }

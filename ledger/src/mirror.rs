@@ -102,7 +102,7 @@ pub struct Mirror {
     pending: BTreeMap<u64, Vec<String>>,
 }
 
-/// The writer: verified groups go to a [`GroupWriter`] (one atomic batch and one flush each, in
+/// The writer: verified groups go to a [`GroupWriter`] (one commit entry each, in
 /// order) while the next batch is verified; their results come back here.
 struct Writer {
     groups: GroupWriter,

@@ -14,8 +14,10 @@
 //! ed25519-dalek directly against keys parsed from their text, key IDs, BLAKE3 links and leaf hashes
 //! are recomputed with the hash crates, tree heads and proofs are recomputed with a naive recursive
 //! RFC 6962 implementation, the texts are parsed and verified with relic's checkers, every invalid
-//! vector is rejected, and a store written by hand in the layout of `schemas/store-v3.md` (and of v2 and v1, converted when opened) passes
-//! relic's full verification and serves the same checkpoints and proofs.
+//! vector is rejected, and a log written by hand in the layout of `schemas/store-v4.md` (byte for
+//! byte the files of `store-v4.json`, which relic's own writer produced), and stores of the older
+//! layouts v3, v2 and v1 (converted by `relic migrate`), pass relic's full verification and serve
+//! the same checkpoints and proofs.
 //!
 //! `ledger_writes_the_documented_shapes` checks that a real ledger writes record 0 and `key.rotated`
 //! in exactly the form the vectors (and `schemas/record-v1.md`) use.

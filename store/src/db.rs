@@ -1,5 +1,6 @@
-//! Opening an embedded database (sled) the way every relic store does: one helper, so that the
-//! log's store and the view store wait for a lock, report corruption and size their caches alike.
+//! Opening an embedded database (sled) for the stores of formats 1 to 3 ([`crate::legacy`]), which
+//! only `relic migrate` reads: one helper that waits for a lock, reports corruption and sizes the
+//! cache.
 //!
 //! sled holds an exclusive lock on its directory while open. Another relic process that has it open
 //! is waited for (polling every 50 ms) up to a limit, then reported as [`Error::Locked`]; sled's own

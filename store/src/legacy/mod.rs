@@ -6,7 +6,7 @@
 //! opens them: readers and writers refuse an older store with a line saying to run `relic migrate`.
 //!
 //! What this is not: a store relic writes to in normal use. sled 0.34 is named only here (and in
-//! [`crate::kv`]).
+//! [`crate::db`], which opens it, and the error conversion of [`crate::error`]).
 
 pub mod group;
 pub mod packs;
