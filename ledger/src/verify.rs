@@ -394,7 +394,10 @@ fn stream(
                 return Err((seq, tree_err(index, format!("in {} (byte {}) does not match the records", hashes_path.display(), index * 32))));
             }
         }
-        commits.check(st.chain.size, offset, &st.frontier.root()).map_err(|e| (seq, store_err(e)))?;
+        // The tree head costs O(log n) hashes: computed only where an entry acknowledges this size.
+        if commits.due(st.chain.size) {
+            commits.check(st.chain.size, offset, &st.frontier.root()).map_err(|e| (seq, store_err(e)))?;
+        }
 
         chunk.seqs.push(seq);
         chunk.msgs.push(Record::signed_message(&bytes[..bytes.len() - 64]));
@@ -437,6 +440,8 @@ struct Commits {
     index: u64,
     left: u64,
     checkpoints_end: u64,
+    /// Where each checkpoint frame ends, with the largest tree size of the frames up to it.
+    frame_ends: Vec<(u64, u64)>,
 }
 
 impl Commits {
@@ -460,7 +465,19 @@ impl Commits {
         std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(first * layout::COMMIT_LEN as u64))
             .map_err(|e| relic_store::Error::Io { path: path.clone(), source: e })?;
         let checkpoints_end = if first == 0 { 0 } else { store.entry(first - 1)?.checkpoints_end };
-        let mut c = Self { reader: std::io::BufReader::with_capacity(1 << 16, f), path, next: None, index: first, left: total - first, checkpoints_end };
+        let cp_path = store.dir().join(layout::CHECKPOINTS);
+        let mut cp_bytes = std::fs::read(&cp_path).map_err(|e| relic_store::Error::Io { path: cp_path.clone(), source: e })?;
+        cp_bytes.truncate(store.commit_entry().checkpoints_end as usize);
+        let frames = layout::checkpoint_frames(&cp_bytes)
+            .map_err(|(at, why)| relic_store::Error::Corrupt(format!("{}: the checkpoint at byte {at}: {why}", cp_path.display())))?;
+        let mut frame_ends = Vec::with_capacity(frames.len());
+        let mut largest = 0;
+        for (i, (_, size, _)) in frames.iter().enumerate() {
+            largest = largest.max(*size);
+            let end = frames.get(i + 1).map_or(cp_bytes.len() as u64, |f| f.0);
+            frame_ends.push((end, largest));
+        }
+        let mut c = Self { reader: std::io::BufReader::with_capacity(1 << 16, f), path, next: None, index: first, left: total - first, checkpoints_end, frame_ends };
         c.advance()?;
         Ok(c)
     }
@@ -484,6 +501,11 @@ impl Commits {
         Ok(())
     }
 
+    /// True if the next entry acknowledges `size` records or fewer (it must be checked now).
+    fn due(&self, size: u64) -> bool {
+        self.next.is_some_and(|(_, e)| e.size <= size)
+    }
+
     fn next_entry(&mut self) -> relic_store::Result<Option<(u64, Commit)>> {
         Ok(self.next)
     }
@@ -504,6 +526,16 @@ impl Commits {
             }
             if &e.root != root {
                 return Err(bad(format!("its tree head does not match the {size} records it acknowledges")));
+            }
+            // The checkpoints it acknowledges end on a frame boundary, and none is past its size.
+            if e.checkpoints_end > 0 {
+                match self.frame_ends.binary_search_by_key(&e.checkpoints_end, |f| f.0) {
+                    Err(_) => return Err(bad(format!("says the checkpoints end at byte {}, inside a checkpoint frame", e.checkpoints_end))),
+                    Ok(k) if self.frame_ends[k].1 > size => {
+                        return Err(bad(format!("acknowledges a checkpoint at size {}, past its {size} records", self.frame_ends[k].1)))
+                    }
+                    Ok(_) => {}
+                }
             }
             self.advance()?;
         }

@@ -198,3 +198,131 @@ fn sigkill_during_recovery_rebuild_migration_rotation_and_projection_loses_nothi
     }
     assert_eq!(kills, 5 * EACH);
 }
+
+/// The soak: four writers and four readers, each a stream of `relic` processes, for a fixed time
+/// (`RELIC_SOAK_SECS`, default 20), while a killer SIGKILLs a random one of them every few tens of
+/// milliseconds. No reader ever fails or sees a gap; no writer fails but by being killed (or, after
+/// waiting, by another writer's lock); at the end the log verifies and holds every acknowledged
+/// record. The counts are printed.
+#[test]
+fn soak_four_writers_four_readers_random_sigkills() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+    let secs: u64 = std::env::var("RELIC_SOAK_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("d");
+    let proc = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_relic_proc"));
+        c.arg("--data").arg(&data).args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c
+    };
+    assert!(proc(&["init", "--origin", "soak.test/log"]).output().unwrap().status.success());
+    assert!(proc(&["project", "register", "--project", "acme/app", "--name", "App", "--actor", "alice"]).output().unwrap().status.success());
+    let live: Arc<Mutex<Vec<u32>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let counts: Arc<[AtomicU64; 8]> = Arc::new(Default::default());
+    const ACKED: usize = 0;
+    const W_KILLED: usize = 1;
+    const W_BUSY: usize = 2;
+    const READS: usize = 3;
+    const R_KILLED: usize = 4;
+    const KILLS: usize = 5;
+    const RECORDS_READ: usize = 6;
+    let acked: Arc<Mutex<Vec<(u64, String)>>> = Arc::default();
+    // Runs one process to its end, registered with the killer meanwhile; true if it was killed.
+    let run = {
+        let live = live.clone();
+        move |mut c: Command| -> (std::process::Output, bool) {
+            let child = c.spawn().unwrap();
+            let pid = child.id();
+            live.lock().unwrap().push(pid);
+            let out = child.wait_with_output().unwrap();
+            live.lock().unwrap().retain(|p| *p != pid);
+            let killed = std::os::unix::process::ExitStatusExt::signal(&out.status) == Some(libc::SIGKILL);
+            (out, killed)
+        }
+    };
+    let mut threads = Vec::new();
+    for w in 0..4 {
+        let (stop, counts, acked, run, data, dir) = (stop.clone(), counts.clone(), acked.clone(), run.clone(), data.clone(), t.path().to_path_buf());
+        threads.push(std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let env = format!("w{w}-{n}");
+                n += 1;
+                let p = dir.join(format!("{env}.json"));
+                std::fs::write(&p, serde_json::json!({"project": "acme/app", "tag_name": "v1.0", "environment": env, "status": "success"}).to_string()).unwrap();
+                let mut c = Command::new(env!("CARGO_BIN_EXE_relic_proc"));
+                c.arg("--data").arg(&data).args(["--json", "append", "--kind", "deployment.recorded", "--subject", "acme/app@v1.0", "--actor", "alice", "--payload"]).arg(&p);
+                c.stdout(Stdio::piped()).stderr(Stdio::piped());
+                let (out, killed) = run(c);
+                let err = String::from_utf8_lossy(&out.stderr);
+                if out.status.success() {
+                    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+                    acked.lock().unwrap().push((v["seq"].as_u64().unwrap(), env));
+                    counts[ACKED].fetch_add(1, Ordering::Relaxed);
+                } else if killed {
+                    counts[W_KILLED].fetch_add(1, Ordering::Relaxed);
+                } else if err.contains("being written by another relic process") {
+                    counts[W_BUSY].fetch_add(1, Ordering::Relaxed);
+                } else {
+                    panic!("writer {w}: {err}");
+                }
+            }
+        }));
+    }
+    for r in 0..4 {
+        let (stop, counts, run, data) = (stop.clone(), counts.clone(), run.clone(), data.clone());
+        threads.push(std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let args: &[&str] = if r == 0 { &["--json", "verify"] } else { &["--json", "log"] };
+                let mut c = Command::new(env!("CARGO_BIN_EXE_relic_proc"));
+                c.arg("--data").arg(&data).args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+                let (out, killed) = run(c);
+                if killed {
+                    counts[R_KILLED].fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                assert!(out.status.success(), "reader {r}: {}", String::from_utf8_lossy(&out.stderr));
+                if r > 0 {
+                    let text = String::from_utf8_lossy(&out.stdout);
+                    let seqs: Vec<u64> = text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"].as_u64().unwrap()).collect();
+                    assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>(), "reader {r}: a gap");
+                    counts[RECORDS_READ].fetch_add(seqs.len() as u64, Ordering::Relaxed);
+                }
+                counts[READS].fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    let mut rng = rand::thread_rng();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(secs) {
+        std::thread::sleep(Duration::from_millis(rng.gen_range(10..80)));
+        let victim = {
+            let l = live.lock().unwrap();
+            (!l.is_empty()).then(|| l[rng.gen_range(0..l.len())])
+        };
+        if let Some(pid) = victim {
+            unsafe {
+                libc::kill(pid as i32, libc::SIGKILL);
+            }
+            counts[KILLS].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for th in threads {
+        th.join().unwrap();
+    }
+    let report = verify::verify_dir(&data, &verify::Options::default(), &mut |_, _| {}).unwrap().unwrap();
+    let ledger = Ledger::open_read_only(&data).unwrap();
+    for (seq, env) in acked.lock().unwrap().iter() {
+        assert!(*seq < report.size, "acknowledged record {seq} lost");
+        assert_eq!(ledger.record(*seq).unwrap().payload_json()["environment"].as_str(), Some(env.as_str()), "record {seq}");
+    }
+    let c = |i: usize| counts[i].load(Ordering::Relaxed);
+    eprintln!(
+        "soak {secs} s: {} appends acknowledged, {} writers killed, {} writers waited out; {} reads ({} records read), {} readers killed; {} SIGKILLs; log of {} records verifies",
+        c(ACKED), c(W_KILLED), c(W_BUSY), c(READS), c(RECORDS_READ), c(R_KILLED), c(KILLS), report.size
+    );
+    assert!(c(ACKED) > 20 && c(W_KILLED) > 0 && c(R_KILLED) > 0 && c(READS) > 10, "the soak barely ran");
+}

@@ -68,7 +68,7 @@ fn main() {
     let io_after = io_counters();
     report_load("verify_memory: end");
     assert_eq!(report.size, size);
-    let disk: u64 = walk_size(&dir.join("store")) + std::fs::metadata(dir.join("store.packs")).map_or(0, |m| m.len());
+    let disk: u64 = walk_size(&dir.join(relic_ledger::layout::DIR));
     println!("ledger:            {} ({} records, {payload}-byte payloads, store {:.2} GB on disk)", dir.display(), report.size, disk as f64 / 1e9);
     println!("verified:          {} records in {secs:.2} s = {:.0} records/s (of which opening the store: {opened:.2} s)", report.size, report.size as f64 / secs);
     println!("peak RSS (VmHWM):  {rss_before} KiB before opening, {rss_open} KiB after opening, {} KiB at the end", peak_rss_kib().unwrap_or(0));
