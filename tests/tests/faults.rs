@@ -304,3 +304,58 @@ fn a_full_disk_fails_appends_quickly_and_loses_nothing() {
         assert!(seqs.contains(s), "acknowledged record {s} lost");
     }
 }
+
+/// A damaged or missing file of the log's truth (or its marker): every command, reader or writer,
+/// fails with one line naming the file and what is wrong, a non-zero exit, never a panic; nothing
+/// is changed by the attempt.
+#[test]
+fn a_damaged_or_missing_file_of_the_log_is_one_line_naming_it() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("d");
+    ok(relic(&data, &["init", "--origin", "damage.test/log"]));
+    ok(relic(&data, &["project", "register", "--project", "acme/app", "--name", "App", "--actor", "alice"]));
+    for i in 0..5 {
+        ok(relic(&data, &["release", "create", "--project", "acme/app", "--tag-name", &format!("v{i}"), "--ref", "main", "--actor", "alice"]));
+    }
+    ok(relic(&data, &["checkpoint"]));
+    let log = data.join(layout::DIR);
+    type Damage = fn(&Path);
+    let cases: [(&str, &str, Damage); 8] = [
+        ("records", "records deleted", |p| std::fs::remove_file(p).unwrap()),
+        ("records", "records cut in half", |p| {
+            let b = std::fs::read(p).unwrap();
+            std::fs::write(p, &b[..b.len() / 2]).unwrap()
+        }),
+        ("commits", "commits deleted", |p| std::fs::remove_file(p).unwrap()),
+        ("commits", "commits emptied", |p| std::fs::write(p, b"").unwrap()),
+        ("commits", "last commit entry garbled", |p| {
+            let mut b = std::fs::read(p).unwrap();
+            let n = b.len();
+            b[n - 40..n - 20].fill(0x33);
+            std::fs::write(p, b).unwrap()
+        }),
+        ("checkpoints", "checkpoints cut short", |p| {
+            let b = std::fs::read(p).unwrap();
+            std::fs::write(p, &b[..10]).unwrap()
+        }),
+        ("format", "format marker garbled", |p| std::fs::write(p, b"relic-log/9\n").unwrap()),
+        ("origin", "origin deleted", |p| std::fs::remove_file(p).unwrap()),
+    ];
+    for (name, what, damage) in cases {
+        let path = log.join(name);
+        let saved = std::fs::read(&path).unwrap();
+        damage(&path);
+        let before = snapshot(&data);
+        for args in [&["verify"][..], &["log"], &["release", "list", "--project", "acme/app"], &["release", "create", "--project", "acme/app", "--tag-name", "v9", "--ref", "main", "--actor", "alice"]] {
+            let o = relic(&data, args);
+            assert_eq!(o.code, 1, "{what}: {args:?}");
+            let errors: Vec<&str> = o.stderr.lines().filter(|l| l.starts_with("relic: error: ")).collect();
+            assert_eq!(errors.len(), 1, "{what}: {args:?}: {}", o.stderr);
+            assert!(errors[0].contains(&format!("log/{name}")), "{what}: {args:?}: the file is named: {}", o.stderr);
+            assert!(!o.stderr.contains("panicked"), "{what}: {}", o.stderr);
+        }
+        assert!(snapshot(&data) == before, "{what}: a refused command changed the data directory");
+        std::fs::write(&path, saved).unwrap();
+        assert!(verified_size(&data).is_some(), "{what}: restored");
+    }
+}
