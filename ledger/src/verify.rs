@@ -179,6 +179,17 @@ fn tree_err(index: u64, reason: impl Into<String>) -> VerifyError {
 /// Verifies everything in `store`. `progress` is called with the number of records checked so far
 /// and the number the head claims.
 pub fn verify(store: &Store, opts: &Options, progress: &mut dyn FnMut(u64, u64)) -> Result<Report, VerifyError> {
+    verify_records(store, opts, progress).map_err(|e| match e {
+        // A bad record is named with where its bytes are.
+        VerifyError::Record { seq, reason } => {
+            let at = store.record_offset(seq).map_or(String::new(), |at| format!(" ({}, byte {at})", store.dir().join(layout::RECORDS).display()));
+            VerifyError::Record { seq, reason: format!("{reason}{at}") }
+        }
+        other => other,
+    })
+}
+
+fn verify_records(store: &Store, opts: &Options, progress: &mut dyn FnMut(u64, u64)) -> Result<Report, VerifyError> {
     let (trusted, strict) = (opts.trusted, opts.strict);
     let origin = store.origin();
     let head = store.commit_entry();

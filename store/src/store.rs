@@ -106,6 +106,12 @@ thread_local! {
     static NOTES: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Adds a note for this thread's program to report, as opening a store does: for the other
+/// derived data kept beside the log (the view store) when it is rebuilt or bypassed.
+pub fn add_note(note: String) {
+    NOTES.with(|n| n.borrow_mut().push(note));
+}
+
 /// The notes ([`Store::notes`]) of every store opened on this thread since the last call, each
 /// once: for a program to report what opening its stores found and did.
 pub fn take_notes() -> Vec<String> {
@@ -580,14 +586,22 @@ impl Inner {
             Err(e) => return Err(io(&p)(e)),
         };
         let parsed = text.as_deref().and_then(layout::parse_keys).map(|keys| keys.into_iter().filter(|k| k.from_seq <= size).collect::<Vec<_>>());
-        let usable = parsed.filter(|k| !k.is_empty() && k[0].from_seq == 0);
-        let keys = match usable {
-            Some(k) => k,
-            None => {
-                let k = self.keys_from_records(size)?;
-                notes.push(format!("{}: missing or unreadable; rebuilt from the records", p.display()));
-                k
-            }
+        // A list of another log (copied in, say) is caught by its first key: record 0 names it.
+        // (Record 0 that does not decode is verification's to name, not a reason to rebuild.)
+        let first_key = self.first_key()?;
+        let parsed = parsed.filter(|k| !k.is_empty() && k[0].from_seq == 0);
+        let fits = parsed.as_ref().is_some_and(|k| first_key.as_ref().is_none_or(|f| *f == k[0].key.to_string()));
+        let keys = match parsed {
+            Some(k) if fits => k,
+            parsed => match self.keys_from_records(size) {
+                Ok(k) => {
+                    notes.push(format!("{}: missing, unreadable or not this log's; rebuilt from the records", p.display()));
+                    k
+                }
+                // The records themselves do not replay: keep the list there is, for verification
+                // to name the record.
+                Err(e) => parsed.ok_or(e)?,
+            },
         };
         let text: String = keys.iter().map(layout::key_line).collect();
         if self.mode == Mode::Write && std::fs::read(&p).ok().as_deref() != Some(text.as_bytes()) {
@@ -597,6 +611,24 @@ impl Inner {
         tip.keys_len = text.len() as u64;
         tip.keys = keys;
         Ok(())
+    }
+
+    /// The key record 0 introduces (`None` if record 0 does not decode: verification names that).
+    fn first_key(&self) -> Result<Option<String>> {
+        let end = self.tip.read().unwrap_or_else(|p| p.into_inner()).commit.records_end;
+        let mut len = [0u8; 4];
+        if self.records.read_exact_at(&mut len, 0).is_err() {
+            return Ok(None);
+        }
+        let len = u32::from_be_bytes(len);
+        if len == 0 || len > layout::MAX_RECORD || 4 + len as u64 > end {
+            return Ok(None);
+        }
+        let mut b = vec![0u8; len as usize];
+        if self.records.read_exact_at(&mut b, 4).is_err() {
+            return Ok(None);
+        }
+        Ok(Record::decode(&b).ok().and_then(|r| r.payload_json().get("key").and_then(|k| k.as_str()).map(str::to_string)))
     }
 
     /// The key history, from the records themselves (the chain rules, without signatures).

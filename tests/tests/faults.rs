@@ -183,12 +183,30 @@ fn leftovers_and_damaged_derived_files_never_stop_a_command() {
     let hashes = log.join(layout::HASHES);
     let keys = log.join(layout::KEYS);
     let manifest = data.join("views").join("manifest");
+    // Another log, whose derived files are copied in.
+    let other = t.path().join("other");
+    ok(relic(&other, &["init", "--origin", "other.test/log"]));
+    ok(relic(&other, &["project", "register", "--project", "acme/payments", "--name", "P", "--actor", "alice"]));
+    ok(relic(&other, &["projections", "rebuild"]));
+    let (other_keys, other_views) = (other.join(layout::DIR).join(layout::KEYS), other.join("views"));
     let damage: Vec<(&str, Box<dyn Fn()>)> = vec![
         ("hashes deleted", Box::new(|| std::fs::remove_file(&hashes).unwrap())),
         ("hashes truncated", Box::new(|| std::fs::write(&hashes, &std::fs::read(&hashes).unwrap()[..100]).unwrap())),
         ("hashes garbled", Box::new(|| std::fs::write(&hashes, vec![0x5a; std::fs::read(&hashes).unwrap().len()]).unwrap())),
         ("keys deleted", Box::new(|| std::fs::remove_file(&keys).unwrap())),
         ("keys garbled", Box::new(|| std::fs::write(&keys, b"\x00\x01 not a key\n").unwrap())),
+        ("keys of another log", Box::new(|| drop(std::fs::copy(&other_keys, &keys).unwrap()))),
+        ("views of another log", Box::new(|| {
+            let views = data.join("views");
+            std::fs::remove_dir_all(&views).unwrap();
+            std::fs::create_dir(&views).unwrap();
+            for e in std::fs::read_dir(&other_views).unwrap() {
+                let e = e.unwrap();
+                if e.path().is_file() {
+                    std::fs::copy(e.path(), views.join(e.file_name())).unwrap();
+                }
+            }
+        })),
         ("view manifest truncated", Box::new(|| std::fs::write(&manifest, &std::fs::read(&manifest).unwrap()[..10]).unwrap())),
         ("view segments deleted", Box::new(|| std::fs::remove_dir_all(data.join("views").join("segments")).unwrap())),
     ];
@@ -210,6 +228,9 @@ fn leftovers_and_damaged_derived_files_never_stop_a_command() {
         said.push_str(&o.stderr);
         if what.starts_with("hashes") || what.starts_with("keys") {
             assert!(said.contains("relic: note: ") && said.contains("rebuilt from the records"), "{what}: {said}");
+        }
+        if what.starts_with("views") {
+            assert!(said.contains("relic: note: ") && said.contains("views") && said.contains("rebuilt from the log"), "{what}: {said}");
         }
         appended += 1;
         let now = ok(relic(&data, &["--json", "log"])).lines().count() as u64;

@@ -80,6 +80,8 @@ fn every_flipped_byte_is_detected_and_located() {
             let (code, err) = flip_and_verify(d, &records, at);
             assert_eq!(code, 1, "record {seq} byte {at}: not detected");
             assert!(err.contains(&format!("verification failed: record {seq}: ")), "record {seq} byte {at}: {err}");
+            // Where its bytes are: the file and the byte its frame starts at.
+            assert!(err.contains(&format!("log/records, byte {})", ranges[seq as usize].start - 4)), "record {seq} byte {at}: {err}");
             assert_eq!(err.lines().count(), 1, "one line per failure: {err}");
         }
     }

@@ -200,6 +200,9 @@ impl ViewStore {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
         }
+        if dir.exists() {
+            relic_store::store::add_note(format!("{}: unreadable or of another format; the log was applied in memory instead (the next writer rebuilds the views)", dir.display()));
+        }
         Self { db: Kv::empty(), dir, slack: COMPACTION_SLACK }
     }
 
@@ -350,7 +353,12 @@ impl ViewStore {
 
     /// Starts applying records after the stored views.
     pub fn updater(&self) -> Result<Updater<'_>, ViewError> {
-        let views = self.load()?;
+        self.updater_from(self.load()?)
+    }
+
+    /// Starts applying records after `views`, which must be what this store holds (as
+    /// [`ViewStore::catch_up`] returned them): no second load.
+    pub fn updater_from(&self, views: Views) -> Result<Updater<'_>, ViewError> {
         let dirty = Dirty {
             frozen_from: views.audit.frozen.len(),
             refused_from: views.audit.refused.len(),
@@ -372,6 +380,7 @@ impl ViewStore {
                 return Err(e);
             }
             // A reader's stored views that do not fit this log: the whole log, in memory.
+            relic_store::store::add_note(format!("{}: {e}; the log was applied in memory instead (the next writer rebuilds the views)", self.dir.display()));
             let empty = Self { db: Kv::empty(), dir: self.dir.clone(), slack: self.slack };
             let mut up = empty.updater()?;
             up.catch_up(ledger, batch)?;
