@@ -25,6 +25,11 @@ pub enum Command {
         #[arg(long)]
         origin: String,
     },
+    /// API tokens for `relic serve`: issue one to a user (printed once), list them, revoke one.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Print the verifier key, or rotate the signing key.
     Key {
         /// Print every key the log has had, with the first record each signs.
@@ -176,6 +181,32 @@ pub enum KeyAction {
     Rotate {
         /// Who rotates it (recorded with the role `system`: key rotation is the operator's act on
         /// the data directory, not a project role).
+        #[arg(long, env = "RELIC_ACTOR")]
+        actor: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Issue a token to USER: the secret is printed once and never kept (only its hash, in a
+    /// 0600 file beside the log); the issue is recorded (id, user, expiry), with the role `system`.
+    Create {
+        /// The user the token authenticates as (their role comes from project membership).
+        #[arg(long)]
+        user: String,
+        /// When it stops being accepted (RFC 3339, e.g. 2027-01-01T00:00:00Z); default: never.
+        #[arg(long)]
+        expires: Option<String>,
+        /// Who issues it (the operator).
+        #[arg(long, env = "RELIC_ACTOR")]
+        actor: String,
+    },
+    /// Every token the log records: id, user, issued, expires, revoked (never a secret).
+    List,
+    /// Revoke a token by its id: refused from now on; recorded.
+    Revoke {
+        id: String,
+        /// Who revokes it (the operator).
         #[arg(long, env = "RELIC_ACTOR")]
         actor: String,
     },

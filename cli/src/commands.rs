@@ -13,7 +13,7 @@ use relic_domain::policy::DomainPolicy;
 use relic_ledger::{verify, Actor, Ledger};
 use serde_json::json;
 
-use crate::args::{Cli, Command, KeyAction, ProveWhat};
+use crate::args::{Cli, Command, KeyAction, ProveWhat, TokenAction};
 use crate::{CliError, Result};
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CliError + '_ {
@@ -54,6 +54,7 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
         Command::Projections(c) => d::projections(data, c, json, out),
         Command::Freeze(c) => d::freeze_cmd(data, c, json, out).map(|_| ()),
         Command::Init { origin } => init(data, &origin, json, out, err),
+        Command::Token { action } => token(data, action, json, out),
         Command::Key { all, action: None } => key(data, all, json, out),
         Command::Key { action: Some(KeyAction::Rotate { actor }), .. } => rotate(data, actor, json, out),
         Command::Append { role: Some(_), .. } => Err(CliError::Usage(
@@ -184,6 +185,61 @@ fn rotate(data: &Path, actor: String, json: bool, out: &mut dyn Write) -> Result
         print_json(out, &json!({"seq": receipt.seq, "verifier_key": vk.to_string()}))
     } else {
         writeln!(out, "{vk}").map_err(out_err)
+    }
+}
+
+/// `relic token`: issue (the hash stored first, then the decided record, then the secret printed
+/// once), list, revoke.
+fn token(data: &Path, action: TokenAction, json: bool, out: &mut dyn Write) -> Result<()> {
+    use relic_domain::decide::Command as Cmd;
+    use relic_domain::tokens;
+    let token_err = |e: tokens::TokenError| CliError::Domain(e.to_string());
+    match action {
+        TokenAction::Create { user, expires, actor } => {
+            let (id, secret) = tokens::generate().map_err(token_err)?;
+            let cmd = Cmd::IssueToken { token_id: id.clone(), user: user.clone(), expires_at: expires };
+            crate::session::with_service(data, |svc| {
+                // Refused before anything is stored when the command is (bad user, bad expiry).
+                relic_domain::decide::decide(svc.state(), &actor, &cmd, chrono::Utc::now()).map_err(|r| CliError::Domain(r.message))?;
+                tokens::store(data, &id, &secret).map_err(token_err)?;
+                svc.execute(&actor, &cmd, chrono::Utc::now()).map_err(crate::domain_cmds::service_err)?;
+                Ok(())
+            })?;
+            if json {
+                print_json(out, &json!({"id": id, "user": user, "token": secret}))
+            } else {
+                writeln!(out, "{secret}").map_err(out_err)
+            }
+        }
+        TokenAction::List => {
+            let ledger = Ledger::open_read_only(data)?;
+            let snap = relic_projector::views::snapshot_stored(data, &ledger, relic_projector::views::AsOf::Now)
+                .map_err(|e| CliError::Domain(e.to_string()))?;
+            for (id, t) in &snap.state.tokens {
+                if json {
+                    writeln!(out, "{}", json!({"id": id, "user": t.user, "issued_at": t.issued_at, "expires_at": t.expires_at, "revoked_at": t.revoked_at}))
+                        .map_err(out_err)?;
+                } else {
+                    let state = match (&t.revoked_at, &t.expires_at) {
+                        (Some(r), _) => format!("revoked {r}"),
+                        (None, Some(e)) => format!("expires {e}"),
+                        (None, None) => "no expiry".into(),
+                    };
+                    writeln!(out, "{id}  {:<20} issued {}  {state}", t.user, t.issued_at).map_err(out_err)?;
+                }
+            }
+            Ok(())
+        }
+        TokenAction::Revoke { id, actor } => {
+            crate::session::with_service(data, |svc| {
+                svc.execute(&actor, &Cmd::RevokeToken { token_id: id.clone() }, chrono::Utc::now()).map_err(crate::domain_cmds::service_err)
+            })?;
+            if json {
+                print_json(out, &json!({"id": id, "revoked": true}))
+            } else {
+                writeln!(out, "revoked {id}").map_err(out_err)
+            }
+        }
     }
 }
 

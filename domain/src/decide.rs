@@ -82,6 +82,10 @@ pub enum Command {
     InternalRelease { id: String, packages: Vec<InternalPackage>, scheme: Option<String> },
     InternalFinalize { id: String, rollout_completed_at: String, notified: Vec<String>, emergency_maintenance: String },
     InternalDisclose { id: String, public_versions: Vec<String> },
+    /// An API token for `user` (`relic token create`): the operator's act on the data directory,
+    /// recorded with role `system`, like a key rotation. Its secret never reaches the log.
+    IssueToken { token_id: String, user: String, expires_at: Option<String> },
+    RevokeToken { token_id: String },
 }
 
 impl Command {
@@ -128,6 +132,8 @@ impl Command {
             Command::InternalRelease { .. } => "internal release",
             Command::InternalFinalize { .. } => "internal finalize",
             Command::InternalDisclose { .. } => "internal disclose",
+            Command::IssueToken { .. } => "token create",
+            Command::RevokeToken { .. } => "token revoke",
         }
     }
 }
@@ -576,6 +582,35 @@ pub fn decide(st: &State, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Res
             let role = cx.require(project, Role::Maintainer, &format!("freeze period {id}"), "Access Denied")?;
             p.freezes.get(id).ok_or_else(|| refuse(404, "Freeze period not found"))?;
             one(role, Event::FreezeDeleted(FreezeDeleted { project: project.clone(), id: *id }))
+        }
+        Command::IssueToken { token_id, user, expires_at } => {
+            if token_id.len() != 16 || !token_id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+                return Err(refuse(400, "token id is invalid: it must be 16 lower-case hex digits"));
+            }
+            if user.is_empty() || user.len() > 255 || user.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(refuse(400, "user is invalid: it must be non-empty, at most 255 bytes, without spaces or control characters"));
+            }
+            if st.tokens.contains_key(token_id) {
+                return Err(refuse(409, "Token already exists"));
+            }
+            let expires_at = match expires_at {
+                None => None,
+                Some(t) => match crate::timing::parse(t) {
+                    Some(at) if at > now => Some(ts(at)),
+                    Some(_) => return Err(refuse(400, "expires_at must be in the future")),
+                    None => return Err(refuse(400, "expires_at is invalid: use an RFC 3339 time such as 2027-01-01T00:00:00Z")),
+                },
+            };
+            let e = crate::event::TokenIssued { token_id: token_id.clone(), user: user.clone(), expires_at, issued_at: ts(now) };
+            Ok(Decision { events: vec![Event::TokenIssued(e)], role: None, ..Decision::default() })
+        }
+        Command::RevokeToken { token_id } => {
+            let Some(t) = st.tokens.get(token_id) else { return Err(refuse(404, "Token Not Found")) };
+            if t.revoked_at.is_some() {
+                return Err(refuse(409, "Token already revoked"));
+            }
+            let e = crate::event::TokenRevoked { token_id: token_id.clone(), user: t.user.clone(), revoked_at: ts(now) };
+            Ok(Decision { events: vec![Event::TokenRevoked(e)], role: None, ..Decision::default() })
         }
         _ => crate::internal::decide(&cx_parts(&cx), cmd, now),
     }

@@ -41,6 +41,25 @@ impl Role {
     }
 }
 
+/// `token.issued`: an API token for `user`, by its id (the secret is never recorded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenIssued {
+    pub token_id: String,
+    pub user: String,
+    pub expires_at: Option<String>,
+    pub issued_at: String,
+}
+
+/// `token.revoked`: the token is refused from now on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRevoked {
+    pub token_id: String,
+    pub user: String,
+    pub revoked_at: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectRegistered {
@@ -425,6 +444,8 @@ pub enum Event {
     InternalReleased(InternalReleased),
     InternalFinalized(InternalFinalized),
     InternalDisclosed(InternalDisclosed),
+    TokenIssued(TokenIssued),
+    TokenRevoked(TokenRevoked),
 }
 
 /// Why a record could not be read as a domain event.
@@ -531,6 +552,8 @@ kinds! {
     InternalReleased => "internal.released" by "relic internal release",
     InternalFinalized => "internal.finalized" by "relic internal finalize",
     InternalDisclosed => "internal.disclosed" by "relic internal disclose",
+    TokenIssued => "token.issued" by "relic token create",
+    TokenRevoked => "token.revoked" by "relic token revoke",
 }
 
 /// `access.denied`: the record of a refused command.
@@ -547,6 +570,8 @@ impl Event {
         let rel = |p: &str, t: &str| format!("{p}@{t}");
         match self {
             Event::ProjectRegistered(e) => e.project.clone(),
+            Event::TokenIssued(e) => format!("tokens/{}", e.token_id),
+            Event::TokenRevoked(e) => format!("tokens/{}", e.token_id),
             Event::MemberRoleSet(e) => e.project.clone(),
             Event::ProtectedTagSet(e) => e.project.clone(),
             Event::ProtectedTagRemoved(e) => e.project.clone(),

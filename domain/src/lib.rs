@@ -32,3 +32,4 @@ pub mod schema;
 pub mod service;
 pub mod state;
 pub mod timing;
+pub mod tokens;

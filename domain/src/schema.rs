@@ -389,6 +389,13 @@ mod tests {
                 public_versions: vec![t("3.9.5"), t("3.8.12")],
                 disclosed_at: t("2026-06-24T10:00:00Z"),
             }),
+            Event::TokenIssued(crate::event::TokenIssued {
+                token_id: t("3f2a9c0d5e6b7a18"),
+                user: t("ci-bot"),
+                expires_at: Some(t("2027-01-01T00:00:00Z")),
+                issued_at: t("2026-11-30T09:00:00Z"),
+            }),
+            Event::TokenRevoked(crate::event::TokenRevoked { token_id: t("3f2a9c0d5e6b7a18"), user: t("ci-bot"), revoked_at: t("2026-12-01T09:00:00Z") }),
         ]
     }
 
@@ -398,6 +405,7 @@ mod tests {
             .into_iter()
             .map(|e| match e {
                 Event::ProjectRegistered(x) => Event::ProjectRegistered(ProjectRegistered { description: None, ..x }),
+                Event::TokenIssued(x) => Event::TokenIssued(crate::event::TokenIssued { expires_at: None, ..x }),
                 Event::TagRecorded(x) => Event::TagRecorded(TagRecorded { commit: None, message: None, ..x }),
                 Event::MilestoneRecorded(x) => Event::MilestoneRecorded(MilestoneRecorded {
                     description: None,

@@ -187,6 +187,17 @@ pub struct State {
     pub last_freeze_id: u64,
     /// Refused attempts recorded so far.
     pub denied: u64,
+    /// The API tokens issued, by id: whose each is, until when, and whether it was revoked.
+    pub tokens: BTreeMap<String, Token>,
+}
+
+/// An API token as the log describes it (its secret's hash is kept beside the log, never in it).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Token {
+    pub user: String,
+    pub expires_at: Option<String>,
+    pub issued_at: String,
+    pub revoked_at: Option<String>,
 }
 
 impl State {
@@ -363,6 +374,15 @@ impl State {
                 }
             }
             Event::AccessDenied(_) => self.denied += 1,
+            Event::TokenIssued(e) => {
+                let t = Token { user: e.user, expires_at: e.expires_at, issued_at: e.issued_at, revoked_at: None };
+                self.tokens.insert(e.token_id, t);
+            }
+            Event::TokenRevoked(e) => {
+                if let Some(t) = self.tokens.get_mut(&e.token_id) {
+                    t.revoked_at = Some(e.revoked_at);
+                }
+            }
             Event::InternalDetected(e) => {
                 self.internal.insert(
                     e.id.clone(),

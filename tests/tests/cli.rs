@@ -640,3 +640,57 @@ fn readers_convert_nothing_and_relic_migrate_does() {
     assert!(!data.join("store").exists());
     assert!(ok(relic(&data, &["verify"])).starts_with("ok: 73 records"));
 }
+
+/// `relic token`: the secret is printed once and appears in no file of the data directory (only
+/// its hash, in a 0600 file); the issue and the revocation are recorded with role `system`; a
+/// secret authenticates as its user until revoked or expired; bad input is refused, storing nothing.
+#[test]
+fn tokens_are_recorded_but_their_secrets_never_are() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("d");
+    init(&data);
+    let created: serde_json::Value = serde_json::from_str(&ok(relic(&data, &["--json", "token", "create", "--user", "ci-bot", "--actor", "ops"]))).unwrap();
+    let (id, secret) = (created["id"].as_str().unwrap().to_string(), created["token"].as_str().unwrap().to_string());
+    assert!(secret.starts_with("relic_") && secret.len() == 46, "{secret}");
+    let file = data.join("tokens.json");
+    assert_eq!(fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    for (path, bytes) in relic_tests::snapshot(&data) {
+        if let Some(b) = bytes {
+            assert!(!b.windows(secret.len()).any(|w| w == secret.as_bytes()), "the secret is in {}", path.display());
+        }
+    }
+    let log = ok(relic(&data, &["--json", "log"]));
+    let rec: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!((rec["kind"].as_str(), rec["actor"]["id"].as_str(), rec["actor"]["role"].as_str()), (Some("token.issued"), Some("ops"), Some("system")), "{rec}");
+    assert_eq!(rec["payload"]["token_id"].as_str(), Some(id.as_str()));
+    let listed = ok(relic(&data, &["--json", "token", "list"]));
+    assert!(listed.contains(&id) && listed.contains("ci-bot") && !listed.contains(&secret), "{listed}");
+
+    let state = || relic_domain::service::Service::open(&data).unwrap().state().clone();
+    let hashes = relic_domain::tokens::load(&data).unwrap();
+    let now = chrono::Utc::now();
+    assert_eq!(relic_domain::tokens::authenticate(&hashes, &state(), &secret, now).as_deref(), Some("ci-bot"));
+    assert_eq!(relic_domain::tokens::authenticate(&hashes, &state(), "relic_0000000000000000000000000000000000000000", now), None);
+
+    // Refused, storing and appending nothing.
+    let before = (fs::read(&file).unwrap(), size(&data));
+    fails(relic(&data, &["token", "create", "--user", "two words", "--actor", "ops"]), "user is invalid");
+    fails(relic(&data, &["token", "create", "--user", "x", "--expires", "2020-01-01T00:00:00Z", "--actor", "ops"]), "expires_at must be in the future");
+    fails(relic(&data, &["token", "create", "--user", "x", "--expires", "soon", "--actor", "ops"]), "expires_at is invalid");
+    assert_eq!((fs::read(&file).unwrap(), size(&data)), before);
+
+    ok(relic(&data, &["token", "revoke", &id, "--actor", "ops"]));
+    assert_eq!(relic_domain::tokens::authenticate(&hashes, &state(), &secret, now), None, "revoked");
+    fails(relic(&data, &["token", "revoke", &id, "--actor", "ops"]), "Token already revoked");
+    fails(relic(&data, &["token", "revoke", "0123456789abcdef", "--actor", "ops"]), "Token Not Found");
+    assert!(ok(relic(&data, &["token", "list"])).contains("revoked"));
+
+    // An expiring token: accepted before its time, refused after it.
+    let later: serde_json::Value = serde_json::from_str(&ok(relic(&data, &["--json", "token", "create", "--user", "bob", "--expires", "2099-01-01T00:00:00Z", "--actor", "ops"]))).unwrap();
+    let hashes = relic_domain::tokens::load(&data).unwrap();
+    let s2 = later["token"].as_str().unwrap();
+    assert_eq!(relic_domain::tokens::authenticate(&hashes, &state(), s2, now).as_deref(), Some("bob"));
+    let after = chrono::DateTime::parse_from_rfc3339("2099-01-01T00:00:01Z").unwrap().with_timezone(&chrono::Utc);
+    assert_eq!(relic_domain::tokens::authenticate(&hashes, &state(), s2, after), None);
+    ok(relic(&data, &["verify"]));
+}

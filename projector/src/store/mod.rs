@@ -126,6 +126,8 @@ struct Globals {
     last_evidence_id: u64,
     last_freeze_id: u64,
     denied: u64,
+    #[serde(default)]
+    tokens: BTreeMap<String, relic_domain::state::Token>,
 }
 
 impl Globals {
@@ -138,12 +140,14 @@ impl Globals {
             last_evidence_id: st.last_evidence_id,
             last_freeze_id: st.last_freeze_id,
             denied: st.denied,
+            tokens: st.tokens.clone(),
         }
     }
 
     fn apply_to(&self, st: &mut State) {
         (st.size, st.last_project_id, st.last_release_id, st.last_link_id) = (self.size, self.last_project_id, self.last_release_id, self.last_link_id);
         (st.last_evidence_id, st.last_freeze_id, st.denied) = (self.last_evidence_id, self.last_freeze_id, self.denied);
+        st.tokens = self.tokens.clone();
     }
 }
 
