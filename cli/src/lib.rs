@@ -54,7 +54,16 @@ where
         }
     };
     relic_store::store::take_notes();
+    let data = cli.data.clone();
     let result = commands::dispatch(cli, out, err);
+    // A writer refused because `relic serve` owns the directory: say where to go instead.
+    let result = match result {
+        Err(CliError::Ledger(relic_ledger::Error::Store(relic_store::Error::Locked(_)))) if relic_server::serving_url(&data).is_some() => {
+            let url = relic_server::serving_url(&data).unwrap_or_default();
+            Err(CliError::Usage(format!("{} is owned by `relic serve` at {url}: write through its API (or stop it) instead", data.display())))
+        }
+        other => other,
+    };
     // What opening the log found and did (a write that was never acknowledged cut off, a derived
     // file rebuilt): said once, before the outcome.
     for note in relic_store::store::take_notes() {
