@@ -389,15 +389,7 @@ impl Store {
         let tip = self.tip();
         let path = self.path(layout::RECORDS);
         let start = if from >= tip.commit.size { Ok(tip.commit.records_end) } else { self.record_offset(from) };
-        let reader = start.and_then(|at| {
-            let mut f = File::open(&path).map_err(io(&path))?;
-            std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(at)).map_err(io(&path))?;
-            Ok((BufReader::with_capacity(1 << 20, f), at))
-        });
-        match reader {
-            Ok((r, at)) => Records { reader: Some(r), next: from, end: tip.commit.size, at, records_end: tip.commit.records_end, path, failed: None },
-            Err(e) => Records { reader: None, next: from, end: tip.commit.size, at: 0, records_end: 0, path, failed: Some(e) },
-        }
+        Records::open(path, from, start, &tip.commit)
     }
 
     /// The tree hashes as stored in `hashes`, from stored hash index `from` on (verification reads
@@ -588,12 +580,12 @@ impl Inner {
         let parsed = text.as_deref().and_then(layout::parse_keys).map(|keys| keys.into_iter().filter(|k| k.from_seq <= size).collect::<Vec<_>>());
         // A list of another log (copied in, say) is caught by its first key: record 0 names it.
         // (Record 0 that does not decode is verification's to name, not a reason to rebuild.)
-        let first_key = self.first_key()?;
+        let first_key = self.first_key();
         let parsed = parsed.filter(|k| !k.is_empty() && k[0].from_seq == 0);
         let fits = parsed.as_ref().is_some_and(|k| first_key.as_ref().is_none_or(|f| *f == k[0].key.to_string()));
         let keys = match parsed {
             Some(k) if fits => k,
-            parsed => match self.keys_from_records(size) {
+            parsed => match self.keys_from_records() {
                 Ok(k) => {
                     notes.push(format!("{}: missing, unreadable or not this log's; rebuilt from the records", p.display()));
                     k
@@ -614,28 +606,16 @@ impl Inner {
     }
 
     /// The key record 0 introduces (`None` if record 0 does not decode: verification names that).
-    fn first_key(&self) -> Result<Option<String>> {
-        let end = self.tip.read().unwrap_or_else(|p| p.into_inner()).commit.records_end;
-        let mut len = [0u8; 4];
-        if self.records.read_exact_at(&mut len, 0).is_err() {
-            return Ok(None);
-        }
-        let len = u32::from_be_bytes(len);
-        if len == 0 || len > layout::MAX_RECORD || 4 + len as u64 > end {
-            return Ok(None);
-        }
-        let mut b = vec![0u8; len as usize];
-        if self.records.read_exact_at(&mut b, 4).is_err() {
-            return Ok(None);
-        }
-        Ok(Record::decode(&b).ok().and_then(|r| r.payload_json().get("key").and_then(|k| k.as_str()).map(str::to_string)))
+    fn first_key(&self) -> Option<String> {
+        let (_, b) = self.record_frames().next()?.ok()?;
+        Record::decode(&b).ok().and_then(|r| r.payload_json().get("key").and_then(|k| k.as_str()).map(str::to_string))
     }
 
     /// The key history, from the records themselves (the chain rules, without signatures).
-    fn keys_from_records(&self, size: u64) -> Result<Vec<KeyEntry>> {
+    fn keys_from_records(&self) -> Result<Vec<KeyEntry>> {
         let mut chain = ChainState::genesis(&self.origin);
         let p = self.path(layout::RECORDS);
-        for item in self.record_frames(size) {
+        for item in self.record_frames() {
             let (seq, bytes) = item?;
             let rec = Record::decode(&bytes).map_err(|e| corrupt(&p, format!("record {seq}: {e}")))?;
             chain.advance(&rec, &bytes).map_err(|e| corrupt(&p, format!("record {seq}: {e}")))?;
@@ -643,13 +623,10 @@ impl Inner {
         Ok(chain.keys)
     }
 
-    fn record_frames(&self, size: u64) -> Records {
-        let path = self.path(layout::RECORDS);
-        let records_end = self.tip.read().unwrap_or_else(|p| p.into_inner()).commit.records_end;
-        match File::open(&path) {
-            Ok(f) => Records { reader: Some(BufReader::with_capacity(1 << 20, f)), next: 0, end: size, at: 0, records_end, path, failed: None },
-            Err(e) => Records { reader: None, next: 0, end: size, at: 0, records_end, path: path.clone(), failed: Some(io(path)(e)) },
-        }
+    /// Every acknowledged record from record 0 on.
+    fn record_frames(&self) -> Records {
+        let commit = self.tip.read().unwrap_or_else(|p| p.into_inner()).commit;
+        Records::open(self.path(layout::RECORDS), 0, Ok(0), &commit)
     }
 
     /// Checks `hashes` cheaply (its length, and the tree head it gives against the commit entry's);
@@ -677,7 +654,7 @@ impl Inner {
         let Some(why) = why else { return Ok(()) };
         let mut all = Vec::with_capacity((want / 32) as usize);
         let mut frontier = Frontier::new();
-        for item in self.record_frames(commit.size) {
+        for item in self.record_frames() {
             let (_, bytes) = item?;
             all.extend(frontier.push(merkle::leaf_hash(&bytes)));
         }
@@ -793,6 +770,20 @@ pub struct Records {
 }
 
 impl Records {
+    /// Reads `path` from byte `at` (where record `from` starts) to the end `commit` acknowledged.
+    fn open(path: PathBuf, from: u64, at: Result<u64>, commit: &Commit) -> Self {
+        let reader = at.and_then(|at| {
+            let mut f = File::open(&path).map_err(io(&path))?;
+            std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(at)).map_err(io(&path))?;
+            Ok((BufReader::with_capacity(1 << 20, f), at))
+        });
+        let (end, records_end) = (commit.size, commit.records_end);
+        match reader {
+            Ok((r, at)) => Records { reader: Some(r), next: from, end, at, records_end, path, failed: None },
+            Err(e) => Records { reader: None, next: from, end, at: 0, records_end, path, failed: Some(e) },
+        }
+    }
+
     fn fail(&mut self, why: String) -> Option<Result<(u64, Vec<u8>)>> {
         self.reader = None;
         Some(Err(corrupt(&self.path, format!("record {} at byte {}: {why}", self.next, self.at))))
