@@ -57,6 +57,13 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
         Command::Token { action } => token(data, action, json, out),
         Command::Serve { listen, max_body } => {
             let opts = relic_server::Options { listen, max_body };
+            // Structured request logs on stderr, one JSON object per line (tokens never appear),
+            // through a file descriptor of its own: `err` holds the stderr lock for the whole run.
+            use std::os::fd::AsFd as _;
+            if let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() {
+                let log = std::sync::Mutex::new(std::fs::File::from(fd));
+                let _ = tracing_subscriber::fmt().json().with_writer(log).with_target(false).try_init();
+            }
             let mut announce = |addr: std::net::SocketAddr| {
                 let _ = writeln!(out, "relic serve: http://{addr}/api/v4 ({})", data.display());
                 let _ = out.flush();

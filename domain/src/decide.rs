@@ -221,6 +221,31 @@ impl Ctx<'_> {
     }
 }
 
+/// Whether `name` may name a tag: Git's rules for a ref name (`git check-ref-format`, applied to
+/// `refs/tags/<name>`), and no invisible or direction-changing characters, so that two tags never
+/// look alike. Not `HEAD`, not empty; no `..`, `@{`, `//`, control characters, space or any of
+/// `~^:?*[\`; no part starting with `.` or ending in `.lock`; not starting or ending with `/`,
+/// not ending with `.`; no bidirectional controls (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F,
+/// U+061C) and no zero-width characters (U+200B–U+200D, U+2060, U+FEFF).
+pub fn valid_tag_name(name: &str) -> bool {
+    let bad_char = |c: char| {
+        c.is_control()
+            || " ~^:?*[\\".contains(c)
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}'..='\u{200F}' | '\u{2060}' | '\u{FEFF}' | '\u{061C}')
+    };
+    !(name.is_empty()
+        || name == "HEAD"
+        || name == "@"
+        || name.contains("..")
+        || name.contains("@{")
+        || name.contains("//")
+        || name.starts_with('/')
+        || name.ends_with('/')
+        || name.ends_with('.')
+        || name.chars().any(bad_char)
+        || name.split('/').any(|part| part.starts_with('.') || part.ends_with(".lock")))
+}
+
 /// The lowest role allowed to create `tag`, if a protected pattern matches it (the strictest wins).
 pub fn protected_level(p: &Project, tag: &str) -> Option<Role> {
     p.protected_tags.iter().filter(|(pat, _)| wildcard_match(pat, tag)).map(|(_, r)| *r).max()
@@ -378,7 +403,7 @@ pub fn decide(st: &State, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Res
         Command::RecordTag { project, name, git_ref, commit, message } => {
             let p = cx.project(project)?;
             let r = cx.release_access(p, name)?;
-            if name.is_empty() || name == "HEAD" {
+            if !valid_tag_name(name) {
                 return Err(refuse(400, "Tag name invalid"));
             }
             if p.tags.contains_key(name) {
@@ -398,7 +423,7 @@ pub fn decide(st: &State, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Res
         Command::CreateRelease { project, tag_name, name, description, git_ref, tag_message, released_at, milestones, links, report_artifacts } => {
             let p = cx.project(project)?;
             let role = cx.release_access(p, tag_name)?;
-            if tag_name.trim().is_empty() || tag_name == "HEAD" {
+            if !valid_tag_name(tag_name) {
                 return Err(refuse(400, "Tag name invalid"));
             }
             if p.releases.contains_key(tag_name) {
@@ -705,4 +730,22 @@ fn collect(
         redacted_issues: doc.redacted_issues,
     };
     (doc, ev)
+}
+
+#[cfg(test)]
+mod tag_name_tests {
+    use super::valid_tag_name;
+
+    #[test]
+    fn tag_names_follow_git_and_never_hide_characters() {
+        for ok in ["v1.0.0", "release/2026-06", "v4.3.0-rc.1", "x_y", "ü"] {
+            assert!(valid_tag_name(ok), "{ok:?} refused");
+        }
+        for bad in [
+            "", "HEAD", "@", "a..b", "../etc/passwd", "a/../b", "a@{1}", "a//b", "/a", "a/", "a.", ".a", "a/.b", "a.lock", "a b", "a~1",
+            "a^", "a:b", "a?", "a*", "a[", "a\\b", "a\tb", "a\u{7f}", "v1\u{202E}0", "v1\u{200B}", "v\u{2066}1", "\u{FEFF}v1",
+        ] {
+            assert!(!valid_tag_name(bad), "{bad:?} accepted");
+        }
+    }
 }

@@ -44,17 +44,53 @@ impl From<crate::feed::FeedError> for ServiceError {
 pub struct Service {
     ledger: Ledger,
     state: State,
+    /// The records replay could not read as their kind's event, in log order.
+    findings: Vec<crate::event::Finding>,
+}
+
+/// A command decided, applied to [`Service::state`] and queued for the log
+/// ([`Service::submit`]). It is acknowledged only when [`Submitted::durable`] resolves.
+#[derive(Debug)]
+pub enum Submitted {
+    /// Queued; durable when the log says so.
+    Queued(relic_ledger::Queued),
+    /// Already durable (a command whose records carry their time into the state).
+    Done(Vec<Receipt>),
+}
+
+impl Submitted {
+    /// Waits until the command's records are durable; their receipts, in order.
+    pub async fn durable(self) -> Result<Vec<Receipt>, ServiceError> {
+        match self {
+            Submitted::Queued(q) => Ok(q.durable().await?),
+            Submitted::Done(r) => Ok(r),
+        }
+    }
+
+    /// [`Submitted::durable`] for callers outside an async runtime.
+    pub fn durable_blocking(self) -> Result<Vec<Receipt>, ServiceError> {
+        match self {
+            Submitted::Queued(q) => Ok(q.durable_blocking()?),
+            Submitted::Done(r) => Ok(r),
+        }
+    }
 }
 
 /// Replays every record of `ledger` from `state.size` on, validating payloads against their schemas.
 /// A record that cannot be read as its kind's event is skipped (the views and reports show it as a
 /// finding, [`crate::event::Finding`]); the state is what every readable record says.
 pub fn replay(ledger: &Ledger, state: &mut State) -> Result<(), ServiceError> {
+    replay_noting(ledger, state, &mut Vec::new())
+}
+
+/// [`replay`], adding the records it could not read as events to `findings`.
+fn replay_noting(ledger: &Ledger, state: &mut State, findings: &mut Vec<crate::event::Finding>) -> Result<(), ServiceError> {
     crate::feed::replay(ledger, state.size, u64::MAX, |it| {
         match &it.record {
             Some(r) => state.apply_decoded(r, it.event.take()),
             None => state.skip(it.seq),
         }
+        findings.extend(it.finding.take());
         Ok::<_, ServiceError>(true)
     })?;
     Ok(())
@@ -76,9 +112,22 @@ impl Service {
     /// replays it.
     pub fn open(dir: &Path) -> Result<Self, ServiceError> {
         let ledger = open_ledger(dir)?;
-        let mut state = State::default();
-        replay(&ledger, &mut state)?;
-        Ok(Self { ledger, state })
+        let mut svc = Self { ledger, state: State::default(), findings: Vec::new() };
+        svc.resync()?;
+        Ok(svc)
+    }
+
+    /// Derives the state from the log again, from its first record: after a queued command failed
+    /// to become durable, the state must forget what it applied ahead of the log.
+    pub fn resync(&mut self) -> Result<(), ServiceError> {
+        self.state = State::default();
+        self.findings.clear();
+        replay_noting(&self.ledger, &mut self.state, &mut self.findings)
+    }
+
+    /// The records the state leaves out because they could not be read as their kind's event.
+    pub fn findings(&self) -> &[crate::event::Finding] {
+        &self.findings
     }
 
     /// Takes an open ledger and a state already derived from its first `state.size` records (by a
@@ -87,8 +136,9 @@ impl Service {
         if state.size > ledger.size() {
             state = State::default();
         }
-        replay(&ledger, &mut state)?;
-        Ok(Self { ledger, state })
+        let mut findings = Vec::new();
+        replay_noting(&ledger, &mut state, &mut findings)?;
+        Ok(Self { ledger, state, findings })
     }
 
     pub fn state(&self) -> &State {
@@ -123,6 +173,38 @@ impl Service {
         }
     }
 
+    /// Decides `cmd` by `actor` at `now`, applies its events to the state and queues its records,
+    /// without waiting for them to be durable, so that the next command can be decided at once and
+    /// many commands share one write to disk. The caller acknowledges nothing before
+    /// [`Submitted::durable`] resolves, and shows nobody the state in between; if that fails, it
+    /// calls [`Service::resync`]. A refusal returns at once (an `access.denied` record is appended
+    /// and waited for, as by [`Service::execute`]).
+    pub fn submit(&mut self, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Result<Submitted, ServiceError> {
+        let d = match decide(&self.state, actor, cmd, now) {
+            Ok(d) => d,
+            Err(refusal) => return Err(self.refused(actor, refusal)?),
+        };
+        for f in &d.artifacts {
+            evidence::store_artifact(self.ledger.dir(), &f.artifact.name, &f.bytes)?;
+        }
+        for doc in &d.documents {
+            evidence::store_document(self.ledger.dir(), doc)?;
+        }
+        let role = d.role.map_or("system", |r| r.as_str());
+        // Internal releases keep each record's time in their timeline, which only the log assigns:
+        // those commands wait for it and replay, as `execute` does.
+        if d.events.iter().any(|e| e.kind().starts_with("internal.")) {
+            return self.append(actor, role, &d.events).map(Submitted::Done);
+        }
+        let first = self.state.size;
+        let queued = self.ledger.queue_decided(self.drafts(actor, role, &d.events))?;
+        for (i, e) in d.events.iter().enumerate() {
+            self.state.apply_event(e, actor, first + i as u64, "");
+        }
+        self.state.size = first + d.events.len() as u64;
+        Ok(Submitted::Queued(queued))
+    }
+
     /// A refusal: recorded as `access.denied` if it is one for lack of permission, then returned.
     fn refused(&mut self, actor: &str, refusal: Refusal) -> Result<ServiceError, ServiceError> {
         if let Some(denied) = &refusal.denied {
@@ -150,11 +232,19 @@ impl Service {
         };
         draft.actor.role = role.as_str().to_string();
         let receipt = self.ledger.append_blocking(draft)?;
-        replay(&self.ledger, &mut self.state)?;
+        replay_noting(&self.ledger, &mut self.state, &mut self.findings)?;
         Ok(receipt)
     }
 
     fn append(&mut self, actor: &str, role: &str, events: &[Event]) -> Result<Vec<Receipt>, ServiceError> {
+        let receipts = self.ledger.append_decided_blocking(self.drafts(actor, role, events))?;
+        // Apply exactly what was written, as a replay would.
+        replay_noting(&self.ledger, &mut self.state, &mut self.findings)?;
+        Ok(receipts)
+    }
+
+    /// The records a command's events are written as.
+    fn drafts(&self, actor: &str, role: &str, events: &[Event]) -> Vec<Draft> {
         let mut drafts = Vec::with_capacity(events.len());
         for e in events {
             // Every event has a schema file (a test holds the catalogue to the typed events); the
@@ -168,9 +258,6 @@ impl Service {
                 schema_version: version,
             });
         }
-        let receipts = self.ledger.append_decided_blocking(drafts)?;
-        // Apply exactly what was written, as a replay would.
-        replay(&self.ledger, &mut self.state)?;
-        Ok(receipts)
+        drafts
     }
 }

@@ -42,6 +42,23 @@ pub struct Receipt {
     pub time_us: i64,
 }
 
+/// Records queued for the log, not yet acknowledged: they are durable once [`Queued::durable`]
+/// resolves with their receipts, and not before. Dropping it does not withdraw them.
+#[derive(Debug)]
+pub struct Queued(oneshot::Receiver<Result<Vec<Receipt>>>);
+
+impl Queued {
+    /// Waits until the records are durable (or the append failed, in which case none of them is).
+    pub async fn durable(self) -> Result<Vec<Receipt>> {
+        self.0.await.map_err(|_| Error::Closed)?
+    }
+
+    /// [`Queued::durable`] for callers outside an async runtime.
+    pub fn durable_blocking(self) -> Result<Vec<Receipt>> {
+        self.0.blocking_recv().map_err(|_| Error::Closed)?
+    }
+}
+
 /// A checkpoint and its signed note.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedCheckpoint {
@@ -283,7 +300,15 @@ impl Ledger {
     /// [`Ledger::append_all_blocking`] for the drafts a command's rules produced: they pass the
     /// policy through [`Door::Decided`]. Only the owner of the rules (the domain service) calls it.
     pub fn append_decided_blocking(&self, drafts: Vec<Draft>) -> Result<Vec<Receipt>> {
-        self.submit_all(drafts, Door::Decided)?.blocking_recv().map_err(|_| Error::Closed)?
+        self.queue_decided(drafts)?.durable_blocking()
+    }
+
+    /// Queues the drafts a command's rules produced ([`Door::Decided`]), atomically and in the order
+    /// of calls, without waiting for them to be durable: a caller that decides the next command
+    /// against their effects before they are durable (the server's pipeline) must acknowledge
+    /// nothing until [`Queued::durable`] resolves.
+    pub fn queue_decided(&self, drafts: Vec<Draft>) -> Result<Queued> {
+        self.submit_all(drafts, Door::Decided).map(Queued)
     }
 
     fn submit_all(&self, drafts: Vec<Draft>, door: Door) -> Result<oneshot::Receiver<Result<Vec<Receipt>>>> {

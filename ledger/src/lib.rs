@@ -38,7 +38,7 @@ pub use relic_store::{layout, store};
 
 pub use error::{Error, Result};
 pub use relic_store::Error as StoreError;
-pub use ledger::{Ledger, Receipt, SignedCheckpoint};
+pub use ledger::{Ledger, Queued, Receipt, SignedCheckpoint};
 pub use policy::{Door, Policy};
 pub use record::{Actor, Draft, Record};
 

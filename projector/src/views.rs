@@ -9,8 +9,8 @@
 //! `commit`, `milestones`, `assets` with `count`, `sources`, `links`, and `evidences`); sorting by
 //! `released_at` (default) or `created_at`, `desc` (default) or `asc`; pagination (`page` from 1,
 //! `per_page` default 20, at most 100); the latest release (newest by `released_at` among those
-//! already released); guest redaction (tag, commit, sources and evidence hidden, title
-//! `Release-<id>`); permanent asset links `/<project>/-/releases/<tag>/downloads<path>`.
+//! already released); guest redaction (tag, commit, sources, assets and evidence left out, title
+//! `Release-<id>`, nothing naming the tag); permanent asset links `/<project>/-/releases/<tag>/downloads<path>`.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -114,24 +114,51 @@ pub fn snapshot(ledger: &Ledger, as_of: AsOf) -> Result<Snapshot, ViewError> {
     Ok(Snapshot { root: ledger.root(size)?, state: views.state, audit: views.audit, size, at })
 }
 
+/// What a view is computed from, borrowed: a state, how many records it reflects, and the time
+/// views are evaluated at. A [`Snapshot`] gives one ([`Snapshot::point`]); so does a server's live
+/// state, without copying it.
+#[derive(Debug, Clone, Copy)]
+pub struct Point<'a> {
+    pub state: &'a State,
+    /// Records applied.
+    pub size: u64,
+    pub at: DateTime<Utc>,
+}
+
+impl<'a> Point<'a> {
+    pub fn project(&self, path: &str) -> Result<&'a Project, ViewError> {
+        self.state.projects.get(path).ok_or_else(|| ViewError::NotFound(format!("Project {path} not found")))
+    }
+}
+
 impl Snapshot {
-    /// What every view says about where it comes from.
-    /// The log state a view was derived from, and the records it leaves out because they could
-    /// not be read (`record N (kind): why`; empty when every record was read).
+    pub fn point(&self) -> Point<'_> {
+        Point { state: &self.state, size: self.size, at: self.at }
+    }
+
+    /// What every view says about where it comes from: the log state a view was derived from, and
+    /// the records it leaves out because they could not be read (`record N (kind): why`; empty
+    /// when every record was read).
     pub fn provenance(&self) -> Value {
-        let unreadable: Vec<String> = self.audit.findings.iter().map(ToString::to_string).collect();
-        json!({
-            "tree_size": self.size,
-            "root": B64.encode(self.root),
-            "evaluated_at": self.at.to_rfc3339(),
-            "checkpoint": format!("relic checkpoint --size {}", self.size),
-            "unreadable_records": unreadable,
-        })
+        provenance(self.size, &self.root, self.at, &self.audit.findings)
     }
 
     pub fn project(&self, path: &str) -> Result<&Project, ViewError> {
-        self.state.projects.get(path).ok_or_else(|| ViewError::NotFound(format!("Project {path} not found")))
+        self.point().project(path)
     }
+}
+
+/// Where a view comes from ([`Snapshot::provenance`]), for a view of the first `size` records with
+/// tree head `root`, evaluated at `at`, leaving out `findings`.
+pub fn provenance(size: u64, root: &merkle::Hash, at: DateTime<Utc>, findings: &[relic_domain::event::Finding]) -> Value {
+    let unreadable: Vec<String> = findings.iter().map(ToString::to_string).collect();
+    json!({
+        "tree_size": size,
+        "root": B64.encode(root),
+        "evaluated_at": at.to_rfc3339(),
+        "checkpoint": format!("relic checkpoint --size {size}"),
+        "unreadable_records": unreadable,
+    })
 }
 
 /// How a viewer sees releases: in full (reporter and above, or an auditor without `--viewer`), or
@@ -161,17 +188,7 @@ pub fn release_json(p: &Project, r: &Release, at: DateTime<Utc>, sight: Sight) -
     let upcoming = timing::is_upcoming(r.released_at, at);
     let historical = timing::is_historical(r.released_at, r.created_at);
     let repo = p.path.rsplit('/').next().unwrap_or(&p.path);
-    let links: Vec<Value> = r
-        .links
-        .values()
-        .map(|l| {
-            let direct = match &l.direct_asset_path {
-                Some(path) => format!("/{}/-/releases/{}/downloads{}", p.path, r.tag_name, path),
-                None => l.url.clone(),
-            };
-            json!({"id": l.id, "name": l.name, "url": l.url, "direct_asset_url": direct, "link_type": l.link_type})
-        })
-        .collect();
+    let links: Vec<Value> = r.links.values().map(|l| link_json(p, r, l)).collect();
     let milestones: Vec<Value> = r
         .milestones
         .iter()
@@ -204,16 +221,35 @@ pub fn release_json(p: &Project, r: &Release, at: DateTime<Utc>, sight: Sight) -
         "_links": {"self": format!("/{}/-/releases/{}", p.path, r.tag_name)},
     });
     if sight == Sight::Guest {
-        // The reference hides repository information from guests.
-        v["name"] = json!(format!("Release-{}", r.id));
-        v["tag_name"] = Value::Null;
-        v["commit"] = Value::Null;
-        v["evidences"] = json!([]);
-        v["assets"]["count"] = json!(v["assets"]["links"].as_array().map_or(0, Vec::len));
-        v["assets"]["sources"] = json!([]);
+        // The reference hides repository information from guests: it leaves out the tag, the
+        // commit, source archives and evidence, and names the release `Release-<id>`. Assets are
+        // for reporters and above, and their permanent links name the tag; so may the description,
+        // where the tag is replaced by that name. Nothing a guest sees names the tag.
+        let alias = format!("Release-{}", r.id);
+        v["name"] = json!(alias);
+        v["description"] = match &r.description {
+            Some(d) if !r.tag_name.is_empty() => json!(d.replace(&r.tag_name, &alias)),
+            other => json!(other),
+        };
+        if let Some(o) = v.as_object_mut() {
+            for hidden in ["tag_name", "commit", "evidences"] {
+                o.remove(hidden);
+            }
+        }
+        v["assets"] = json!({"count": 0, "links": []});
         v["_links"] = json!({});
     }
     v
+}
+
+/// One asset link in the reference API's shape: `direct_asset_url` is the permanent link
+/// `/<project>/-/releases/<tag>/downloads<direct_asset_path>` when the link has a path, else its url.
+pub fn link_json(p: &Project, r: &Release, l: &relic_domain::event::Link) -> Value {
+    let direct = match &l.direct_asset_path {
+        Some(path) => format!("/{}/-/releases/{}/downloads{}", p.path, r.tag_name, path),
+        None => l.url.clone(),
+    };
+    json!({"id": l.id, "name": l.name, "url": l.url, "direct_asset_url": direct, "link_type": l.link_type})
 }
 
 /// Sorting and pagination of a release list.
@@ -233,8 +269,31 @@ impl Default for ListOptions {
     }
 }
 
-/// One page of a project's releases, sorted.
+/// One page of a project's releases, in order, how the viewer sees them, and how many there are
+/// in all.
+#[derive(Debug, Clone)]
+pub struct Page<'a> {
+    pub project: &'a Project,
+    pub sight: Sight,
+    pub releases: Vec<&'a Release>,
+    pub total: u64,
+}
+
+/// One page of a project's releases, sorted, with where the view comes from.
 pub fn list(snap: &Snapshot, project: &str, opts: &ListOptions, viewer: Option<&str>) -> Result<Value, ViewError> {
+    let pt = snap.point();
+    let page = page(&pt, project, opts, viewer)?;
+    let items: Vec<Value> = page.releases.iter().map(|r| release_json(page.project, r, pt.at, page.sight)).collect();
+    Ok(json!({
+        "releases": items,
+        "page": opts.page, "per_page": opts.per_page, "total": page.total,
+        "total_pages": page.total.div_ceil(opts.per_page),
+        "log": snap.provenance(),
+    }))
+}
+
+/// One page of a project's releases, sorted.
+pub fn page<'a>(snap: &Point<'a>, project: &str, opts: &ListOptions, viewer: Option<&str>) -> Result<Page<'a>, ViewError> {
     if opts.order_by != "released_at" && opts.order_by != "created_at" {
         return Err(ViewError::Invalid("order_by does not have a valid value".into()));
     }
@@ -255,19 +314,25 @@ pub fn list(snap: &Snapshot, project: &str, opts: &ListOptions, viewer: Option<&
     let total = rs.len() as u64;
     let start = ((opts.page - 1) * opts.per_page).min(total) as usize;
     let end = (start + opts.per_page as usize).min(rs.len());
-    let items: Vec<Value> = rs[start..end].iter().map(|r| release_json(p, r, snap.at, s)).collect();
-    Ok(json!({
-        "releases": items,
-        "page": opts.page, "per_page": opts.per_page, "total": total,
-        "total_pages": total.div_ceil(opts.per_page),
-        "log": snap.provenance(),
-    }))
+    Ok(Page { project: p, sight: s, releases: rs[start..end].to_vec(), total })
 }
 
-/// One release, by tag, or the latest (newest by `released_at` among released ones).
+/// One release, by tag, or the latest (newest by `released_at` among released ones), with where
+/// the view comes from.
 pub fn get(snap: &Snapshot, project: &str, tag: Option<&str>, viewer: Option<&str>) -> Result<Value, ViewError> {
+    Ok(json!({"release": release(&snap.point(), project, tag, viewer)?, "log": snap.provenance()}))
+}
+
+/// One release as the viewer sees it, by tag, or the latest.
+pub fn release(snap: &Point, project: &str, tag: Option<&str>, viewer: Option<&str>) -> Result<Value, ViewError> {
+    let s = sight(snap.project(project)?, viewer)?;
+    let (p, r) = find(snap, project, tag)?;
+    Ok(release_json(p, r, snap.at, s))
+}
+
+/// A project's release by tag, or its latest (newest by `released_at` among released ones).
+pub fn find<'a>(snap: &Point<'a>, project: &str, tag: Option<&str>) -> Result<(&'a Project, &'a Release), ViewError> {
     let p = snap.project(project)?;
-    let s = sight(p, viewer)?;
     let r = match tag {
         Some(t) => p.releases.get(t).ok_or_else(|| ViewError::NotFound("Release does not exist".into()))?,
         None => p
@@ -277,5 +342,5 @@ pub fn get(snap: &Snapshot, project: &str, tag: Option<&str>, viewer: Option<&st
             .max_by(|a, b| a.released_at.cmp(&b.released_at).then(a.id.cmp(&b.id)))
             .ok_or_else(|| ViewError::NotFound("Release does not exist".into()))?,
     };
-    Ok(json!({"release": release_json(p, r, snap.at, s), "log": snap.provenance()}))
+    Ok((p, r))
 }

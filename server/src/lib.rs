@@ -6,26 +6,36 @@
 //! JSON shapes, status codes and error texts, so that stock clients (python-gitlab, glab,
 //! release-cli, Terraform) work with only their URL and token pointed at relic. Every request is
 //! authenticated by an API token (`relic token create`: `PRIVATE-TOKEN`, `Authorization: Bearer` or
-//! `JOB-TOKEN`); the token's user is the actor, their role comes from project membership. Errors
-//! are GitLab's: `{"message": "401 Unauthorized"}`, `{"message": "404 Project Not Found"}`, and
-//! `{"error": "404 Not Found"}` for a path the API does not have.
+//! `JOB-TOKEN`); the token's user is the actor, their role comes from project membership.
 //!
-//! What is served so far (the rest of issue 14 follows): `GET /api/v4/user`, `GET
-//! /api/v4/projects/:id` (the numeric id or the URL-encoded path). A project is visible to its
-//! members only; to anyone else it does not exist (404), as in GitLab.
+//! What is served: `GET /user`; `GET /projects/:id` (the numeric id or the URL-encoded path);
+//! members, protected tags, freeze periods; releases (list with GitLab's pagination headers, get,
+//! create, update, delete, `permalink/latest`), their asset links and evidence; and outside
+//! `/api/v4` the permanent asset links and evidence files a release's JSON points at. Every view
+//! takes relic's `as_of` (a record count or an RFC 3339 time) and says which log position it
+//! reflects (`X-Relic-Tree-Size`, `X-Relic-Root`, and `relic_log` in single objects).
+//!
+//! Code map: [`app`] (the ledger, the write pipeline and the read barrier), [`body`] (strict
+//! request parsing), [`error`] (GitLab's error shapes), [`projects`] and [`releases`] (handlers).
 //!
 //! What this is not: the rules (`relic_domain::decide`) or the log (`relic_ledger`): the server
 //! decodes requests into commands and queries and encodes what they return.
 
+pub mod app;
+pub mod body;
+pub mod error;
+pub mod projects;
+pub mod releases;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use relic_domain::service::Service;
 use serde_json::{json, Value};
 
@@ -65,27 +75,6 @@ pub fn serving_url(data: &Path) -> Option<String> {
     v["url"].as_str().map(str::to_string)
 }
 
-struct App {
-    svc: Mutex<Service>,
-    hashes: std::collections::BTreeMap<String, String>,
-    base: String,
-}
-
-type Shared = Arc<App>;
-
-/// A GitLab-shaped error response.
-struct ApiError(StatusCode, Value);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(self.1)).into_response()
-    }
-}
-
-fn message(status: StatusCode, text: &str) -> ApiError {
-    ApiError(status, json!({ "message": text }))
-}
-
 /// Serves `data` until SIGTERM or SIGINT; `ready` is called with the bound address once requests
 /// are accepted. Holds the log's writer lock throughout; a shutdown finishes the requests in
 /// flight (each append is acknowledged only once durable), then releases it.
@@ -99,17 +88,52 @@ pub fn serve(data: &Path, opts: &Options, ready: impl FnOnce(SocketAddr)) -> Res
         let base = format!("http://{addr}");
         relic_store::fs::write_durably(&url_file(data), json!({ "url": base, "pid": std::process::id() }).to_string().as_bytes(), None)?;
         let _named = Named(url_file(data));
-        let app = Arc::new(App { svc: Mutex::new(svc), hashes, base });
-        let router = Router::new()
-            .route("/api/v4/user", get(user))
-            .route("/api/v4/projects/{id}", get(project))
-            .fallback(|| async { ApiError(StatusCode::NOT_FOUND, json!({ "error": "404 Not Found" })) })
+        let app = Arc::new(app::App::new(svc, hashes, base));
+        let router = routes()
             .layer(DefaultBodyLimit::max(opts.max_body))
+            .layer(middleware::from_fn(log_request))
             .with_state(app);
         ready(addr);
         axum::serve(listener, router).with_graceful_shutdown(shutdown()).await?;
         Ok(())
     })
+}
+
+/// Every path the server answers.
+fn routes() -> Router<app::Shared> {
+    use projects as p;
+    use releases as r;
+    const P: &str = "/api/v4/projects/{id}";
+    let at = |s: &str| format!("{P}{s}");
+    Router::new()
+        .route("/api/v4/user", get(p::user))
+        .route(P, get(p::project))
+        .route(&at("/members"), get(p::members).post(p::add_member))
+        .route(&at("/members/{user_id}"), axum::routing::put(p::edit_member))
+        .route(&at("/protected_tags"), get(p::protected_tags).post(p::protect_tag))
+        .route(&at("/protected_tags/{name}"), get(p::protected_tag).delete(p::unprotect_tag))
+        .route(&at("/freeze_periods"), get(p::freezes).post(p::create_freeze))
+        .route(&at("/freeze_periods/{freeze_period_id}"), get(p::freeze).put(p::update_freeze).delete(p::delete_freeze))
+        .route(&at("/releases"), get(r::list).post(r::create))
+        .route(&at("/releases/permalink/latest"), get(r::latest))
+        .route(&at("/releases/permalink/latest/{*suffix}"), get(r::latest))
+        .route(&at("/releases/{tag_name}"), get(r::get).put(r::update).delete(r::delete))
+        .route(&at("/releases/{tag_name}/evidence"), axum::routing::post(r::collect_evidence))
+        .route(&at("/releases/{tag_name}/assets/links"), get(r::links).post(r::create_link))
+        .route(&at("/releases/{tag_name}/assets/links/{link_id}"), get(r::get_link).put(r::update_link).delete(r::delete_link))
+        .route(&at("/releases/{tag_name}/downloads/{*direct_asset_path}"), get(r::download))
+        // Anything else: the web paths a release points at, or GitLab's `{"error": "404 Not Found"}`.
+        .fallback(r::web)
+}
+
+/// One structured line per request (`tracing`): method, path (never the query, which may carry
+/// a token), status and duration. Headers, and so tokens, are never logged.
+async fn log_request(req: Request, next: Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let started = std::time::Instant::now();
+    let res = next.run(req).await;
+    tracing::info!(%method, path, status = res.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+    res
 }
 
 /// Removes the server's URL file when the server stops.
@@ -134,67 +158,3 @@ async fn shutdown() {
     }
 }
 
-/// The token a request carries: `PRIVATE-TOKEN`, `Authorization: Bearer`, or `JOB-TOKEN`.
-fn token(headers: &HeaderMap) -> Option<&str> {
-    let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    h("private-token")
-        .or_else(|| h("authorization").and_then(|a| a.strip_prefix("Bearer ")))
-        .or_else(|| h("job-token"))
-        .map(str::trim)
-}
-
-/// The user a request authenticates as, or 401.
-fn authenticate(app: &App, headers: &HeaderMap) -> Result<String, ApiError> {
-    let unauthorized = || message(StatusCode::UNAUTHORIZED, "401 Unauthorized");
-    let secret = token(headers).ok_or_else(unauthorized)?;
-    let svc = app.svc.lock().unwrap_or_else(|p| p.into_inner());
-    relic_domain::tokens::authenticate(&app.hashes, svc.state(), secret, chrono::Utc::now()).ok_or_else(unauthorized)
-}
-
-/// A stable numeric id for a user name (users have none of their own in the log).
-fn user_id(name: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    h % 1_000_000_000
-}
-
-async fn user(State(app): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    let name = authenticate(&app, &headers)?;
-    Ok(Json(json!({
-        "id": user_id(&name),
-        "username": name,
-        "name": name,
-        "state": "active",
-        "locked": false,
-        "avatar_url": null,
-        "web_url": format!("{}/{name}", app.base),
-    })))
-}
-
-async fn project(State(app): State<Shared>, headers: HeaderMap, UrlPath(id): UrlPath<String>) -> Result<Json<Value>, ApiError> {
-    let name = authenticate(&app, &headers)?;
-    let svc = app.svc.lock().unwrap_or_else(|p| p.into_inner());
-    let st = svc.state();
-    let found = match id.parse::<u64>() {
-        Ok(n) => st.projects.values().find(|p| p.id == n),
-        Err(_) => st.projects.get(&id),
-    };
-    let p = found.filter(|p| p.members.contains_key(&name)).ok_or_else(|| message(StatusCode::NOT_FOUND, "404 Project Not Found"))?;
-    let (namespace, path) = p.path.rsplit_once('/').unwrap_or(("", &p.path));
-    Ok(Json(json!({
-        "id": p.id,
-        "name": p.name,
-        "path": path,
-        "path_with_namespace": p.path,
-        "name_with_namespace": if namespace.is_empty() { p.name.clone() } else { format!("{namespace} / {}", p.name) },
-        "description": p.description,
-        "created_at": p.created_at,
-        "default_branch": "main",
-        "visibility": "private",
-        "web_url": format!("{}/{}", app.base, p.path),
-        "namespace": {"name": namespace, "path": namespace, "full_path": namespace, "kind": "group"},
-        "relic_role": p.members.get(&name).map(|r| r.as_str()),
-    })))
-}

@@ -1,6 +1,8 @@
 //! `relic serve` as a real server process on 127.0.0.1, driven by the stock python-gitlab client
 //! (installed from PyPI by tests/run.sh): tokens, `GET /user`, projects by path and by id, GitLab's
-//! 401 and 404; a CLI writer beside it is sent to its URL; SIGTERM stops it cleanly.
+//! 401 and 404; a release team's whole flow (members, protected tags, releases, links, evidence,
+//! freeze periods, a guest's view, every reference error); a CLI writer beside it is sent to its
+//! URL; SIGTERM stops it cleanly; every record written through the API names the token's user.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
@@ -47,6 +49,129 @@ for bad in ["relic_" + "0" * 40, ""]:
 print("python-gitlab: ok")
 "#;
 
+/// A release team's whole flow through python-gitlab, as alice (owner), dave (developer) and gus
+/// (guest).
+const FLOW: &str = r#"
+import sys, json, gitlab, requests
+url, alice, dave, gus = sys.argv[1:5]
+H = {"PRIVATE-TOKEN": dave}
+
+def expect(fn, code, text):
+    try:
+        fn()
+    except gitlab.GitlabError as e:
+        assert e.response_code == code and text in str(e), (code, text, e.response_code, str(e))
+        return
+    raise SystemExit(f"expected {code} {text!r}, got success")
+
+ga = gitlab.Gitlab(url, private_token=alice)
+p = ga.projects.get("acme/app")
+# Members and protected tags, as the owner.
+p.members.create({"username": "dave", "access_level": 30})
+p.members.create({"username": "gus", "access_level": 10})
+assert {m.username: m.access_level for m in p.members.list(get_all=True)} == {"alice": 50, "dave": 30, "gus": 10}
+expect(lambda: p.members.create({"username": "dave", "access_level": 30}), 409, "Member already exists")
+expect(lambda: p.members.create({"username": "erin", "access_level": 31}), 400, "access_level does not have a valid value")
+p.protectedtags.create({"name": "v9*", "create_access_level": 40})
+assert [(t.name, t.create_access_levels[0]["access_level"]) for t in p.protectedtags.list()] == [("v9*", 40)]
+assert p.protectedtags.get("v9*").name == "v9*"
+
+gd = gitlab.Gitlab(url, private_token=dave)
+pd = gd.projects.get(p.id)
+r = pd.releases.create({"tag_name": "v1.0.0", "ref": "main", "description": "first", "milestones": ["M1"],
+    "assets": {"links": [{"name": "bin", "url": "https://dl.example/v1/bin", "direct_asset_path": "/bin/app", "link_type": "package"}]}})
+assert r.tag_name == "v1.0.0" and r.author["username"] == "dave", r.attributes
+assert [m["title"] for m in r.milestones] == ["M1"], r.milestones
+assert [(l["name"], l["link_type"]) for l in r.assets["links"]] == [("bin", "package")], r.assets
+assert r.assets["links"][0]["direct_asset_url"] == url + "/acme/app/-/releases/v1.0.0/downloads/bin/app"
+assert len(r.evidences) == 1, r.evidences
+for i in (2, 3, 4):
+    pd.releases.create({"tag_name": f"v1.0.{i}", "ref": "main", "released_at": f"2026-01-0{i}T00:00:00Z"})
+
+# Every reference error, with its status and text.
+expect(lambda: pd.releases.create({"tag_name": "v1.0.0", "ref": "main"}), 409, "Release already exists")
+expect(lambda: pd.releases.create({"tag_name": "v9.0.0", "ref": "main"}), 403, "You are not allowed to create this tag as it is protected.")
+expect(lambda: pd.releases.create({"tag_name": "v2.0.0"}), 422, "Ref is not specified")
+expect(lambda: pd.releases.create({"tag_name": "v2.0.0", "ref": "main", "milestones": ["nope"]}), 400, "Milestone(s) not found: nope")
+expect(lambda: pd.releases.create({"tag_name": "v2.0.0", "ref": "main", "assets": {"links": [{"name": "x", "url": "file:///etc/passwd"}]}}),
+       400, "Url is blocked: Only allowed schemes are http, https, ftp")
+expect(lambda: pd.releases.create({"tag_name": "v2.0.0", "ref": "main", "assets": {"links": [{"name": "x", "url": "https://a.example"}, {"name": "x", "url": "https://b.example"}]}}),
+       400, "Validation failed: Links have duplicate values")
+expect(lambda: gd.http_post(f"/projects/{p.id}/releases", post_data={"ref": "main"}), 400, "tag_name is missing")
+expect(lambda: pd.releases.update("v7", {"name": "x"}), 404, "Release does not exist")
+
+# List, sort, paginate (GitLab's headers, followed by python-gitlab).
+order = ["v1.0.0", "v1.0.4", "v1.0.3", "v1.0.2"]
+assert [x.tag_name for x in pd.releases.list(get_all=True)] == order
+assert [x.tag_name for x in pd.releases.list(sort="asc", get_all=True)] == order[::-1]
+assert [x.tag_name for x in pd.releases.list(order_by="created_at", sort="asc", get_all=True)] == ["v1.0.0", "v1.0.2", "v1.0.3", "v1.0.4"]
+assert [x.tag_name for x in pd.releases.list(per_page=2, page=2)] == order[2:]
+it = pd.releases.list(per_page=1, iterator=True)
+assert (it.total, it.total_pages) == (4, 4), (it.total, it.total_pages)
+assert [x.tag_name for x in it] == order
+resp = requests.get(url + f"/api/v4/projects/{p.id}/releases?per_page=3", headers=H)
+assert resp.headers["X-Next-Page"] == "2" and 'rel="next"' in resp.headers["Link"], resp.headers
+assert int(resp.headers["X-Relic-Tree-Size"]) > 0 and resp.headers["X-Relic-Root"]
+
+# Get, update.
+r = pd.releases.get("v1.0.0")
+r.description = "first, updated"
+r.save()
+assert pd.releases.get("v1.0.0").description == "first, updated"
+assert pd.releases.get("v1.0.0").relic_log["tree_size"] > 0
+
+# Links.
+l = r.links.create({"name": "docs", "url": "https://docs.example/v1"})
+assert sorted(x.name for x in r.links.list()) == ["bin", "docs"]
+l.url = "https://docs.example/v1b"
+l.save()
+assert r.links.get(l.id).url == "https://docs.example/v1b"
+r.links.delete(l.id)
+assert [x.name for x in r.links.list()] == ["bin"]
+# The permanent asset link and the latest release redirect.
+resp = requests.get(url + "/acme/app/-/releases/v1.0.0/downloads/bin/app", headers=H, allow_redirects=False)
+assert resp.status_code == 302 and resp.headers["Location"] == "https://dl.example/v1/bin", (resp.status_code, resp.headers)
+resp = requests.get(url + "/api/v4/projects/acme%2Fapp/releases/permalink/latest", headers=H, allow_redirects=False)
+assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/projects/{p.id}/releases/v1.0.0"), resp.headers
+
+# Evidence on demand, and its document at the release's filepath.
+ev = gd.http_post(f"/projects/{p.id}/releases/v1.0.0/evidence")
+evs = pd.releases.get("v1.0.0").evidences
+assert len(evs) == 2 and evs[-1]["sha"] == ev["sha"], (ev, evs)
+doc = requests.get(ev["filepath"], headers=H).json()
+assert doc["release"]["tag_name"] == "v1.0.0" and doc["release"]["description"] == "first, updated", doc
+
+# Freeze periods: maintainers and above (python-gitlab has no manager for them: its raw calls).
+fp = f"/projects/{p.id}/freeze_periods"
+f = ga.http_post(fp, post_data={"freeze_start": "0 23 * * 5", "freeze_end": "0 7 * * 1", "cron_timezone": "UTC"})
+ga.http_put(f"{fp}/{f['id']}", post_data={"freeze_end": "0 8 * * 1"})
+assert ga.http_get(f"{fp}/{f['id']}")["freeze_end"] == "0 8 * * 1"
+assert [x["id"] for x in gd.http_get(fp)] == [f["id"]]
+expect(lambda: gd.http_post(fp, post_data={"freeze_start": "0 1 * * *", "freeze_end": "0 2 * * *"}), 403, "Access Denied")
+expect(lambda: ga.http_post(fp, post_data={"freeze_start": "bad", "freeze_end": "0 7 * * 1"}), 400, "Freeze start is invalid syntax")
+ga.http_delete(f"{fp}/{f['id']}")
+assert ga.http_get(fp) == []
+expect(lambda: ga.http_get(f"{fp}/{f['id']}"), 404, "404 Not Found")
+
+# A guest: releases redacted, nothing names a tag; no assets, no writes.
+gg = gitlab.Gitlab(url, private_token=gus)
+pg = gg.projects.get("acme/app")
+seen = pg.releases.list(get_all=True)
+assert len(seen) == 4
+for x in seen:
+    text = json.dumps(x.attributes)
+    assert "v1.0" not in text and x.name.startswith("Release-"), text
+expect(lambda: pg.releases.create({"tag_name": "v3.0.0", "ref": "main"}), 403, "Access Denied")
+
+# Delete: the answer is the release as it was.
+gone = gd.http_delete(f"/projects/{p.id}/releases/v1.0.4").json()
+assert gone["tag_name"] == "v1.0.4", gone
+expect(lambda: pd.releases.get("v1.0.4"), 404, "404 Not Found")
+p.protectedtags.delete("v9*")
+assert p.protectedtags.list() == []
+print("flow: ok")
+"#;
+
 #[test]
 fn python_gitlab_authenticates_and_reads_projects_from_relic_serve() {
     let t = tempfile::tempdir().unwrap();
@@ -55,22 +180,9 @@ fn python_gitlab_authenticates_and_reads_projects_from_relic_serve() {
     ok(relic(&data, &["project", "register", "--project", "acme/app", "--name", "App", "--actor", "alice"]));
     let (alice, bob) = (token(&data, "alice"), token(&data, "bob"));
 
-    let mut server = Command::new(env!("CARGO_BIN_EXE_relic_proc"))
-        .arg("--data")
-        .arg(&data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let api = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("no URL in {line:?}"));
-    let base = api.trim_end_matches("/api/v4").to_string();
+    let (server, base) = start(&data, &t.path().join("server.log"));
 
-    let client = Command::new("python3").args(["-c", CLIENT, &base, &alice, &bob]).output().unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&client.stdout), String::from_utf8_lossy(&client.stderr));
-    assert!(client.status.success() && stdout.contains("python-gitlab: ok"), "python-gitlab client (pip install python-gitlab): {stdout}{stderr}");
+    python(CLIENT, &[&base, &alice, &bob], "python-gitlab: ok");
 
     // A CLI writer on the served directory is told where the server is; readers work.
     let o = relic(&data, &["release", "create", "--project", "acme/app", "--tag-name", "v1", "--ref", "main", "--actor", "alice"]);
@@ -78,11 +190,7 @@ fn python_gitlab_authenticates_and_reads_projects_from_relic_serve() {
     assert!(o.stderr.contains("owned by `relic serve` at") && o.stderr.contains(&base), "{}", o.stderr);
     ok(relic(&data, &["verify"]));
 
-    unsafe {
-        libc::kill(server.id() as i32, libc::SIGTERM);
-    }
-    let status = server.wait().unwrap();
-    assert!(status.success(), "the server stops cleanly on SIGTERM: {status}");
+    stop(server);
     assert!(!relic_server_url(&data), "the server removed its URL file");
     // Nothing was written through the server yet; the log is what the CLI wrote.
     ok(relic(&data, &["release", "create", "--project", "acme/app", "--tag-name", "v1", "--ref", "main", "--actor", "alice"]));
@@ -91,4 +199,195 @@ fn python_gitlab_authenticates_and_reads_projects_from_relic_serve() {
 
 fn relic_server_url(data: &Path) -> bool {
     data.join("serve.json").exists()
+}
+
+/// Starts `relic serve` on a free port of 127.0.0.1, its request log going to `log`; returns it and
+/// its base URL once it accepts requests.
+fn start(data: &Path, log: &Path) -> (std::process::Child, String) {
+    start_with(data, log, &[])
+}
+
+/// [`start`] with more `relic serve` options.
+fn start_with(data: &Path, log: &Path, opts: &[&str]) -> (std::process::Child, String) {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_relic_proc"))
+        .arg("--data")
+        .arg(data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(opts)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let api = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("no URL in {line:?}"));
+    (server, api.trim_end_matches("/api/v4").to_string())
+}
+
+fn stop(mut server: std::process::Child) {
+    unsafe {
+        libc::kill(server.id() as i32, libc::SIGTERM);
+    }
+    let status = server.wait().unwrap();
+    assert!(status.success(), "the server stops cleanly on SIGTERM: {status}");
+}
+
+fn python(script: &str, args: &[&str], done: &str) {
+    let client = Command::new("python3").arg("-c").arg(script).args(args).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&client.stdout), String::from_utf8_lossy(&client.stderr));
+    assert!(client.status.success() && stdout.contains(done), "python client (pip install python-gitlab): {stdout}{stderr}");
+}
+
+#[test]
+fn python_gitlab_drives_a_release_teams_whole_flow() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("d");
+    ok(relic(&data, &["init", "--origin", "serve.test/log"]));
+    ok(relic(&data, &["project", "register", "--project", "acme/app", "--name", "App", "--actor", "alice"]));
+    let m1 = t.path().join("m1.json");
+    std::fs::write(
+        &m1,
+        r#"{"id": 7, "iid": 1, "title": "M1", "description": null, "state": "active", "created_at": "2026-01-01T00:00:00Z", "due_date": null, "issues": []}"#,
+    )
+    .unwrap();
+    ok(relic(&data, &["milestone", "record", "--project", "acme/app", "--file", m1.to_str().unwrap(), "--actor", "alice"]));
+    let tokens: Vec<String> = ["alice", "dave", "gus"].iter().map(|u| token(&data, u)).collect();
+    let before: u64 = relic(&data, &["--json", "log"]).stdout_text().lines().count() as u64;
+
+    let log = t.path().join("server.log");
+    let (server, base) = start(&data, &log);
+    python(FLOW, &[&base, &tokens[0], &tokens[1], &tokens[2]], "flow: ok");
+    stop(server);
+
+    ok(relic(&data, &["verify"]));
+    // Every record written through the API names the token's user, with the role membership gave.
+    let records: Vec<serde_json::Value> =
+        relic(&data, &["--json", "log"]).stdout_text().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let api: Vec<&serde_json::Value> = records.iter().skip(before as usize).collect();
+    assert!(api.len() > 20, "the flow wrote {} records", api.len());
+    for r in &api {
+        let who = (r["actor"]["id"].as_str().unwrap(), r["actor"]["role"].as_str().unwrap());
+        assert!(matches!(who, ("alice", "owner") | ("dave", "developer") | ("gus", "guest")), "record {} by {who:?}", r["seq"]);
+    }
+    let denied: Vec<&str> = api.iter().filter(|r| r["kind"] == "access.denied").map(|r| r["actor"]["id"].as_str().unwrap()).collect();
+    assert_eq!(denied, ["dave", "dave", "gus"], "the refusals for lack of permission are recorded, by whom");
+    // The request log: one JSON object per request, and no token in it.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"))).collect();
+    assert!(lines.iter().any(|l| l["fields"]["method"] == "POST" && l["fields"]["status"] == 201), "{text}");
+    for t in &tokens {
+        assert!(!text.contains(t.as_str()), "a token reached the request log");
+    }
+}
+
+/// 64 clients at once, each creating releases, some racing for the same tag.
+const CONCURRENT: &str = r#"
+import sys, json, requests, concurrent.futures as cf
+url, token = sys.argv[1:3]
+H = {"PRIVATE-TOKEN": token, "Content-Type": "application/json"}
+def client(i):
+    s = requests.Session()
+    out = []
+    for j in range(4):
+        # Clients 2k and 2k+1 race for the same tags: exactly one of each pair may win.
+        tag = f"v{i // 2}.{j}.0"
+        r = s.post(url + "/api/v4/projects/acme%2Fapp/releases", headers=H,
+                   data=json.dumps({"tag_name": tag, "ref": "main", "assets": {"links": [{"name": "bin", "url": f"https://dl.example/{tag}"}]}}))
+        body = r.json()
+        assert r.status_code in (201, 409), (r.status_code, body)
+        if r.status_code == 409:
+            assert body == {"message": "Release already exists"}, body
+        out.append((tag, r.status_code, int(r.headers["X-Relic-Tree-Size"]) if r.status_code == 201 else None))
+    return out
+with cf.ThreadPoolExecutor(64) as ex:
+    results = [x for f in [ex.submit(client, i) for i in range(64)] for x in f.result()]
+created = sorted(t for t, code, _ in results if code == 201)
+assert len(created) == len(set(created)) == 32 * 4, (len(created), len(set(created)))
+print(json.dumps({"created": created}))
+"#;
+
+#[test]
+fn sixty_four_clients_at_once_every_acknowledged_release_is_in_the_log_once() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("d");
+    ok(relic(&data, &["init", "--origin", "serve.test/log"]));
+    ok(relic(&data, &["project", "register", "--project", "acme/app", "--name", "App", "--actor", "alice"]));
+    let alice = token(&data, "alice");
+    let (server, base) = start(&data, &t.path().join("server.log"));
+    let out = Command::new("python3").args(["-c", CONCURRENT, &base, &alice]).output().unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let acknowledged: Vec<&str> = v["created"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    stop(server);
+
+    ok(relic(&data, &["verify"]));
+    let mut logged: Vec<String> = relic(&data, &["--json", "log"])
+        .stdout_text()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["kind"] == "release.created")
+        .map(|r| r["payload"]["tag_name"].as_str().unwrap().to_string())
+        .collect();
+    logged.sort();
+    assert_eq!(logged, acknowledged, "the log holds exactly the acknowledged releases, each once");
+}
+
+/// Requests no client should send: each gets a GitLab-shaped error, nothing is appended, and the
+/// server keeps serving.
+const BAD: &str = r#"
+import sys, json, secrets, requests
+url, token = sys.argv[1:3]
+H = {"PRIVATE-TOKEN": token, "Content-Type": "application/json"}
+R = url + "/api/v4/projects/acme%2Fapp/releases"
+def size():
+    r = requests.get(R, headers=H)
+    assert r.status_code == 200, r.text
+    return int(r.headers["X-Relic-Tree-Size"])
+before = size()
+def check(r, code, key, text):
+    body = r.json()
+    assert r.status_code == code and text in str(body.get(key)), (code, text, r.status_code, body)
+check(requests.post(R, headers=H, data='{"tag_name": "v1", "ref": '), 400, "error", "the body is not valid JSON")
+check(requests.post(R, headers=H, data='[1, 2]'), 400, "error", "invalid")
+check(requests.post(R, headers=H, data=json.dumps({"tag_name": ["v1"], "ref": "main"})), 400, "error", "tag_name is invalid")
+check(requests.post(R, headers=H, data=json.dumps({"tag_name": "v1", "ref": "main", "released_at": 5})), 400, "error", "released_at is invalid")
+check(requests.post(R, headers=H, data=json.dumps({"tag_name": "v1", "ref": "main", "released_at": "yesterday"})), 400, "message", "released_at is invalid")
+check(requests.post(R, headers=H, data=json.dumps({"tag_name": "v1", "ref": "main", "colour": "red"})), 400, "error", "colour is not a parameter")
+check(requests.post(R, headers=H, data=json.dumps({"tag_name": "v1", "ref": "main", "assets": {"links": [{"name": "a", "url": "https://a.example", "size": 1}]}})),
+      400, "error", "assets.links[0].size is not a parameter")
+check(requests.post(R, headers=H, data=json.dumps({"tag_name": "v1", "ref": "main", "description": "x" * 10000})), 413, "message", "413")
+check(requests.post(R, headers={"PRIVATE-TOKEN": token, "Content-Type": "application/x-www-form-urlencoded"}, data="tag_name=v1&ref=main"), 415, "error", "application/json")
+for tag in ["../../etc/passwd", "..", "v1/../../x", "a b", "v1\u202e0", "HEAD"]:
+    check(requests.post(R, headers=H, data=json.dumps({"tag_name": tag, "ref": "main"})), 400, "message", "Tag name invalid")
+for path in ["/api/v4/projects/acme%2Fapp/releases/..%2F..%2Fetc%2Fpasswd", "/api/v4/projects/..%2F..%2Fetc/releases",
+             "/acme/app/-/releases/..%2F..%2F..%2Fetc/downloads/passwd", "/acme/app/-/releases/v1/evidences/..%2F..%2Fkey.json",
+             "/api/v4/nothing/here"]:
+    r = requests.get(url + path, headers=H)
+    assert r.status_code == 404 and ("message" in r.json() or "error" in r.json()), (path, r.status_code, r.text)
+# A flood of bad tokens: 401 each, in GitLab's shape.
+s = requests.Session()
+for i in range(300):
+    bad = "relic_" + secrets.token_hex(20) if i % 3 else secrets.token_hex(i % 50)
+    r = s.get(R, headers={"PRIVATE-TOKEN": bad})
+    assert r.status_code == 401 and r.json() == {"message": "401 Unauthorized"}, (r.status_code, r.text)
+r = s.post(R, headers={"Authorization": "Bearer nope", "Content-Type": "application/json"}, data='{"tag_name": "v1", "ref": "main"}')
+assert r.status_code == 401, r.text
+assert size() == before, "a bad request appended something"
+# Still serving, and a good request works.
+r = requests.post(R, headers=H, data=json.dumps({"tag_name": "v1", "ref": "main"}))
+assert r.status_code == 201, r.text
+print("bad input: ok")
+"#;
+
+#[test]
+fn bad_requests_get_gitlab_errors_append_nothing_and_the_server_keeps_serving() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("d");
+    ok(relic(&data, &["init", "--origin", "serve.test/log"]));
+    ok(relic(&data, &["project", "register", "--project", "acme/app", "--name", "App", "--actor", "alice"]));
+    let alice = token(&data, "alice");
+    let (server, base) = start_with(&data, &t.path().join("server.log"), &["--max-body", "4096"]);
+    python(BAD, &[&base, &alice], "bad input: ok");
+    stop(server);
+    ok(relic(&data, &["verify"]));
 }

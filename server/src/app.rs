@@ -1,0 +1,311 @@
+//! The server's one ledger and the two ways requests reach it.
+//!
+//! Writes go through [`App::write`]: under the service's lock a command is decided, applied to the
+//! live state and queued for the log ([`Service::submit`]), and the response is computed from the
+//! state right after it; the lock is released and the request waits until its records are durable
+//! before anything is sent. Many requests thus share one write to disk, and none is acknowledged
+//! before it is durable. Reads go through [`App::read`]: computed under the lock from the live
+//! state, sent only once every record that state reflects is durable, so no response ever shows
+//! what a crash could take back. If a queued write fails, the state is derived from the log again
+//! ([`Service::resync`]) and the reads waiting on it fail too.
+//!
+//! Every response of a view carries the log position it reflects ([`Position`]), and `as_of`
+//! views are computed from a read-only handle on the log, outside the lock ([`App::read_as_of`]).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use chrono::Utc;
+use relic_domain::decide::Command;
+use relic_domain::event::Role;
+use relic_domain::service::Service;
+use relic_domain::state::Project;
+use relic_ledger::{merkle, Ledger, Receipt};
+use relic_projector::views::{self, AsOf, Point};
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use crate::error::{self, ApiError};
+
+/// How far the log is durable, and how many queued writes have failed so far.
+#[derive(Debug, Clone, Copy)]
+struct Durable {
+    size: u64,
+    failures: u64,
+}
+
+pub struct App {
+    svc: Mutex<Service>,
+    /// Token id → BLAKE3 of its secret (`relic_domain::tokens`).
+    hashes: RwLock<BTreeMap<String, String>>,
+    /// `http://host:port`, for the URLs responses carry.
+    pub base: String,
+    pub data: PathBuf,
+    durable: watch::Sender<Durable>,
+    /// The last tree head computed, by size.
+    root: Mutex<Option<(u64, merkle::Hash)>>,
+}
+
+pub type Shared = Arc<App>;
+
+/// The log position a response reflects: its first `size` records, with tree head `root`.
+#[derive(Debug, Clone, Copy)]
+pub struct Position {
+    pub size: u64,
+    pub root: merkle::Hash,
+    pub at: chrono::DateTime<Utc>,
+}
+
+impl Position {
+    /// `X-Relic-Tree-Size` and `X-Relic-Root` (standard base64, as in checkpoints).
+    pub fn headers(&self, h: &mut HeaderMap) {
+        use base64::Engine as _;
+        h.insert("x-relic-tree-size", HeaderValue::from(self.size));
+        if let Ok(v) = HeaderValue::from_str(&base64::engine::general_purpose::STANDARD.encode(self.root)) {
+            h.insert("x-relic-root", v);
+        }
+    }
+
+    /// A JSON response with `status`, carrying this position in its headers.
+    pub fn respond(&self, status: StatusCode, v: Value) -> axum::response::Response {
+        use axum::response::IntoResponse as _;
+        let mut r = (status, axum::Json(v)).into_response();
+        self.headers(r.headers_mut());
+        r
+    }
+
+    /// The same, as the relic-specific `relic_log` field of an object.
+    pub fn json(&self) -> Value {
+        views::provenance(self.size, &self.root, self.at, &[])
+    }
+}
+
+/// Who is asking, and in which project.
+pub struct Caller {
+    pub user: String,
+    /// The project's path.
+    pub project: String,
+    pub role: Role,
+}
+
+impl App {
+    pub fn new(svc: Service, hashes: BTreeMap<String, String>, base: String) -> Self {
+        let data = svc.data_dir();
+        let (durable, _) = watch::channel(Durable { size: svc.ledger().size(), failures: 0 });
+        Self { svc: Mutex::new(svc), hashes: RwLock::new(hashes), base, data, durable, root: Mutex::new(None) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Service> {
+        self.svc.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The user a request authenticates as (`PRIVATE-TOKEN`, `Authorization: Bearer` or
+    /// `JOB-TOKEN`), or 401.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<String, ApiError> {
+        let secret = token(headers).ok_or_else(error::unauthorized)?;
+        let hashes = self.hashes.read().unwrap_or_else(|p| p.into_inner());
+        let svc = self.lock();
+        relic_domain::tokens::authenticate(&hashes, svc.state(), secret, Utc::now()).ok_or_else(error::unauthorized)
+    }
+
+    /// The caller and their role in project `id` (the numeric id or the path); 401 without a valid
+    /// token, 404 `Project Not Found` unless they are a member, as GitLab hides private projects.
+    pub fn caller(&self, headers: &HeaderMap, id: &str) -> Result<Caller, ApiError> {
+        let user = self.authenticate(headers)?;
+        let svc = self.lock();
+        let p = find_project(svc.state(), id).ok_or_else(|| error::not_found("Project"))?;
+        let role = *p.members.get(&user).ok_or_else(|| error::not_found("Project"))?;
+        Ok(Caller { user, project: p.path.clone(), role })
+    }
+
+    /// Computes `f` from the live state and answers once all of it is durable.
+    pub async fn read<T>(&self, f: impl FnOnce(&Point) -> T) -> Result<(T, Position), ApiError> {
+        let (t, size) = {
+            let svc = self.lock();
+            let st = svc.state();
+            (f(&Point { state: st, size: st.size, at: Utc::now() }), st.size)
+        };
+        let at = Utc::now();
+        self.wait_durable(size).await?;
+        Ok((t, Position { size, root: self.root_at(size)?, at }))
+    }
+
+    /// Computes `f` from the log as it was at `as_of`, from a read-only handle (no lock, nothing
+    /// written).
+    pub async fn read_as_of<T: Send + 'static>(&self, as_of: AsOf, f: impl FnOnce(&Point) -> T + Send + 'static) -> Result<(T, Position), ApiError> {
+        let data = self.data.clone();
+        tokio::task::spawn_blocking(move || {
+            let ledger = Ledger::open_read_only(&data).map_err(error::internal)?;
+            let snap = views::snapshot(&ledger, as_of)?;
+            Ok((f(&snap.point()), Position { size: snap.size, root: snap.root, at: snap.at }))
+        })
+        .await
+        .map_err(error::internal)?
+    }
+
+    /// [`App::read`] or [`App::read_as_of`], as the request's `as_of` parameter says.
+    pub async fn view<T: Send + 'static>(&self, as_of: Option<&str>, f: impl FnOnce(&Point) -> T + Send + 'static) -> Result<(T, Position), ApiError> {
+        match as_of {
+            None => self.read(f).await,
+            Some(s) => {
+                let a = AsOf::parse(s).ok_or_else(|| error::bad_request("as_of is invalid: expected a record count or an RFC 3339 time"))?;
+                self.read_as_of(a, f).await
+            }
+        }
+    }
+
+    /// Decides and queues `cmd` by `user`; computes `before` from the state just before it and
+    /// `after` from the state right after it (in the same turn of the lock, so nobody else's
+    /// command comes between), and returns what `after` gives once the command's records are
+    /// durable.
+    pub async fn write<B: Send + 'static, T: Send + 'static>(
+        self: &Arc<Self>,
+        user: &str,
+        cmd: Command,
+        before: impl FnOnce(&Point) -> B + Send + 'static,
+        after: impl FnOnce(&Point, B) -> T + Send + 'static,
+    ) -> Result<(T, Vec<Receipt>, Position), ApiError> {
+        let app = self.clone();
+        let user = user.to_string();
+        // Deciding may write evidence files and wait for an access-denied record: off the
+        // runtime's threads.
+        let (submitted, t, size) = tokio::task::spawn_blocking(move || {
+            let mut svc = app.lock();
+            let st = svc.state();
+            let b = before(&Point { state: st, size: st.size, at: Utc::now() });
+            let submitted = match svc.submit(&user, &cmd, Utc::now()) {
+                Ok(s) => s,
+                Err(e) => {
+                    // A refusal for lack of permission was recorded and waited for: what is durable
+                    // moved on all the same.
+                    let size = svc.ledger().size();
+                    app.durable.send_modify(|d| d.size = d.size.max(size));
+                    return Err(e.into());
+                }
+            };
+            let st = svc.state();
+            Ok::<_, ApiError>((submitted, after(&Point { state: st, size: st.size, at: Utc::now() }, b), st.size))
+        })
+        .await
+        .map_err(error::internal)??;
+        let at = Utc::now();
+        match submitted.durable().await {
+            Ok(receipts) => {
+                self.durable.send_modify(|d| d.size = d.size.max(size));
+                Ok((t, receipts, Position { size, root: self.root_at(size)?, at }))
+            }
+            Err(e) => {
+                let app = self.clone();
+                let resynced = tokio::task::spawn_blocking(move || {
+                    let mut svc = app.lock();
+                    let r = svc.resync();
+                    let size = svc.ledger().size();
+                    app.durable.send_modify(|d| {
+                        d.size = size;
+                        d.failures += 1;
+                    });
+                    r
+                })
+                .await;
+                if let Ok(Err(r)) = resynced {
+                    tracing::error!(error = %r, "cannot derive the state from the log again");
+                }
+                Err(error::internal(e))
+            }
+        }
+    }
+
+    /// Waits until the first `size` records are durable; fails if a write fails meanwhile.
+    async fn wait_durable(&self, size: u64) -> Result<(), ApiError> {
+        let mut rx = self.durable.subscribe();
+        let failures = rx.borrow().failures;
+        let d = rx.wait_for(|d| d.size >= size || d.failures != failures).await.map_err(error::internal)?;
+        if d.size >= size {
+            Ok(())
+        } else {
+            Err(error::message(StatusCode::SERVICE_UNAVAILABLE, "503 Service Unavailable: the log could not be written"))
+        }
+    }
+
+    /// The tree head at `size` (durable).
+    fn root_at(&self, size: u64) -> Result<merkle::Hash, ApiError> {
+        let mut cached = self.root.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((n, h)) = *cached {
+            if n == size {
+                return Ok(h);
+            }
+        }
+        let h = self.lock().ledger().root(size).map_err(error::internal)?;
+        *cached = Some((size, h));
+        Ok(h)
+    }
+
+    /// Reloads the token hashes (after `POST /user/tokens`-like changes; for now at start only).
+    pub fn set_hashes(&self, hashes: BTreeMap<String, String>) {
+        *self.hashes.write().unwrap_or_else(|p| p.into_inner()) = hashes;
+    }
+}
+
+/// A project by numeric id or path (URL-decoded by the router).
+pub fn find_project<'a>(st: &'a relic_domain::state::State, id: &str) -> Option<&'a Project> {
+    match id.parse::<u64>() {
+        Ok(n) => st.projects.values().find(|p| p.id == n),
+        Err(_) => st.projects.get(id),
+    }
+}
+
+/// The token a request carries: `PRIVATE-TOKEN`, `Authorization: Bearer`, or `JOB-TOKEN`.
+fn token(headers: &HeaderMap) -> Option<&str> {
+    let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    h("private-token")
+        .or_else(|| h("authorization").and_then(|a| a.strip_prefix("Bearer ")))
+        .or_else(|| h("job-token"))
+        .map(str::trim)
+}
+
+/// A stable numeric id for a user name (users have none of their own in the log).
+pub fn user_id(name: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h % 1_000_000_000
+}
+
+/// GitLab's numeric access level of a role.
+pub fn access_level(r: Role) -> u64 {
+    match r {
+        Role::Guest => 10,
+        Role::Reporter => 20,
+        Role::Developer => 30,
+        Role::Maintainer => 40,
+        Role::Owner => 50,
+    }
+}
+
+/// The role of a GitLab access level (10, 20, 30, 40, 50).
+pub fn role_of_level(n: u64) -> Option<Role> {
+    Some(match n {
+        10 => Role::Guest,
+        20 => Role::Reporter,
+        30 => Role::Developer,
+        40 => Role::Maintainer,
+        50 => Role::Owner,
+        _ => return None,
+    })
+}
+
+/// A user as GitLab shows one.
+pub fn user_json(base: &str, name: &str) -> Value {
+    json!({
+        "id": user_id(name),
+        "username": name,
+        "name": name,
+        "state": "active",
+        "locked": false,
+        "avatar_url": null,
+        "web_url": format!("{base}/{name}"),
+    })
+}
