@@ -112,6 +112,20 @@ pub fn fill(ledger: &Ledger, count: u64, payload: &[u8], window: usize, report: 
     }
 }
 
+/// Appends `drafts` to `ledger` in atomic groups of 1,000 (a bulk load of domain events).
+pub fn append_in_groups(ledger: &Ledger, drafts: impl IntoIterator<Item = Draft>) {
+    let mut batch = Vec::with_capacity(1000);
+    for d in drafts {
+        batch.push(d);
+        if batch.len() == 1000 {
+            ledger.append_all_blocking(std::mem::take(&mut batch)).expect("append");
+        }
+    }
+    if !batch.is_empty() {
+        ledger.append_all_blocking(batch).expect("append");
+    }
+}
+
 /// The directory of a cached benchmark ledger holding exactly `size` records (record 0, the
 /// `ledger.created` record, plus `size - 1` records of a `payload_len`-byte payload), under
 /// `target/relic-bench-<size>x<payload_len>/`. Reused if it exists with the right shape; otherwise built (into a side directory

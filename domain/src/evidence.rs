@@ -116,27 +116,46 @@ fn artifact_path(data: &Path, digest: &str) -> PathBuf {
     data.join("artifacts").join(digest)
 }
 
-/// Writes `bytes` to `path` durably, unless a file with that content-addressed name exists.
-fn put(path: &Path, bytes: &[u8]) -> Result<(), EvidenceError> {
-    if path.exists() {
-        return Ok(());
+/// When a file beside the log reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sync {
+    /// Before the call returns.
+    Now,
+    /// With the commit of the records that name it (the caller hands the path to
+    /// `Ledger::queue_decided`, which syncs it before acknowledging them).
+    WithRecords,
+}
+
+/// Writes `bytes` to `path`, unless the file there already holds exactly them (content-addressed
+/// names: a file left half-written by a crash before its records were acknowledged is replaced).
+fn put(path: &Path, bytes: &[u8], sync: Sync) -> Result<(), EvidenceError> {
+    if let Ok(m) = std::fs::metadata(path) {
+        if m.len() == bytes.len() as u64 && std::fs::read(path).is_ok_and(|b| b == bytes) {
+            return Ok(());
+        }
     }
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    Ok(relic_store::fs::write_durably(path, bytes, None)?)
+    Ok(match sync {
+        Sync::Now => relic_store::fs::write_durably(path, bytes, None)?,
+        Sync::WithRecords => relic_store::fs::write_unsynced(path, bytes)?,
+    })
 }
 
-/// Stores a document under `evidence/<sha>.json`. Called before its event is appended, so an event
-/// never names a document that is not on disk.
-pub fn store_document(data: &Path, doc: &Document) -> Result<(), EvidenceError> {
-    put(&data.join(document_path(&doc.sha)), &doc.bytes)
+/// Stores a document under `evidence/<sha>.json` and returns its path. Called before its event is
+/// appended, so an event never names a document that is not on disk.
+pub fn store_document(data: &Path, doc: &Document, sync: Sync) -> Result<PathBuf, EvidenceError> {
+    let path = data.join(document_path(&doc.sha));
+    put(&path, &doc.bytes, sync)?;
+    Ok(path)
 }
 
-/// Stores a report artifact's bytes by their BLAKE3 digest and returns its reference.
-pub fn store_artifact(data: &Path, name: &str, bytes: &[u8]) -> Result<Artifact, EvidenceError> {
+/// Stores a report artifact's bytes by their BLAKE3 digest; returns its reference and its path.
+pub fn store_artifact(data: &Path, name: &str, bytes: &[u8], sync: Sync) -> Result<(Artifact, PathBuf), EvidenceError> {
     let file = ArtifactFile::new(name, bytes.to_vec());
-    put(&artifact_path(data, &file.artifact.blake3), bytes)?;
-    Ok(file.artifact)
+    let path = artifact_path(data, &file.artifact.blake3);
+    put(&path, bytes, sync)?;
+    Ok((file.artifact, path))
 }
 
 /// A report artifact given to a command: its bytes, and what the record will say of them (name,

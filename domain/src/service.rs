@@ -42,7 +42,8 @@ impl From<crate::feed::FeedError> for ServiceError {
 
 /// An open ledger with its domain state.
 pub struct Service {
-    ledger: Ledger,
+    /// Shared with readers that need the log's tree (a server's responses), never its appends.
+    ledger: std::sync::Arc<Ledger>,
     state: State,
     /// The records replay could not read as their kind's event, in log order.
     findings: Vec<crate::event::Finding>,
@@ -112,7 +113,7 @@ impl Service {
     /// replays it.
     pub fn open(dir: &Path) -> Result<Self, ServiceError> {
         let ledger = open_ledger(dir)?;
-        let mut svc = Self { ledger, state: State::default(), findings: Vec::new() };
+        let mut svc = Self { ledger: std::sync::Arc::new(ledger), state: State::default(), findings: Vec::new() };
         svc.resync()?;
         Ok(svc)
     }
@@ -138,7 +139,7 @@ impl Service {
         }
         let mut findings = Vec::new();
         replay_noting(&ledger, &mut state, &mut findings)?;
-        Ok(Self { ledger, state, findings })
+        Ok(Self { ledger: std::sync::Arc::new(ledger), state, findings })
     }
 
     pub fn state(&self) -> &State {
@@ -147,6 +148,12 @@ impl Service {
 
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
+    }
+
+    /// The open ledger, to read its tree and size without holding the service (appends go through
+    /// the service only: the rules decide them).
+    pub fn shared_ledger(&self) -> std::sync::Arc<Ledger> {
+        self.ledger.clone()
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -160,12 +167,7 @@ impl Service {
             Ok(d) => {
                 // Files first, then the events that name them (an interrupted command leaves at
                 // most unreferenced, content-addressed files).
-                for f in &d.artifacts {
-                    evidence::store_artifact(self.ledger.dir(), &f.artifact.name, &f.bytes)?;
-                }
-                for doc in &d.documents {
-                    evidence::store_document(self.ledger.dir(), doc)?;
-                }
+                self.store_files(&d, evidence::Sync::Now)?;
                 let role = d.role.map_or("system", |r| r.as_str());
                 self.append(actor, role, &d.events)
             }
@@ -184,25 +186,37 @@ impl Service {
             Ok(d) => d,
             Err(refusal) => return Err(self.refused(actor, refusal)?),
         };
-        for f in &d.artifacts {
-            evidence::store_artifact(self.ledger.dir(), &f.artifact.name, &f.bytes)?;
-        }
-        for doc in &d.documents {
-            evidence::store_document(self.ledger.dir(), doc)?;
-        }
         let role = d.role.map_or("system", |r| r.as_str());
         // Internal releases keep each record's time in their timeline, which only the log assigns:
         // those commands wait for it and replay, as `execute` does.
         if d.events.iter().any(|e| e.kind().starts_with("internal.")) {
+            self.store_files(&d, evidence::Sync::Now)?;
             return self.append(actor, role, &d.events).map(Submitted::Done);
         }
+        // Files before the records that name them: written now, made durable by the commit that
+        // acknowledges the records, together with every other file of its group.
+        let files = self.store_files(&d, evidence::Sync::WithRecords)?;
         let first = self.state.size;
-        let queued = self.ledger.queue_decided(self.drafts(actor, role, &d.events))?;
+        let queued = self.ledger.queue_decided(self.drafts(actor, role, &d.events), files)?;
         for (i, e) in d.events.iter().enumerate() {
             self.state.apply_event(e, actor, first + i as u64, "");
         }
         self.state.size = first + d.events.len() as u64;
         Ok(Submitted::Queued(queued))
+    }
+
+    /// Stores a decision's report artifacts and evidence documents (files before the events that
+    /// name them: an interrupted command leaves at most unreferenced, content-addressed files);
+    /// returns their paths.
+    fn store_files(&self, d: &crate::decide::Decision, sync: evidence::Sync) -> Result<Vec<PathBuf>, ServiceError> {
+        let mut paths = Vec::with_capacity(d.artifacts.len() + d.documents.len());
+        for f in &d.artifacts {
+            paths.push(evidence::store_artifact(self.ledger.dir(), &f.artifact.name, &f.bytes, sync)?.1);
+        }
+        for doc in &d.documents {
+            paths.push(evidence::store_document(self.ledger.dir(), doc, sync)?);
+        }
+        Ok(paths)
     }
 
     /// A refusal: recorded as `access.denied` if it is one for lack of permission, then returned.

@@ -72,7 +72,8 @@ type ReplyAll = oneshot::Sender<Result<Vec<Receipt>>>;
 enum Request {
     Append(Draft, Reply),
     /// Several records that must be written together or not at all, consecutively.
-    AppendAll(Vec<Draft>, ReplyAll),
+    /// With the files beside the log they name, to be made durable before them.
+    AppendAll(Vec<Draft>, Vec<PathBuf>, ReplyAll),
     Rotate(Box<SignerKey>, Actor, Reply),
 }
 
@@ -300,20 +301,23 @@ impl Ledger {
     /// [`Ledger::append_all_blocking`] for the drafts a command's rules produced: they pass the
     /// policy through [`Door::Decided`]. Only the owner of the rules (the domain service) calls it.
     pub fn append_decided_blocking(&self, drafts: Vec<Draft>) -> Result<Vec<Receipt>> {
-        self.queue_decided(drafts)?.durable_blocking()
+        self.queue_decided(drafts, Vec::new())?.durable_blocking()
     }
 
     /// Queues the drafts a command's rules produced ([`Door::Decided`]), atomically and in the order
     /// of calls, without waiting for them to be durable: a caller that decides the next command
     /// against their effects before they are durable (the server's pipeline) must acknowledge
-    /// nothing until [`Queued::durable`] resolves.
-    pub fn queue_decided(&self, drafts: Vec<Draft>) -> Result<Queued> {
-        self.submit_all(drafts, Door::Decided).map(Queued)
+    /// nothing until [`Queued::durable`] resolves. `files`: files beside the log the drafts name,
+    /// written without a sync ([`relic_store::fs::write_unsynced`]); the commit that acknowledges
+    /// the drafts makes them durable first, with one sync for all the files of its group.
+    pub fn queue_decided(&self, drafts: Vec<Draft>, files: Vec<PathBuf>) -> Result<Queued> {
+        let drafts = drafts.into_iter().map(|d| self.prepare(d, Door::Decided)).collect::<Result<Vec<_>>>()?;
+        self.enqueue(|reply| Request::AppendAll(drafts, files, reply)).map(Queued)
     }
 
     fn submit_all(&self, drafts: Vec<Draft>, door: Door) -> Result<oneshot::Receiver<Result<Vec<Receipt>>>> {
         let drafts = drafts.into_iter().map(|d| self.prepare(d, door)).collect::<Result<Vec<_>>>()?;
-        self.enqueue(|reply| Request::AppendAll(drafts, reply))
+        self.enqueue(|reply| Request::AppendAll(drafts, Vec::new(), reply))
     }
 
     /// Checks a draft on the caller's thread, as every append does first: not one of the ledger's
@@ -559,7 +563,8 @@ impl Sequencer {
                     let receipt = self.append(&mut group, draft);
                     replies.push(Ack::One(reply, receipt));
                 }
-                Request::AppendAll(drafts, reply) => {
+                Request::AppendAll(drafts, files, reply) => {
+                    group.sync_first(files);
                     let receipts = drafts.into_iter().map(|d| self.append(&mut group, d)).collect();
                     replies.push(Ack::All(reply, receipts));
                 }

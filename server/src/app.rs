@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use chrono::Utc;
@@ -37,7 +37,11 @@ struct Durable {
 }
 
 pub struct App {
-    svc: Mutex<Service>,
+    /// An async mutex: a request waiting for the service yields its thread instead of blocking
+    /// the runtime (writes take it from the blocking pool with `blocking_lock`). Fair (FIFO).
+    svc: tokio::sync::Mutex<Service>,
+    /// The same ledger, for tree heads and the durable size without waiting for the service.
+    ledger: Arc<Ledger>,
     /// Token id → BLAKE3 of its secret (`relic_domain::tokens`).
     hashes: RwLock<BTreeMap<String, String>>,
     /// `http://host:port`, for the URLs responses carry.
@@ -94,27 +98,24 @@ impl App {
     pub fn new(svc: Service, hashes: BTreeMap<String, String>, base: String) -> Self {
         let data = svc.data_dir();
         let (durable, _) = watch::channel(Durable { size: svc.ledger().size(), failures: 0 });
-        Self { svc: Mutex::new(svc), hashes: RwLock::new(hashes), base, data, durable, root: Mutex::new(None) }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Service> {
-        self.svc.lock().unwrap_or_else(|p| p.into_inner())
+        let ledger = svc.shared_ledger();
+        Self { svc: tokio::sync::Mutex::new(svc), ledger, hashes: RwLock::new(hashes), base, data, durable, root: Mutex::new(None) }
     }
 
     /// The user a request authenticates as (`PRIVATE-TOKEN`, `Authorization: Bearer` or
     /// `JOB-TOKEN`), or 401.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<String, ApiError> {
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<String, ApiError> {
         let secret = token(headers).ok_or_else(error::unauthorized)?;
+        let svc = self.svc.lock().await;
         let hashes = self.hashes.read().unwrap_or_else(|p| p.into_inner());
-        let svc = self.lock();
         relic_domain::tokens::authenticate(&hashes, svc.state(), secret, Utc::now()).ok_or_else(error::unauthorized)
     }
 
     /// The caller and their role in project `id` (the numeric id or the path); 401 without a valid
     /// token, 404 `Project Not Found` unless they are a member, as GitLab hides private projects.
-    pub fn caller(&self, headers: &HeaderMap, id: &str) -> Result<Caller, ApiError> {
-        let user = self.authenticate(headers)?;
-        let svc = self.lock();
+    pub async fn caller(&self, headers: &HeaderMap, id: &str) -> Result<Caller, ApiError> {
+        let user = self.authenticate(headers).await?;
+        let svc = self.svc.lock().await;
         let p = find_project(svc.state(), id).ok_or_else(|| error::not_found("Project"))?;
         let role = *p.members.get(&user).ok_or_else(|| error::not_found("Project"))?;
         Ok(Caller { user, project: p.path.clone(), role })
@@ -123,7 +124,7 @@ impl App {
     /// Computes `f` from the live state and answers once all of it is durable.
     pub async fn read<T>(&self, f: impl FnOnce(&Point) -> T) -> Result<(T, Position), ApiError> {
         let (t, size) = {
-            let svc = self.lock();
+            let svc = self.svc.lock().await;
             let st = svc.state();
             (f(&Point { state: st, size: st.size, at: Utc::now() }), st.size)
         };
@@ -172,7 +173,7 @@ impl App {
         // Deciding may write evidence files and wait for an access-denied record: off the
         // runtime's threads.
         let (submitted, t, size) = tokio::task::spawn_blocking(move || {
-            let mut svc = app.lock();
+            let mut svc = app.svc.blocking_lock();
             let st = svc.state();
             let b = before(&Point { state: st, size: st.size, at: Utc::now() });
             let submitted = match svc.submit(&user, &cmd, Utc::now()) {
@@ -199,7 +200,7 @@ impl App {
             Err(e) => {
                 let app = self.clone();
                 let resynced = tokio::task::spawn_blocking(move || {
-                    let mut svc = app.lock();
+                    let mut svc = app.svc.blocking_lock();
                     let r = svc.resync();
                     let size = svc.ledger().size();
                     app.durable.send_modify(|d| {
@@ -237,7 +238,7 @@ impl App {
                 return Ok(h);
             }
         }
-        let h = self.lock().ledger().root(size).map_err(error::internal)?;
+        let h = self.ledger.root(size).map_err(error::internal)?;
         *cached = Some((size, h));
         Ok(h)
     }

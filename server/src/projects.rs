@@ -19,7 +19,7 @@ use crate::body;
 use crate::error::{self, ApiError};
 
 pub async fn user(State(app): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    let name = app.authenticate(&headers)?;
+    let name = app.authenticate(&headers).await?;
     Ok(Json(user_json(&app.base, &name)))
 }
 
@@ -42,7 +42,7 @@ fn project_json(base: &str, p: &Project, user: &str) -> Value {
 }
 
 pub async fn project(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     let base = app.base.clone();
     let (v, at) = app.read(move |pt| pt.project(&c.project).map(|p| project_json(&base, p, &c.user))).await?;
     Ok(at.respond(StatusCode::OK, v?))
@@ -56,7 +56,7 @@ fn member_json(base: &str, name: &str, role: Role) -> Value {
 }
 
 pub async fn members(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     let base = app.base.clone();
     let (v, at) = app
         .read(move |pt| pt.project(&c.project).map(|p| Value::Array(p.members.iter().map(|(u, r)| member_json(&base, u, *r)).collect())))
@@ -107,7 +107,7 @@ fn level(n: Option<u64>) -> Result<Role, ApiError> {
 }
 
 pub async fn add_member(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     let b: MemberBody = body::json(&headers, body)?;
     let role = level(b.access_level)?;
     let who = b.user_id.or(b.username.map(UserRef::Name)).ok_or_else(|| error::bad_request("user_id is missing"))?;
@@ -122,7 +122,7 @@ pub async fn edit_member(
     Path((id, user_id)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     let b: MemberBody = body::json(&headers, body)?;
     let role = level(b.access_level)?;
     let (user, _) = app.read(move |pt| resolve_user(pt.state, &UserRef::Name(user_id))).await?;
@@ -158,7 +158,7 @@ fn protected_json(pattern: &str, r: Role) -> Value {
 }
 
 pub async fn protected_tags(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     let (v, at) = app
         .read(move |pt| pt.project(&c.project).map(|p| Value::Array(p.protected_tags.iter().map(|(n, r)| protected_json(n, *r)).collect())))
         .await?;
@@ -166,7 +166,7 @@ pub async fn protected_tags(State(app): State<Shared>, headers: HeaderMap, Path(
 }
 
 pub async fn protected_tag(State(app): State<Shared>, headers: HeaderMap, Path((id, name)): Path<(String, String)>) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     let (v, at) = app
         .read(move |pt| {
             let p = pt.project(&c.project)?;
@@ -184,7 +184,7 @@ struct ProtectBody {
 }
 
 pub async fn protect_tag(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     let b: ProtectBody = body::json(&headers, body)?;
     let name = b.name.ok_or_else(|| error::bad_request("name is missing"))?;
     let role = level(Some(b.create_access_level.unwrap_or(40)))?;
@@ -199,7 +199,7 @@ pub async fn protect_tag(State(app): State<Shared>, headers: HeaderMap, Path(id)
 }
 
 pub async fn unprotect_tag(State(app): State<Shared>, headers: HeaderMap, Path((id, name)): Path<(String, String)>) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     let cmd = Command::UnprotectTag { project: c.project.clone(), pattern: name };
     let (_, _, at) = app.write(&c.user, cmd, |_| (), |_, ()| ()).await?;
     let mut r = StatusCode::NO_CONTENT.into_response();
@@ -220,7 +220,7 @@ fn may_read_freezes(c: &Caller) -> Result<(), ApiError> {
 }
 
 pub async fn freezes(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     may_read_freezes(&c)?;
     let (v, at) = app.read(move |pt| pt.project(&c.project).map(|p| Value::Array(p.freezes.values().map(freeze_json).collect()))).await?;
     Ok(at.respond(StatusCode::OK, v?))
@@ -231,7 +231,7 @@ fn one_freeze(pt: &relic_projector::views::Point, c: &Caller, id: u64) -> Result
 }
 
 pub async fn freeze(State(app): State<Shared>, headers: HeaderMap, Path((id, fid)): Path<(String, u64)>) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     may_read_freezes(&c)?;
     let (v, at) = app.read(move |pt| one_freeze(pt, &c, fid)).await?;
     Ok(at.respond(StatusCode::OK, v?))
@@ -246,7 +246,7 @@ struct FreezeBody {
 }
 
 pub async fn create_freeze(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     let b: FreezeBody = body::json(&headers, body)?;
     let freeze_start = b.freeze_start.ok_or_else(|| error::bad_request("freeze_start is missing"))?;
     let freeze_end = b.freeze_end.ok_or_else(|| error::bad_request("freeze_end is missing"))?;
@@ -262,7 +262,7 @@ pub async fn update_freeze(
     Path((id, fid)): Path<(String, u64)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     let b: FreezeBody = body::json(&headers, body)?;
     let cmd = Command::UpdateFreeze { project: c.project.clone(), id: fid, freeze_start: b.freeze_start, freeze_end: b.freeze_end, cron_timezone: b.cron_timezone };
     let user = c.user.clone();
@@ -271,7 +271,7 @@ pub async fn update_freeze(
 }
 
 pub async fn delete_freeze(State(app): State<Shared>, headers: HeaderMap, Path((id, fid)): Path<(String, u64)>) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     let cmd = Command::DeleteFreeze { project: c.project.clone(), id: fid };
     let (_, _, at) = app.write(&c.user, cmd, |_| (), |_, ()| ()).await?;
     let mut r = StatusCode::NO_CONTENT.into_response();

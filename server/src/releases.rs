@@ -64,7 +64,7 @@ fn params(q: Q) -> Result<Params, ApiError> {
 }
 
 pub async fn list(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>, uri: Uri, q: Q) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     let q = params(q)?;
     let opts = ListOptions {
         order_by: body::one_of(&q, "order_by", &["released_at", "created_at"], "released_at")?,
@@ -154,7 +154,7 @@ fn found(to: &str) -> Result<Response, ApiError> {
 }
 
 pub async fn get(State(app): State<Shared>, headers: HeaderMap, Path((id, tag)): Path<(String, String)>, q: Q) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     let q = params(q)?;
     let base = app.base.clone();
     let (v, at) = app.view(q.get("as_of").map(String::as_str), move |pt| one(&base, pt, &c, Some(&tag))).await?;
@@ -171,7 +171,7 @@ pub async fn latest(
 ) -> Result<Response, ApiError> {
     let id = params.iter().find(|(k, _)| k == "id").map(|(_, v)| v.clone()).unwrap_or_default();
     let suffix = params.iter().find(|(k, _)| k == "suffix").map(|(_, v)| v.clone());
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     let (tag, _) = app
         .read(move |pt| {
             views::sight(pt.project(&c.project)?, Some(&c.user))?;
@@ -302,7 +302,7 @@ pub async fn create(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     let b: CreateBody = body::json(&headers, body)?;
     let tag_name = b.tag_name.ok_or_else(|| error::bad_request("tag_name is missing"))?;
     let ms = if b.milestone_ids.is_some() { milestones(&project_now(&app, &c).await?, b.milestones, b.milestone_ids)? } else { b.milestones.map(Titles::list) };
@@ -341,7 +341,7 @@ pub async fn update(
     Path((id, tag)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     let b: UpdateBody = body::json(&headers, body)?;
     if b.tag_name.as_ref().is_some_and(|t| *t != tag) {
         return Err(error::bad_request("tag_name cannot be changed"));
@@ -355,7 +355,7 @@ pub async fn update(
 }
 
 pub async fn delete(State(app): State<Shared>, headers: HeaderMap, Path((id, tag)): Path<(String, String)>) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     let cmd = Command::DeleteRelease { project: c.project.clone(), tag_name: tag.clone() };
     let base = app.base.clone();
     let user = c.user.clone();
@@ -378,7 +378,7 @@ fn link(base: &str, pt: &Point, c: &Caller, tag: &str, id: u64) -> Result<Value,
 }
 
 pub async fn links(State(app): State<Shared>, headers: HeaderMap, Path((id, tag)): Path<(String, String)>) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     let base = app.base.clone();
     let (v, at) = app
         .read(move |pt| {
@@ -396,7 +396,7 @@ pub async fn links(State(app): State<Shared>, headers: HeaderMap, Path((id, tag)
 }
 
 pub async fn get_link(State(app): State<Shared>, headers: HeaderMap, Path((id, tag, link_id)): Path<(String, String, u64)>) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     let base = app.base.clone();
     let (v, at) = app.read(move |pt| link(&base, pt, &c, &tag, link_id)).await?;
     Ok(at.respond(StatusCode::OK, v?))
@@ -408,7 +408,7 @@ pub async fn create_link(
     Path((id, tag)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     let b: LinkBody = body::json(&headers, body)?;
     if b.id.is_some() {
         return Err(error::bad_request("id is not a parameter of a new link"));
@@ -432,7 +432,7 @@ pub async fn update_link(
     Path((id, tag, link_id)): Path<(String, String, u64)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     let b: LinkBody = body::json(&headers, body)?;
     if b.id.is_some_and(|i| i != link_id) {
         return Err(error::bad_request("id cannot be changed"));
@@ -445,7 +445,7 @@ pub async fn update_link(
 }
 
 pub async fn delete_link(State(app): State<Shared>, headers: HeaderMap, Path((id, tag, link_id)): Path<(String, String, u64)>) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     let cmd = Command::DeleteLink { project: c.project.clone(), tag_name: tag.clone(), id: link_id };
     let user = c.user.clone();
     let base = app.base.clone();
@@ -457,7 +457,7 @@ pub async fn delete_link(State(app): State<Shared>, headers: HeaderMap, Path((id
 /// Accepted and collects later; relic collects before answering, so the answer is the evidence
 /// recorded (`sha`, `filepath`, `collected_at`).
 pub async fn collect_evidence(State(app): State<Shared>, headers: HeaderMap, Path((id, tag)): Path<(String, String)>) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     let cmd = Command::CollectEvidence { project: c.project.clone(), tag_name: tag.clone(), reason: EvidenceReason::OnDemand, scheduled_at: None };
     let user = c.user.clone();
     let base = app.base.clone();
@@ -473,7 +473,7 @@ pub async fn collect_evidence(State(app): State<Shared>, headers: HeaderMap, Pat
 /// `GET /projects/:id/releases/:tag_name/downloads/*direct_asset_path`: a redirect to the link's
 /// current URL.
 pub async fn download(State(app): State<Shared>, headers: HeaderMap, Path((id, tag, path)): Path<(String, String, String)>) -> Result<Response, ApiError> {
-    let c = app.caller(&headers, &id)?;
+    let c = app.caller(&headers, &id).await?;
     redirect_to_asset(&app, c, tag, path).await
 }
 
@@ -500,7 +500,7 @@ pub async fn web(State(app): State<Shared>, headers: HeaderMap, uri: Uri) -> Res
     let Some((project, rest)) = path.trim_start_matches('/').split_once("/-/releases/") else {
         return Err(ApiError(StatusCode::NOT_FOUND, json!({"error": "404 Not Found"})));
     };
-    let c = app.caller(&headers, project)?;
+    let c = app.caller(&headers, project).await?;
     if let Some((tag, file)) = rest.split_once("/downloads/") {
         return redirect_to_asset(&app, c, tag.to_string(), file.to_string()).await;
     }

@@ -30,6 +30,43 @@ pub fn write_durably(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()>
     sync_dir(path)
 }
 
+/// Writes `bytes` to `path` through a rename like [`write_durably`], without waiting for the disk:
+/// the file may be lost or empty after a crash until [`sync_files`] makes it durable, which a
+/// caller must do before acknowledging anything that names it. Lets many files share one sync.
+pub fn write_unsynced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp_name);
+    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+/// Makes the files [`write_unsynced`] wrote durable, with their directory entries, all at once:
+/// one `syncfs(2)` of the file system `anchor` is on covers every one of them on that file system
+/// (however many there are); any other is synced on its own, with its directory.
+pub fn sync_files(anchor: &std::fs::File, anchor_path: &Path, paths: &[std::path::PathBuf]) -> Result<()> {
+    use std::os::fd::AsRawFd as _;
+    use std::os::unix::fs::MetadataExt as _;
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let dev = anchor.metadata().map_err(io(anchor_path))?.dev();
+    let mut same = false;
+    for p in paths {
+        if std::fs::metadata(p).map_err(io(p))?.dev() == dev {
+            same = true;
+        } else {
+            std::fs::File::open(p).and_then(|f| f.sync_all()).map_err(io(p))?;
+            sync_dir(p)?;
+        }
+    }
+    // SAFETY: syncfs takes a file descriptor, which `anchor` keeps open for the call.
+    if same && unsafe { libc::syncfs(anchor.as_raw_fd()) } != 0 {
+        return Err(io(anchor_path)(std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
 /// Syncs the directory holding `path`, so that a file created or renamed there survives a crash.
 pub fn sync_dir(path: &Path) -> Result<()> {
     let dir = match path.parent() {

@@ -33,6 +33,9 @@ pub struct Group {
     pub(crate) root: Hash,
     /// The whole key list, if the group changes it.
     pub(crate) keys: Option<Vec<KeyEntry>>,
+    /// Files beside the log that the records name, written but not yet synced
+    /// ([`crate::fs::write_unsynced`]): made durable before the commit entry is written.
+    pub(crate) files: Vec<std::path::PathBuf>,
 }
 
 /// What the log needs of its storage, and nothing more: read a record, commit a group, and read
@@ -66,6 +69,11 @@ impl Group {
     }
 
     /// The log's key history after this group (only when it changes).
+    /// Files the group's records name, to be made durable before the group is acknowledged.
+    pub fn sync_first(&mut self, files: impl IntoIterator<Item = std::path::PathBuf>) {
+        self.files.extend(files);
+    }
+
     pub fn set_keys(&mut self, keys: &[KeyEntry]) {
         self.keys = Some(keys.to_vec());
     }

@@ -495,8 +495,15 @@ impl Store {
                 new_keys = Some((keys.clone(), tip.keys_len + text.len() as u64));
             }
         }
-        self.inner.records.sync_data().map_err(io(&rp))?;
-        hashes.sync_data().map_err(io(&hp))?;
+        // Files before the records that name them: one syncfs makes all of them durable, with the
+        // frames and hashes just written (it reports write-back errors on that file system since
+        // Linux 5.8); without such files, the two log files are synced on their own.
+        if group.files.is_empty() {
+            self.inner.records.sync_data().map_err(io(&rp))?;
+            hashes.sync_data().map_err(io(&hp))?;
+        } else {
+            crate::fs::sync_files(&self.inner.records, &rp, &group.files)?;
+        }
         let commit = Commit { size: group.size, records_end: tip.commit.records_end + group.frames.len() as u64, checkpoints_end: tip.commit.checkpoints_end, root: group.root };
         self.append_entry(&mut tip, commit)?;
         if let Some((keys, len)) = new_keys {

@@ -163,7 +163,7 @@ fn sigkill_during_recovery_rebuild_migration_rotation_and_projection_loses_nothi
                 }
                 _ => {}
             }
-            let mut child = Command::new(env!("CARGO_BIN_EXE_relic_proc")).arg("--data").arg(&data).args(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+            let child = Command::new(env!("CARGO_BIN_EXE_relic_proc")).arg("--data").arg(&data).args(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
             let started = Instant::now();
             // Round 0 runs to the end and says how long the operation takes.
             let killed = round > 0;

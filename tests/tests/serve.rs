@@ -224,6 +224,17 @@ fn start_with(data: &Path, log: &Path, opts: &[&str]) -> (std::process::Child, S
     (server, api.trim_end_matches("/api/v4").to_string())
 }
 
+/// The tag of every `release.created` record of the log, in log order.
+fn created_tags(data: &Path) -> Vec<String> {
+    relic(data, &["--json", "log"])
+        .stdout_text()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["kind"] == "release.created")
+        .map(|r| r["payload"]["tag_name"].as_str().unwrap().to_string())
+        .collect()
+}
+
 fn stop(mut server: std::process::Child) {
     unsafe {
         libc::kill(server.id() as i32, libc::SIGTERM);
@@ -321,13 +332,7 @@ fn sixty_four_clients_at_once_every_acknowledged_release_is_in_the_log_once() {
     stop(server);
 
     ok(relic(&data, &["verify"]));
-    let mut logged: Vec<String> = relic(&data, &["--json", "log"])
-        .stdout_text()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|r| r["kind"] == "release.created")
-        .map(|r| r["payload"]["tag_name"].as_str().unwrap().to_string())
-        .collect();
+    let mut logged = created_tags(&data);
     logged.sort();
     assert_eq!(logged, acknowledged, "the log holds exactly the acknowledged releases, each once");
 }
@@ -390,4 +395,60 @@ fn bad_requests_get_gitlab_errors_append_nothing_and_the_server_keeps_serving() 
     python(BAD, &[&base, &alice], "bad input: ok");
     stop(server);
     ok(relic(&data, &["verify"]));
+}
+
+/// Clients creating releases as fast as they can, printing each tag the moment its 201 arrives,
+/// until the server is gone.
+const UNTIL_KILLED: &str = r#"
+import sys, json, threading, requests
+url, token = sys.argv[1:3]
+H = {"PRIVATE-TOKEN": token, "Content-Type": "application/json"}
+out = threading.Lock()
+def client(i):
+    s = requests.Session()
+    for j in range(100000):
+        tag = f"k{i}.{j}"
+        try:
+            r = s.post(url + "/api/v4/projects/acme%2Fapp/releases", headers=H, data=json.dumps({"tag_name": tag, "ref": "main"}), timeout=10)
+        except Exception:
+            return
+        if r.status_code == 201:
+            with out:
+                print(tag, flush=True)
+ts = [threading.Thread(target=client, args=(i,)) for i in range(16)]
+for t in ts: t.start()
+for t in ts: t.join()
+"#;
+
+/// SIGKILL while 16 clients create releases, then SIGTERM while they do: every 201 a client
+/// received is in the log, which verifies; a restarted server goes on from there.
+#[test]
+fn a_killed_or_stopped_server_acknowledged_only_what_is_in_the_log() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("d");
+    ok(relic(&data, &["init", "--origin", "serve.test/log"]));
+    ok(relic(&data, &["project", "register", "--project", "acme/app", "--name", "App", "--actor", "alice"]));
+    let alice = token(&data, "alice");
+    let mut acknowledged = Vec::new();
+    for (round, signal) in [libc::SIGKILL, libc::SIGTERM].into_iter().enumerate() {
+        let (mut server, base) = start(&data, &t.path().join(format!("server-{round}.log")));
+        let client = Command::new("python3").args(["-c", UNTIL_KILLED, &base, &alice]).stdout(Stdio::piped()).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        unsafe {
+            libc::kill(server.id() as i32, signal);
+        }
+        let status = server.wait().unwrap();
+        if signal == libc::SIGTERM {
+            assert!(status.success(), "SIGTERM stops the server cleanly: {status}");
+        }
+        let out = client.wait_with_output().unwrap();
+        let tags: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
+        assert!(tags.len() > 10, "round {round}: only {} releases were acknowledged", tags.len());
+        acknowledged.extend(tags);
+    }
+    ok(relic(&data, &["verify"]));
+    let logged: std::collections::BTreeSet<String> = created_tags(&data).into_iter().collect();
+    for tag in &acknowledged {
+        assert!(logged.contains(tag), "{tag} was acknowledged (201) but is not in the log");
+    }
 }

@@ -66,16 +66,7 @@ fn ledger(n: u64) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     let l = Ledger::init(&dir, "bench.example/domain", relic_ledger::policy::unchecked()).expect("init");
     let start = Instant::now();
-    let mut batch = Vec::with_capacity(1000);
-    for e in events(n) {
-        batch.push(draft(&e));
-        if batch.len() == 1000 {
-            l.append_all_blocking(std::mem::take(&mut batch)).expect("append");
-        }
-    }
-    if !batch.is_empty() {
-        l.append_all_blocking(batch).expect("append");
-    }
+    relic_benches::append_in_groups(&l, events(n).map(|e| draft(&e)));
     eprintln!("built {n} events in {:.1} s", start.elapsed().as_secs_f64());
     dir
 }
