@@ -3,7 +3,9 @@
 //!
 //! A file written with [`write_durably`] is either absent or complete after a crash: the bytes go to
 //! a temporary file in the same directory, which is synced, renamed over the target, and the
-//! directory synced so that the rename itself is on disk.
+//! directory synced so that the rename itself is on disk. [`write_unsynced`] does the same without
+//! the syncs, for files that the commit acknowledging the records naming them makes durable, many
+//! at once ([`sync_files`]: one `syncfs`; `schemas/store-v4.md` §Commits step 3).
 
 use std::io::Write as _;
 use std::path::Path;
