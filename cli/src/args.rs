@@ -13,6 +13,13 @@ pub struct Cli {
     /// Print the outcome as JSON (one object, or one per line for lists) for scripts.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Act through a `relic serve` at this URL instead of a data directory (the domain commands
+    /// become its API requests; the actor is the token's user).
+    #[arg(long, global = true, env = "RELIC_SERVER", visible_alias = "server-url")]
+    pub server: Option<String>,
+    /// The API token for `--server` (`relic token create`).
+    #[arg(long, global = true, env = "RELIC_TOKEN", visible_alias = "job-token", alias = "private-token", hide_env_values = true)]
+    pub token: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

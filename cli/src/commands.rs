@@ -26,6 +26,12 @@ fn out_err(source: std::io::Error) -> CliError {
 
 /// Runs the command; returns the exit code of a success (0, or 3 for a frozen `freeze status`).
 pub fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
+    let remote = match (&cli.server, &cli.token) {
+        (Some(url), Some(token)) => Some(crate::remote::Remote { url: url.clone(), token: token.clone() }),
+        (Some(_), None) => return Err(CliError::Arguments("--server needs --token (or RELIC_TOKEN): an API token from `relic token create`".into())),
+        (None, _) => None,
+    };
+    crate::remote::set(remote);
     let data = cli.data.as_path();
     let json = cli.json;
     use crate::domain_cmds as d;
@@ -76,7 +82,7 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
         Command::Append { role: Some(_), .. } => Err(CliError::Usage(
             "--role is not accepted: an actor's role comes from their project membership as the log records it".into(),
         )),
-        Command::Append { kind, subject, payload, who, role: None } => append(data, &kind, &subject, &payload, &who.actor, json, out),
+        Command::Append { kind, subject, payload, who, role: None } => append(data, &kind, &subject, &payload, who.actor()?, json, out),
         Command::Log { from, limit } => log(data, from, limit, json, out),
         Command::Record { seq, raw } => record(data, seq, raw, out),
         Command::Checkpoint { size } => {

@@ -6,16 +6,24 @@ use clap::{Args, Subcommand};
 
 #[derive(Debug, Args)]
 pub struct Who {
-    /// Who acts (their role comes from their project membership).
+    /// Who acts (their role comes from their project membership). Not used with `--server`: the
+    /// token's user acts.
     #[arg(long, env = "RELIC_ACTOR")]
-    pub actor: String,
+    pub actor: Option<String>,
+}
+
+impl Who {
+    /// The actor, required when acting on a data directory.
+    pub fn actor(&self) -> crate::Result<&str> {
+        self.actor.as_deref().ok_or_else(|| crate::CliError::Arguments("--actor (or RELIC_ACTOR) is required: who acts?".into()))
+    }
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ProjectCmd {
     /// Register a project; whoever registers it becomes its owner.
     Register {
-        #[arg(long)]
+        #[arg(long, visible_alias = "project-id")]
         project: String,
         #[arg(long)]
         name: String,
@@ -26,7 +34,7 @@ pub enum ProjectCmd {
     },
     /// Give a user a role in the project (guest, reporter, developer, maintainer, owner).
     Member {
-        #[arg(long)]
+        #[arg(long, visible_alias = "project-id")]
         project: String,
         #[arg(long)]
         user: String,
@@ -37,7 +45,7 @@ pub enum ProjectCmd {
     },
     /// Protect a tag pattern (`v*`, `*`): only the given role and above may create its releases.
     ProtectTag {
-        #[arg(long)]
+        #[arg(long, visible_alias = "project-id")]
         project: String,
         #[arg(long)]
         pattern: String,
@@ -48,7 +56,7 @@ pub enum ProjectCmd {
         who: Who,
     },
     UnprotectTag {
-        #[arg(long)]
+        #[arg(long, visible_alias = "project-id")]
         project: String,
         #[arg(long)]
         pattern: String,
@@ -61,7 +69,7 @@ pub enum ProjectCmd {
 pub enum TagCmd {
     /// Record a tag that exists in the repository (name, ref, commit SHA).
     Record {
-        #[arg(long)]
+        #[arg(long, visible_alias = "project-id")]
         project: String,
         #[arg(long = "tag-name")]
         tag_name: String,
@@ -80,7 +88,7 @@ pub enum TagCmd {
 pub enum MilestoneCmd {
     /// Record a milestone with its issues, as the source system knows it now (a JSON file or `-`).
     Record {
-        #[arg(long)]
+        #[arg(long, visible_alias = "project-id")]
         project: String,
         /// JSON object: id, iid, title, description, state, created_at, due_date, issues[].
         #[arg(long)]
@@ -105,7 +113,7 @@ pub struct ViewArgs {
 pub enum ReleaseCmd {
     /// A project's releases in the reference API's shape, sorted and paginated.
     List {
-        #[arg(long)]
+        #[arg(long, visible_alias = "project-id")]
         project: String,
         /// released_at or created_at.
         #[arg(long = "order-by", default_value = "released_at")]
@@ -122,7 +130,7 @@ pub enum ReleaseCmd {
     },
     /// One release (`--tag-name`), or the latest one.
     Get {
-        #[arg(long)]
+        #[arg(long, visible_alias = "project-id")]
         project: String,
         #[arg(long = "tag-name")]
         tag_name: Option<String>,
@@ -132,13 +140,13 @@ pub enum ReleaseCmd {
     /// Every record that touched a release: who, when, which fields changed from what to what.
     History {
         tag: String,
-        #[arg(long)]
+        #[arg(long, visible_alias = "project-id")]
         project: String,
         #[arg(long = "as-of")]
         as_of: Option<String>,
     },
     Create {
-        #[arg(long)]
+        #[arg(long, visible_alias = "project-id")]
         project: String,
         #[arg(long = "tag-name")]
         tag_name: String,
@@ -169,7 +177,7 @@ pub enum ReleaseCmd {
         who: Who,
     },
     Update {
-        #[arg(long)]
+        #[arg(long, visible_alias = "project-id")]
         project: String,
         #[arg(long = "tag-name")]
         tag_name: String,
@@ -188,7 +196,7 @@ pub enum ReleaseCmd {
         who: Who,
     },
     Delete {
-        #[arg(long)]
+        #[arg(long, visible_alias = "project-id")]
         project: String,
         #[arg(long = "tag-name")]
         tag_name: String,
@@ -213,7 +221,7 @@ pub struct LinkFields {
 #[derive(Debug, Subcommand)]
 pub enum LinkCmd {
     Add {
-        #[arg(long)]
+        #[arg(long, visible_alias = "project-id")]
         project: String,
         #[arg(long = "tag-name")]
         tag_name: String,
@@ -223,7 +231,7 @@ pub enum LinkCmd {
         who: Who,
     },
     Update {
-        #[arg(long)]
+        #[arg(long, visible_alias = "project-id")]
         project: String,
         #[arg(long = "tag-name")]
         tag_name: String,
@@ -235,7 +243,7 @@ pub enum LinkCmd {
         who: Who,
     },
     Delete {
-        #[arg(long)]
+        #[arg(long, visible_alias = "project-id")]
         project: String,
         #[arg(long = "tag-name")]
         tag_name: String,
@@ -250,7 +258,7 @@ pub enum LinkCmd {
 pub enum EvidenceCmd {
     /// Collect evidence now (any number of times).
     Collect {
-        #[arg(long)]
+        #[arg(long, visible_alias = "project-id")]
         project: String,
         #[arg(long = "tag-name")]
         tag_name: String,
@@ -260,7 +268,7 @@ pub enum EvidenceCmd {
     /// Recompute the digest of every evidence document of a release (or one, by --sha) and of the
     /// report artifacts they reference.
     Verify {
-        #[arg(long)]
+        #[arg(long, visible_alias = "project-id")]
         project: String,
         #[arg(long = "tag-name")]
         tag_name: String,
@@ -277,7 +285,7 @@ pub enum EvidenceCmd {
 #[derive(Debug, Subcommand)]
 pub enum FreezeCmd {
     Create {
-        #[arg(long)]
+        #[arg(long, visible_alias = "project-id")]
         project: String,
         #[arg(long = "freeze-start")]
         freeze_start: String,
@@ -289,7 +297,7 @@ pub enum FreezeCmd {
         who: Who,
     },
     Update {
-        #[arg(long)]
+        #[arg(long, visible_alias = "project-id")]
         project: String,
         #[arg(long)]
         id: u64,
@@ -303,7 +311,7 @@ pub enum FreezeCmd {
         who: Who,
     },
     Delete {
-        #[arg(long)]
+        #[arg(long, visible_alias = "project-id")]
         project: String,
         #[arg(long)]
         id: u64,
@@ -312,7 +320,7 @@ pub enum FreezeCmd {
     },
     /// Whether deploys are frozen (exit 3 and `CI_DEPLOY_FREEZE=true` when they are, exit 0 when not).
     Status {
-        #[arg(long)]
+        #[arg(long, visible_alias = "project-id")]
         project: String,
         /// RFC 3339; defaults to now.
         #[arg(long)]
@@ -332,7 +340,7 @@ pub enum InternalCmd {
     Detect {
         #[arg(long)]
         id: String,
-        #[arg(long)]
+        #[arg(long, visible_alias = "project-id")]
         project: String,
         /// vulnerability or bug.
         #[arg(long)]

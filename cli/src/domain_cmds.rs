@@ -52,8 +52,13 @@ fn read_file(path: &str) -> Result<Vec<u8>> {
 
 /// Runs one domain command and prints what it recorded.
 fn run(data: &Path, who: &Who, cmd: Command, json: bool, out: &mut dyn Write) -> Result<()> {
+    if let Some(remote) = crate::remote::current() {
+        // The server decides and records; its answer is what it recorded.
+        return print_view(&crate::remote::execute(&remote, &cmd)?, json, out);
+    }
+    let actor = who.actor()?;
     let recorded = crate::session::with_service(data, |svc| {
-        let receipts = svc.execute(&who.actor, &cmd, Utc::now()).map_err(service_err)?;
+        let receipts = svc.execute(actor, &cmd, Utc::now()).map_err(service_err)?;
         let mut recorded = Vec::new();
         for r in &receipts {
             let rec = svc.ledger().record(r.seq)?;
@@ -152,6 +157,14 @@ fn warn_unreadable(findings: &[relic_domain::event::Finding], err: &mut dyn Writ
 
 pub fn release(data: &Path, c: ReleaseCmd, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     match c {
+        ReleaseCmd::List { project, order_by, sort, page, per_page, view } if crate::remote::current().is_some() => {
+            let r = crate::remote::current().ok_or_else(|| usage("no server"))?;
+            print_view(&crate::remote::list(&r, &project, &order_by, &sort, page, per_page, view.as_of.as_deref())?, json, out)
+        }
+        ReleaseCmd::Get { project, tag_name, view } if crate::remote::current().is_some() => {
+            let r = crate::remote::current().ok_or_else(|| usage("no server"))?;
+            print_view(&crate::remote::get(&r, &project, tag_name.as_deref(), view.as_of.as_deref())?, json, out)
+        }
         ReleaseCmd::List { project, order_by, sort, page, per_page, view } => {
             let (_, snap) = snapshot(data, view.as_of.as_deref(), err)?;
             let opts = views::ListOptions { order_by, sort, page, per_page };

@@ -8,6 +8,7 @@ mod domain_args;
 mod domain_cmds;
 mod relay_args;
 mod relay_cmds;
+mod remote;
 mod scheduler;
 mod session;
 
@@ -30,6 +31,9 @@ pub enum CliError {
     Io { path: String, source: std::io::Error },
     #[error("{0}")]
     Usage(String),
+    /// The command line lacks what the command needs (as clap's own usage errors: exit 2).
+    #[error("{0}")]
+    Arguments(String),
     /// A domain command was refused or failed; the message is the reference's error text.
     #[error("{0}")]
     Domain(String),
@@ -73,6 +77,10 @@ where
         Ok(code) => code,
         // A reader that stopped reading (`relic log | head`) is not a failure.
         Err(CliError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e @ CliError::Arguments(_)) => {
+            let _ = writeln!(err, "relic: error: {e}");
+            2
+        }
         Err(e) => {
             let _ = writeln!(err, "relic: error: {e}");
             1

@@ -19,6 +19,29 @@ pub enum Role {
 }
 
 impl Role {
+    /// GitLab's numeric access level of the role (10 guest … 50 owner), as its API speaks it.
+    pub fn access_level(self) -> u64 {
+        match self {
+            Role::Guest => 10,
+            Role::Reporter => 20,
+            Role::Developer => 30,
+            Role::Maintainer => 40,
+            Role::Owner => 50,
+        }
+    }
+
+    /// The role of a GitLab access level (10, 20, 30, 40, 50).
+    pub fn from_access_level(n: u64) -> Option<Self> {
+        Some(match n {
+            10 => Role::Guest,
+            20 => Role::Reporter,
+            30 => Role::Developer,
+            40 => Role::Maintainer,
+            50 => Role::Owner,
+            _ => return None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Guest => "guest",

@@ -275,29 +275,6 @@ pub fn user_id(name: &str) -> u64 {
     h % 1_000_000_000
 }
 
-/// GitLab's numeric access level of a role.
-pub fn access_level(r: Role) -> u64 {
-    match r {
-        Role::Guest => 10,
-        Role::Reporter => 20,
-        Role::Developer => 30,
-        Role::Maintainer => 40,
-        Role::Owner => 50,
-    }
-}
-
-/// The role of a GitLab access level (10, 20, 30, 40, 50).
-pub fn role_of_level(n: u64) -> Option<Role> {
-    Some(match n {
-        10 => Role::Guest,
-        20 => Role::Reporter,
-        30 => Role::Developer,
-        40 => Role::Maintainer,
-        50 => Role::Owner,
-        _ => return None,
-    })
-}
-
 /// A user as GitLab shows one.
 pub fn user_json(base: &str, name: &str) -> Value {
     json!({

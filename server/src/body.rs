@@ -72,3 +72,16 @@ pub fn one_of(q: &Query, name: &str, values: &[&str], default: &str) -> Result<S
         Some(_) => Err(error::bad_request(format!("{name} does not have a valid value"))),
     }
 }
+
+/// A request's query string, or why it could not be read.
+pub type QueryParams = Result<axum::extract::Query<Query>, axum::extract::rejection::QueryRejection>;
+
+/// The query string as name → value, or 400.
+pub fn params(q: QueryParams) -> Result<Query, ApiError> {
+    q.map(|axum::extract::Query(p)| p).map_err(|e| error::bad_request(format!("the query string could not be read: {e}")))
+}
+
+/// The `as_of` parameter (relic's: a record count or an RFC 3339 time), if given.
+pub fn as_of(q: QueryParams) -> Result<Option<String>, ApiError> {
+    Ok(params(q)?.remove("as_of"))
+}

@@ -14,8 +14,8 @@ use relic_domain::state::Project;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::app::{self, access_level, role_of_level, user_json, Caller, Shared};
-use crate::body;
+use crate::app::{self, user_json, Caller, Shared};
+use crate::body::{self, QueryParams as Q};
 use crate::error::{self, ApiError};
 
 pub async fn user(State(app): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
@@ -37,29 +37,29 @@ fn project_json(base: &str, p: &Project, user: &str) -> Value {
         "visibility": "private",
         "web_url": format!("{base}/{}", p.path),
         "namespace": {"name": namespace, "path": namespace, "full_path": namespace, "kind": "group"},
-        "permissions": {"project_access": p.members.get(user).map(|r| json!({"access_level": access_level(*r)}))},
+        "permissions": {"project_access": p.members.get(user).map(|r| json!({"access_level": r.access_level()}))},
     })
 }
 
-pub async fn project(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn project(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>, q: Q) -> Result<Response, ApiError> {
     let c = app.caller(&headers, &id).await?;
     let base = app.base.clone();
-    let (v, at) = app.read(move |pt| pt.project(&c.project).map(|p| project_json(&base, p, &c.user))).await?;
+    let (v, at) = app.view(body::as_of(q)?.as_deref(), move |pt| pt.project(&c.project).map(|p| project_json(&base, p, &c.user))).await?;
     Ok(at.respond(StatusCode::OK, v?))
 }
 
 fn member_json(base: &str, name: &str, role: Role) -> Value {
     let mut v = user_json(base, name);
-    v["access_level"] = json!(access_level(role));
+    v["access_level"] = json!(role.access_level());
     v["expires_at"] = Value::Null;
     v
 }
 
-pub async fn members(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn members(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>, q: Q) -> Result<Response, ApiError> {
     let c = app.caller(&headers, &id).await?;
     let base = app.base.clone();
     let (v, at) = app
-        .read(move |pt| pt.project(&c.project).map(|p| Value::Array(p.members.iter().map(|(u, r)| member_json(&base, u, *r)).collect())))
+        .view(body::as_of(q)?.as_deref(), move |pt| pt.project(&c.project).map(|p| Value::Array(p.members.iter().map(|(u, r)| member_json(&base, u, *r)).collect())))
         .await?;
     Ok(at.respond(StatusCode::OK, v?))
 }
@@ -103,7 +103,7 @@ fn resolve_user(st: &relic_domain::state::State, r: &UserRef) -> Option<String> 
 
 fn level(n: Option<u64>) -> Result<Role, ApiError> {
     let n = n.ok_or_else(|| error::bad_request("access_level is missing"))?;
-    role_of_level(n).ok_or_else(|| error::bad_request("access_level does not have a valid value"))
+    Role::from_access_level(n).ok_or_else(|| error::bad_request("access_level does not have a valid value"))
 }
 
 pub async fn add_member(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
@@ -154,21 +154,21 @@ fn protected_json(pattern: &str, r: Role) -> Value {
         Role::Maintainer => "Maintainers",
         Role::Owner => "Owners",
     };
-    json!({"name": pattern, "create_access_levels": [{"id": null, "access_level": access_level(r), "access_level_description": description}]})
+    json!({"name": pattern, "create_access_levels": [{"id": null, "access_level": r.access_level(), "access_level_description": description}]})
 }
 
-pub async fn protected_tags(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn protected_tags(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>, q: Q) -> Result<Response, ApiError> {
     let c = app.caller(&headers, &id).await?;
     let (v, at) = app
-        .read(move |pt| pt.project(&c.project).map(|p| Value::Array(p.protected_tags.iter().map(|(n, r)| protected_json(n, *r)).collect())))
+        .view(body::as_of(q)?.as_deref(), move |pt| pt.project(&c.project).map(|p| Value::Array(p.protected_tags.iter().map(|(n, r)| protected_json(n, *r)).collect())))
         .await?;
     Ok(at.respond(StatusCode::OK, v?))
 }
 
-pub async fn protected_tag(State(app): State<Shared>, headers: HeaderMap, Path((id, name)): Path<(String, String)>) -> Result<Response, ApiError> {
+pub async fn protected_tag(State(app): State<Shared>, headers: HeaderMap, Path((id, name)): Path<(String, String)>, q: Q) -> Result<Response, ApiError> {
     let c = app.caller(&headers, &id).await?;
     let (v, at) = app
-        .read(move |pt| {
+        .view(body::as_of(q)?.as_deref(), move |pt| {
             let p = pt.project(&c.project)?;
             p.protected_tags.get(&name).map(|r| protected_json(&name, *r)).ok_or_else(|| error::not_found("Protected tag"))
         })
@@ -219,10 +219,10 @@ fn may_read_freezes(c: &Caller) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub async fn freezes(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn freezes(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>, q: Q) -> Result<Response, ApiError> {
     let c = app.caller(&headers, &id).await?;
     may_read_freezes(&c)?;
-    let (v, at) = app.read(move |pt| pt.project(&c.project).map(|p| Value::Array(p.freezes.values().map(freeze_json).collect()))).await?;
+    let (v, at) = app.view(body::as_of(q)?.as_deref(), move |pt| pt.project(&c.project).map(|p| Value::Array(p.freezes.values().map(freeze_json).collect()))).await?;
     Ok(at.respond(StatusCode::OK, v?))
 }
 
@@ -230,10 +230,10 @@ fn one_freeze(pt: &relic_projector::views::Point, c: &Caller, id: u64) -> Result
     pt.project(&c.project)?.freezes.get(&id).map(freeze_json).ok_or_else(|| error::not_found(""))
 }
 
-pub async fn freeze(State(app): State<Shared>, headers: HeaderMap, Path((id, fid)): Path<(String, u64)>) -> Result<Response, ApiError> {
+pub async fn freeze(State(app): State<Shared>, headers: HeaderMap, Path((id, fid)): Path<(String, u64)>, q: Q) -> Result<Response, ApiError> {
     let c = app.caller(&headers, &id).await?;
     may_read_freezes(&c)?;
-    let (v, at) = app.read(move |pt| one_freeze(pt, &c, fid)).await?;
+    let (v, at) = app.view(body::as_of(q)?.as_deref(), move |pt| one_freeze(pt, &c, fid)).await?;
     Ok(at.respond(StatusCode::OK, v?))
 }
 

@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use relic_domain::decide::{Command, LinkInput};
@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::app::{Caller, Position, Shared};
-use crate::body::{self, Query as Params};
+use crate::body;
 use crate::error::{self, ApiError};
 
 /// A release as the API shows it to `user`: the view's JSON with absolute URLs, and each evidence's
@@ -57,11 +57,8 @@ fn with_log(mut v: Value, at: &Position) -> Value {
     v
 }
 
-type Q = Result<Query<Params>, axum::extract::rejection::QueryRejection>;
-
-fn params(q: Q) -> Result<Params, ApiError> {
-    q.map(|Query(p)| p).map_err(|e| error::bad_request(format!("the query string could not be read: {e}")))
-}
+type Q = body::QueryParams;
+use body::params;
 
 pub async fn list(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>, uri: Uri, q: Q) -> Result<Response, ApiError> {
     let c = app.caller(&headers, &id).await?;
@@ -377,11 +374,11 @@ fn link(base: &str, pt: &Point, c: &Caller, tag: &str, id: u64) -> Result<Value,
     Ok(v)
 }
 
-pub async fn links(State(app): State<Shared>, headers: HeaderMap, Path((id, tag)): Path<(String, String)>) -> Result<Response, ApiError> {
+pub async fn links(State(app): State<Shared>, headers: HeaderMap, Path((id, tag)): Path<(String, String)>, q: Q) -> Result<Response, ApiError> {
     let c = app.caller(&headers, &id).await?;
     let base = app.base.clone();
     let (v, at) = app
-        .read(move |pt| {
+        .view(body::as_of(q)?.as_deref(), move |pt| {
             let p = pt.project(&c.project)?;
             if views::sight(p, Some(&c.user))? == views::Sight::Guest {
                 return Err(error::forbidden());
@@ -395,10 +392,10 @@ pub async fn links(State(app): State<Shared>, headers: HeaderMap, Path((id, tag)
     Ok(at.respond(StatusCode::OK, v?))
 }
 
-pub async fn get_link(State(app): State<Shared>, headers: HeaderMap, Path((id, tag, link_id)): Path<(String, String, u64)>) -> Result<Response, ApiError> {
+pub async fn get_link(State(app): State<Shared>, headers: HeaderMap, Path((id, tag, link_id)): Path<(String, String, u64)>, q: Q) -> Result<Response, ApiError> {
     let c = app.caller(&headers, &id).await?;
     let base = app.base.clone();
-    let (v, at) = app.read(move |pt| link(&base, pt, &c, &tag, link_id)).await?;
+    let (v, at) = app.view(body::as_of(q)?.as_deref(), move |pt| link(&base, pt, &c, &tag, link_id)).await?;
     Ok(at.respond(StatusCode::OK, v?))
 }
 
