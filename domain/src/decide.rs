@@ -86,6 +86,11 @@ pub enum Command {
     /// recorded with role `system`, like a key rotation. Its secret never reaches the log.
     IssueToken { token_id: String, user: String, expires_at: Option<String> },
     RevokeToken { token_id: String },
+    /// A project hook (`relic serve`'s `POST /projects/:id/hooks`): maintainers and above.
+    AddHook { project: String, url: String, releases_events: bool, has_token: bool },
+    /// Changes what is given of hook `id`.
+    UpdateHook { project: String, id: u64, url: Option<String>, releases_events: Option<bool>, has_token: Option<bool> },
+    DeleteHook { project: String, id: u64 },
 }
 
 impl Command {
@@ -134,6 +139,9 @@ impl Command {
             Command::InternalDisclose { .. } => "internal disclose",
             Command::IssueToken { .. } => "token create",
             Command::RevokeToken { .. } => "token revoke",
+            Command::AddHook { .. } => "hook add",
+            Command::UpdateHook { .. } => "hook update",
+            Command::DeleteHook { .. } => "hook delete",
         }
     }
 }
@@ -219,6 +227,16 @@ impl Ctx<'_> {
         }
         Ok(role)
     }
+}
+
+/// A hook's URL: http or https, with a host, at most 2,048 bytes.
+fn check_hook_url(url: &str) -> Result<(), Refusal> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+    if url.len() > 2048 || host.is_none_or(str::is_empty) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(refuse(422, "Invalid url given"));
+    }
+    Ok(())
 }
 
 /// Whether `name` may name a tag: Git's rules for a ref name (`git check-ref-format`, applied to
@@ -636,6 +654,38 @@ pub fn decide(st: &State, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Res
             }
             let e = crate::event::TokenRevoked { token_id: token_id.clone(), user: t.user.clone(), revoked_at: ts(now) };
             Ok(Decision { events: vec![Event::TokenRevoked(e)], role: None, ..Decision::default() })
+        }
+        Command::AddHook { project, url, releases_events, has_token } => {
+            cx.project(project)?;
+            let role = cx.require(project, Role::Maintainer, url, "Access Denied")?;
+            check_hook_url(url)?;
+            let e = HookSubscribed { project: project.clone(), hook_id: st.last_hook_id + 1, url: url.clone(), releases_events: *releases_events, has_token: *has_token };
+            one(role, Event::HookSubscribed(e))
+        }
+        Command::UpdateHook { project, id, url, releases_events, has_token } => {
+            let p = cx.project(project)?;
+            let role = cx.require(project, Role::Maintainer, &id.to_string(), "Access Denied")?;
+            let old = &p.hooks.get(id).ok_or_else(|| refuse(404, "404 Not found"))?.hook;
+            if url.is_none() && releases_events.is_none() && has_token.is_none() {
+                return Err(refuse(400, "params is empty"));
+            }
+            if let Some(u) = url {
+                check_hook_url(u)?;
+            }
+            let e = HookSubscribed {
+                project: project.clone(),
+                hook_id: *id,
+                url: url.clone().unwrap_or_else(|| old.url.clone()),
+                releases_events: releases_events.unwrap_or(old.releases_events),
+                has_token: has_token.unwrap_or(old.has_token),
+            };
+            one(role, Event::HookSubscribed(e))
+        }
+        Command::DeleteHook { project, id } => {
+            let p = cx.project(project)?;
+            let role = cx.require(project, Role::Maintainer, &id.to_string(), "Access Denied")?;
+            p.hooks.get(id).ok_or_else(|| refuse(404, "404 Not found"))?;
+            one(role, Event::HookUnsubscribed(HookUnsubscribed { project: project.clone(), hook_id: *id }))
         }
         _ => crate::internal::decide(&cx_parts(&cx), cmd, now),
     }

@@ -83,6 +83,26 @@ pub struct TokenRevoked {
     pub revoked_at: String,
 }
 
+/// `hook.subscribed`: a project hook as it is from now on (added, or changed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookSubscribed {
+    pub project: String,
+    pub hook_id: u64,
+    pub url: String,
+    pub releases_events: bool,
+    /// Whether deliveries carry a secret token (kept beside the log, never in it).
+    pub has_token: bool,
+}
+
+/// `hook.unsubscribed`: the hook is deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookUnsubscribed {
+    pub project: String,
+    pub hook_id: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectRegistered {
@@ -469,6 +489,8 @@ pub enum Event {
     InternalDisclosed(InternalDisclosed),
     TokenIssued(TokenIssued),
     TokenRevoked(TokenRevoked),
+    HookSubscribed(HookSubscribed),
+    HookUnsubscribed(HookUnsubscribed),
 }
 
 /// Why a record could not be read as a domain event.
@@ -577,6 +599,8 @@ kinds! {
     InternalDisclosed => "internal.disclosed" by "relic internal disclose",
     TokenIssued => "token.issued" by "relic token create",
     TokenRevoked => "token.revoked" by "relic token revoke",
+    HookSubscribed => "hook.subscribed" by "relic serve: POST or PUT /projects/:id/hooks",
+    HookUnsubscribed => "hook.unsubscribed" by "relic serve: DELETE /projects/:id/hooks/:hook_id",
 }
 
 /// `access.denied`: the record of a refused command.
@@ -595,6 +619,8 @@ impl Event {
             Event::ProjectRegistered(e) => e.project.clone(),
             Event::TokenIssued(e) => format!("tokens/{}", e.token_id),
             Event::TokenRevoked(e) => format!("tokens/{}", e.token_id),
+            Event::HookSubscribed(e) => e.project.clone(),
+            Event::HookUnsubscribed(e) => e.project.clone(),
             Event::MemberRoleSet(e) => e.project.clone(),
             Event::ProtectedTagSet(e) => e.project.clone(),
             Event::ProtectedTagRemoved(e) => e.project.clone(),

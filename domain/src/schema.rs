@@ -396,6 +396,14 @@ mod tests {
                 issued_at: t("2026-11-30T09:00:00Z"),
             }),
             Event::TokenRevoked(crate::event::TokenRevoked { token_id: t("3f2a9c0d5e6b7a18"), user: t("ci-bot"), revoked_at: t("2026-12-01T09:00:00Z") }),
+            Event::HookSubscribed(crate::event::HookSubscribed {
+                project: t("acme/payments"),
+                hook_id: 1,
+                url: t("https://hooks.example.com/relic"),
+                releases_events: true,
+                has_token: true,
+            }),
+            Event::HookUnsubscribed(crate::event::HookUnsubscribed { project: t("acme/payments"), hook_id: 1 }),
         ]
     }
 

@@ -90,6 +90,17 @@ pub struct Project {
     #[serde(skip, default)]
     pub releases: BTreeMap<String, Release>,
     pub freezes: BTreeMap<u64, FreezeCreated>,
+    /// Project hooks by id, as subscribed (`hook.subscribed`), with the record that last set each.
+    #[serde(default)]
+    pub hooks: BTreeMap<u64, Hook>,
+}
+
+/// A project hook as the log describes it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Hook {
+    pub hook: HookSubscribed,
+    /// The record that first subscribed it: events after it are delivered to it.
+    pub since_seq: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -189,6 +200,7 @@ pub struct State {
     pub denied: u64,
     /// The API tokens issued, by id: whose each is, until when, and whether it was revoked.
     pub tokens: BTreeMap<String, Token>,
+    pub last_hook_id: u64,
 }
 
 /// An API token as the log describes it (its secret's hash is kept beside the log, never in it).
@@ -251,6 +263,7 @@ impl State {
                         milestones: BTreeMap::new(),
                         releases: BTreeMap::new(),
                         freezes: BTreeMap::new(),
+                        hooks: BTreeMap::new(),
                     },
                 );
             }
@@ -374,6 +387,18 @@ impl State {
                 }
             }
             Event::AccessDenied(_) => self.denied += 1,
+            Event::HookSubscribed(e) => {
+                self.last_hook_id = self.last_hook_id.max(e.hook_id);
+                if let Some(p) = self.projects.get_mut(&e.project) {
+                    let since_seq = p.hooks.get(&e.hook_id).map_or(seq, |h| h.since_seq);
+                    p.hooks.insert(e.hook_id, Hook { hook: e, since_seq });
+                }
+            }
+            Event::HookUnsubscribed(e) => {
+                if let Some(p) = self.projects.get_mut(&e.project) {
+                    p.hooks.remove(&e.hook_id);
+                }
+            }
             Event::TokenIssued(e) => {
                 let t = Token { user: e.user, expires_at: e.expires_at, issued_at: e.issued_at, revoked_at: None };
                 self.tokens.insert(e.token_id, t);

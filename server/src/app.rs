@@ -243,6 +243,11 @@ impl App {
         Ok(h)
     }
 
+    /// The served ledger (its tree and durable size).
+    pub fn ledger(&self) -> Arc<Ledger> {
+        self.ledger.clone()
+    }
+
     /// Reloads the token hashes (after `POST /user/tokens`-like changes; for now at start only).
     pub fn set_hashes(&self, hashes: BTreeMap<String, String>) {
         *self.hashes.write().unwrap_or_else(|p| p.into_inner()) = hashes;

@@ -11,19 +11,23 @@
 //! What is served: `GET /user`; `GET /projects/:id` (the numeric id or the URL-encoded path);
 //! members, protected tags, freeze periods; releases (list with GitLab's pagination headers, get,
 //! create, update, delete, `permalink/latest`), their asset links and evidence; and outside
-//! `/api/v4` the permanent asset links and evidence files a release's JSON points at. Every view
+//! `/api/v4` the permanent asset links and evidence files a release's JSON points at; project hooks,
+//! to which release events are delivered ([`delivery`]). Every view
 //! takes relic's `as_of` (a record count or an RFC 3339 time) and says which log position it
 //! reflects (`X-Relic-Tree-Size`, `X-Relic-Root`, and `relic_log` in single objects).
 //!
 //! Code map: [`app`] (the ledger, the write pipeline and the read barrier), [`body`] (strict
-//! request parsing), [`error`] (GitLab's error shapes), [`projects`] and [`releases`] (handlers).
+//! request parsing), [`error`] (GitLab's error shapes), [`projects`], [`releases`] and [`hooks`]
+//! (handlers), [`delivery`] (webhooks from a durable outbox).
 //!
 //! What this is not: the rules (`relic_domain::decide`) or the log (`relic_ledger`): the server
 //! decodes requests into commands and queries and encodes what they return.
 
 pub mod app;
 pub mod body;
+pub mod delivery;
 pub mod error;
+pub mod hooks;
 pub mod projects;
 pub mod releases;
 
@@ -88,7 +92,8 @@ pub fn serve(data: &Path, opts: &Options, ready: impl FnOnce(SocketAddr)) -> Res
         let base = format!("http://{addr}");
         relic_store::fs::write_durably(&url_file(data), json!({ "url": base, "pid": std::process::id() }).to_string().as_bytes(), None)?;
         let _named = Named(url_file(data));
-        let app = Arc::new(app::App::new(svc, hashes, base));
+        let app = Arc::new(app::App::new(svc, hashes, base.clone()));
+        delivery::start(data.to_path_buf(), app.ledger(), base);
         let router = routes()
             .layer(DefaultBodyLimit::max(opts.max_body))
             .layer(middleware::from_fn(log_request))
@@ -114,6 +119,8 @@ fn routes() -> Router<app::Shared> {
         .route(&at("/protected_tags/{name}"), get(p::protected_tag).delete(p::unprotect_tag))
         .route(&at("/freeze_periods"), get(p::freezes).post(p::create_freeze))
         .route(&at("/freeze_periods/{freeze_period_id}"), get(p::freeze).put(p::update_freeze).delete(p::delete_freeze))
+        .route(&at("/hooks"), get(hooks::list).post(hooks::add))
+        .route(&at("/hooks/{hook_id}"), get(hooks::get).put(hooks::edit).delete(hooks::delete))
         .route(&at("/releases"), get(r::list).post(r::create))
         .route(&at("/releases/permalink/latest"), get(r::latest))
         .route(&at("/releases/permalink/latest/{*suffix}"), get(r::latest))

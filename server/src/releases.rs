@@ -33,7 +33,7 @@ fn release_json(base: &str, p: &Project, r: &Release, at: chrono::DateTime<chron
 }
 
 /// Makes every site-relative URL of a view (`/acme/app/-/…`) absolute.
-fn absolute(base: &str, v: &mut Value) {
+pub(crate) fn absolute(base: &str, v: &mut Value) {
     match v {
         Value::String(s) if s.starts_with('/') && s.contains("/-/") => *s = format!("{base}{s}"),
         Value::Array(a) => a.iter_mut().for_each(|x| absolute(base, x)),

@@ -531,3 +531,133 @@ fn the_relic_command_line_acts_through_a_server() {
     let by_api: Vec<&serde_json::Value> = records.iter().filter(|r| r["actor"]["id"] == "dave").collect();
     assert!(by_api.iter().any(|r| r["kind"] == "release.created") && by_api.iter().any(|r| r["kind"] == "link.added"));
 }
+
+/// A webhook receiver: every request it gets, as a JSON line (headers and body) in a file.
+const RECEIVER: &str = r#"
+import sys, json, http.server
+port, path = int(sys.argv[1]), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with open(path, "a") as f:
+            f.write(json.dumps({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": json.loads(body)}) + "\n")
+        self.send_response(200)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer.allow_reuse_address = True
+http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+"#;
+
+const HOOKED: &str = r#"
+import sys, gitlab
+url, alice, port, step = sys.argv[1:5]
+p = gitlab.Gitlab(url, private_token=alice).projects.get("acme/app")
+if step == "1":
+    h = p.hooks.create({"url": f"http://127.0.0.1:{port}/hook", "releases_events": True, "token": "s3cret-hook"})
+    assert [x.id for x in p.hooks.list()] == [h.id] and p.hooks.get(h.id).releases_events
+    for t in ("v1", "v2"):
+        p.releases.create({"tag_name": t, "ref": "main"})
+    r = p.releases.get("v1")
+    r.description = "changed"
+    r.save()
+    p.releases.delete("v2")
+else:
+    p.releases.create({"tag_name": "v3", "ref": "main"})
+    h = p.hooks.list()[0]
+    h.releases_events = True
+    h.save()
+    p.hooks.delete(h.id)
+    assert p.hooks.list() == []
+    # Recorded after the hook was deleted: never delivered.
+    p.releases.create({"tag_name": "v4", "ref": "main"})
+print("ok")
+"#;
+
+/// Deliveries from the outbox: the receiver is down while releases change, then up; the server is
+/// SIGKILLed once deliveries have begun and restarted. Every release event arrives at least once,
+/// in log order, with GitLab's headers and payload and the record's sequence number.
+#[test]
+fn webhooks_are_delivered_at_least_once_in_order_through_receiver_outages_and_crashes() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("d");
+    ok(relic(&data, &["init", "--origin", "serve.test/log"]));
+    ok(relic(&data, &["project", "register", "--project", "acme/app", "--name", "App", "--actor", "alice"]));
+    let alice = token(&data, "alice");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let received = t.path().join("received.jsonl");
+    let lines = || -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&received).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let wait_for = |n: usize| {
+        let start = std::time::Instant::now();
+        loop {
+            let seqs: std::collections::BTreeSet<String> = lines().iter().map(|l| l["headers"]["x-relic-seq"].as_str().unwrap_or("").to_string()).collect();
+            if seqs.len() >= n {
+                return;
+            }
+            assert!(start.elapsed().as_secs() < 60, "only {} of {n} events delivered: {:?}", seqs.len(), lines());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+
+    let (mut server, base) = start(&data, &t.path().join("server-1.log"));
+    python(HOOKED, &[&base, &alice, &port, "1"], "ok");
+    // The receiver is down: nothing can arrive; deliveries are retried.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let mut receiver = Command::new("python3").args(["-c", RECEIVER, &port, received.to_str().unwrap()]).spawn().unwrap();
+    wait_for(1);
+    // The server dies mid-delivery; its successor resumes.
+    unsafe {
+        libc::kill(server.id() as i32, libc::SIGKILL);
+    }
+    server.wait().unwrap();
+    let (server, base) = start(&data, &t.path().join("server-2.log"));
+    python(HOOKED, &[&base, &alice, &port, "2"], "ok");
+    wait_for(5);
+    // Time enough for anything further to arrive: nothing does (v4 came after the hook's deletion).
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    stop(server);
+    let _ = receiver.kill();
+    let _ = receiver.wait();
+
+    let got = lines();
+    // At least once, and in log order: the first arrival of each event in increasing order.
+    let mut first: Vec<u64> = Vec::new();
+    for l in &got {
+        let seq: u64 = l["headers"]["x-relic-seq"].as_str().unwrap().parse().unwrap();
+        if !first.contains(&seq) {
+            first.push(seq);
+        }
+        assert_eq!(l["headers"]["x-gitlab-event"], "Release Hook");
+        assert_eq!(l["headers"]["x-gitlab-token"], "s3cret-hook");
+        assert_eq!(l["headers"]["x-relic-leaf-hash"].as_str().map(str::len), Some(64));
+        assert_eq!(l["body"]["object_kind"], "release");
+        assert_eq!(l["body"]["project"]["path_with_namespace"], "acme/app");
+    }
+    assert!(first.windows(2).all(|w| w[0] < w[1]), "out of log order: {first:?}");
+    let events: Vec<(String, String)> = first
+        .iter()
+        .map(|s| {
+            let l = got.iter().find(|l| l["headers"]["x-relic-seq"] == s.to_string().as_str()).unwrap();
+            (l["body"]["action"].as_str().unwrap().to_string(), l["body"]["tag"].as_str().unwrap().to_string())
+        })
+        .collect();
+    let want = [("create", "v1"), ("create", "v2"), ("update", "v1"), ("delete", "v2"), ("create", "v3")];
+    assert_eq!(events, want.map(|(a, t)| (a.to_string(), t.to_string())));
+    // Each names its record: the release record at that sequence number.
+    let records: Vec<serde_json::Value> =
+        relic(&data, &["--json", "log"]).stdout_text().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for (seq, (action, tag)) in first.iter().zip(&events) {
+        let r = &records[*seq as usize];
+        assert_eq!(r["kind"], format!("release.{action}d").as_str());
+        assert_eq!(r["payload"]["tag_name"], tag.as_str());
+    }
+    // Subscribing and unsubscribing were recorded; the secret never was.
+    assert!(records.iter().any(|r| r["kind"] == "hook.subscribed" && r["payload"]["has_token"] == true));
+    assert!(records.iter().any(|r| r["kind"] == "hook.unsubscribed"));
+    assert!(!relic(&data, &["--json", "log"]).stdout_text().contains("s3cret-hook"));
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(data.join("hooks/secrets.json")).unwrap().permissions().mode() & 0o777, 0o600);
+    ok(relic(&data, &["verify"]));
+}

@@ -28,6 +28,8 @@ impl Dirty {
         match event {
             Event::ProjectRegistered(e) => p(&mut self.projects, &e.project),
             Event::MemberRoleSet(e) => p(&mut self.projects, &e.project),
+            Event::HookSubscribed(e) => p(&mut self.projects, &e.project),
+            Event::HookUnsubscribed(e) => p(&mut self.projects, &e.project),
             Event::ProtectedTagSet(e) => p(&mut self.projects, &e.project),
             Event::ProtectedTagRemoved(e) => p(&mut self.projects, &e.project),
             Event::TagRecorded(e) => p(&mut self.projects, &e.project),

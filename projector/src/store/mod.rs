@@ -128,6 +128,8 @@ struct Globals {
     denied: u64,
     #[serde(default)]
     tokens: BTreeMap<String, relic_domain::state::Token>,
+    #[serde(default)]
+    last_hook_id: u64,
 }
 
 impl Globals {
@@ -141,6 +143,7 @@ impl Globals {
             last_freeze_id: st.last_freeze_id,
             denied: st.denied,
             tokens: st.tokens.clone(),
+            last_hook_id: st.last_hook_id,
         }
     }
 
@@ -148,6 +151,7 @@ impl Globals {
         (st.size, st.last_project_id, st.last_release_id, st.last_link_id) = (self.size, self.last_project_id, self.last_release_id, self.last_link_id);
         (st.last_evidence_id, st.last_freeze_id, st.denied) = (self.last_evidence_id, self.last_freeze_id, self.denied);
         st.tokens = self.tokens.clone();
+        st.last_hook_id = self.last_hook_id;
     }
 }
 
