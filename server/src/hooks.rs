@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::app::{Caller, Shared};
-use crate::body;
+use crate::body::{self, QueryParams as Q};
 use crate::error::{self, ApiError};
 
 fn hook_json(project_id: u64, h: &Hook) -> Value {
@@ -46,17 +46,17 @@ fn one(pt: &relic_projector::views::Point, c: &Caller, id: u64) -> Result<Value,
     p.hooks.get(&id).map(|h| hook_json(p.id, h)).ok_or_else(|| error::not_found(""))
 }
 
-pub async fn list(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn list(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>, q: Q) -> Result<Response, ApiError> {
     let c = app.caller(&headers, &id).await?;
     maintainer(&c)?;
-    let (v, at) = app.read(move |pt| pt.project(&c.project).map(|p| Value::Array(p.hooks.values().map(|h| hook_json(p.id, h)).collect()))).await?;
+    let (v, at) = app.view(body::as_of(q)?.as_deref(), move |pt| pt.project(&c.project).map(|p| Value::Array(p.hooks.values().map(|h| hook_json(p.id, h)).collect()))).await?;
     Ok(at.respond(StatusCode::OK, v?))
 }
 
-pub async fn get(State(app): State<Shared>, headers: HeaderMap, Path((id, hook)): Path<(String, u64)>) -> Result<Response, ApiError> {
+pub async fn get(State(app): State<Shared>, headers: HeaderMap, Path((id, hook)): Path<(String, u64)>, q: Q) -> Result<Response, ApiError> {
     let c = app.caller(&headers, &id).await?;
     maintainer(&c)?;
-    let (v, at) = app.read(move |pt| one(pt, &c, hook)).await?;
+    let (v, at) = app.view(body::as_of(q)?.as_deref(), move |pt| one(pt, &c, hook)).await?;
     Ok(at.respond(StatusCode::OK, v?))
 }
 

@@ -569,6 +569,8 @@ else:
     h.save()
     p.hooks.delete(h.id)
     assert p.hooks.list() == []
+    # As it was before the deletion (any view takes as_of).
+    assert [x.id for x in p.hooks.list(as_of=h.relic_subscribed_at_seq + 1)] == [h.id]
     # Recorded after the hook was deleted: never delivered.
     p.releases.create({"tag_name": "v4", "ref": "main"})
 print("ok")
