@@ -130,12 +130,35 @@ fn request(cmd: &Command) -> Result<(&'static str, String, Option<Value>)> {
     })
 }
 
+/// The full URL of `path` under the server's `/api/v4`.
+fn api_url(r: &Remote, path: &str) -> String {
+    format!("{}/api/v4{path}", r.url.trim_end_matches('/').trim_end_matches("/api/v4"))
+}
+
+/// An HTTP client that hands every status and redirect back as it is.
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into()
+}
+
+/// A server's error answer as one line: `403: Access Denied`.
+fn refusal(status: u16, v: &Value) -> CliError {
+    let why = v.get("message").or_else(|| v.get("error")).map_or_else(|| v.to_string(), |m| m.as_str().map_or_else(|| m.to_string(), str::to_string));
+    CliError::Domain(format!("{status}: {why}"))
+}
+
+fn json_of(text: String) -> Value {
+    if text.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    }
+}
+
 /// Sends one request; the answer's JSON (`null` for an empty body), or the server's error as one
 /// line (`403: Access Denied`).
 pub fn send(r: &Remote, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
-    let base = r.url.trim_end_matches('/').trim_end_matches("/api/v4");
-    let url = format!("{base}/api/v4{path}");
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+    let url = api_url(r, path);
+    let agent = agent();
     let failed = |e: ureq::Error| CliError::Domain(format!("{method} {url}: {e}"));
     let resp = match (method, body) {
         ("GET", _) => agent.get(&url).header("PRIVATE-TOKEN", &r.token).call(),
@@ -148,11 +171,9 @@ pub fn send(r: &Remote, method: &str, path: &str, body: Option<&Value>) -> Resul
     }
     .map_err(failed)?;
     let status = resp.status().as_u16();
-    let text = resp.into_body().read_to_string().map_err(failed)?;
-    let v: Value = if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    let v = json_of(resp.into_body().read_to_string().map_err(failed)?);
     if status >= 400 {
-        let why = v.get("message").or_else(|| v.get("error")).map_or_else(|| v.to_string(), |m| m.as_str().map_or_else(|| m.to_string(), str::to_string));
-        return Err(CliError::Domain(format!("{status}: {why}")));
+        return Err(refusal(status, &v));
     }
     Ok(v)
 }
@@ -195,17 +216,12 @@ pub fn get(r: &Remote, project: &str, tag: Option<&str>, as_of: Option<&str>) ->
 
 /// A `GET` whose answer is a redirect: its status and `Location`.
 fn redirect(r: &Remote, path: &str) -> Result<(u16, Option<String>)> {
-    let base = r.url.trim_end_matches('/').trim_end_matches("/api/v4");
-    let url = format!("{base}/api/v4{path}");
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
-    let resp = agent.get(&url).header("PRIVATE-TOKEN", &r.token).call().map_err(|e| CliError::Domain(format!("GET {url}: {e}")))?;
+    let url = api_url(r, path);
+    let resp = agent().get(&url).header("PRIVATE-TOKEN", &r.token).call().map_err(|e| CliError::Domain(format!("GET {url}: {e}")))?;
     let status = resp.status().as_u16();
     let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
     if status >= 400 {
-        let text = resp.into_body().read_to_string().unwrap_or_default();
-        let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        let why = v.get("message").or_else(|| v.get("error")).and_then(Value::as_str).map_or_else(|| v.to_string(), str::to_string);
-        return Err(CliError::Domain(format!("{status}: {why}")));
+        return Err(refusal(status, &json_of(resp.into_body().read_to_string().unwrap_or_default())));
     }
     Ok((status, location))
 }

@@ -105,20 +105,26 @@ impl App {
     /// The user a request authenticates as (`PRIVATE-TOKEN`, `Authorization: Bearer` or
     /// `JOB-TOKEN`), or 401.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<String, ApiError> {
-        let secret = token(headers).ok_or_else(error::unauthorized)?;
         let svc = self.svc.lock().await;
-        let hashes = self.hashes.read().unwrap_or_else(|p| p.into_inner());
-        relic_domain::tokens::authenticate(&hashes, svc.state(), secret, Utc::now()).ok_or_else(error::unauthorized)
+        self.user(svc.state(), headers)
     }
 
     /// The caller and their role in project `id` (the numeric id or the path); 401 without a valid
     /// token, 404 `Project Not Found` unless they are a member, as GitLab hides private projects.
+    /// One turn of the lock for both.
     pub async fn caller(&self, headers: &HeaderMap, id: &str) -> Result<Caller, ApiError> {
-        let user = self.authenticate(headers).await?;
         let svc = self.svc.lock().await;
+        let user = self.user(svc.state(), headers)?;
         let p = find_project(svc.state(), id).ok_or_else(|| error::not_found("Project"))?;
         let role = *p.members.get(&user).ok_or_else(|| error::not_found("Project"))?;
         Ok(Caller { user, project: p.path.clone(), role })
+    }
+
+    /// The user a request's token authenticates as in `st`, or 401.
+    fn user(&self, st: &relic_domain::state::State, headers: &HeaderMap) -> Result<String, ApiError> {
+        let secret = token(headers).ok_or_else(error::unauthorized)?;
+        let hashes = self.hashes.read().unwrap_or_else(|p| p.into_inner());
+        relic_domain::tokens::authenticate(&hashes, st, secret, Utc::now()).ok_or_else(error::unauthorized)
     }
 
     /// Computes `f` from the live state and answers once all of it is durable.

@@ -361,12 +361,17 @@ pub async fn delete(State(app): State<Shared>, headers: HeaderMap, Path((id, tag
     Ok(at.respond(StatusCode::OK, with_log(v?, &at)))
 }
 
-/// The link `id` of release `tag`, as the API shows it (URLs absolute).
-fn link(base: &str, pt: &Point, c: &Caller, tag: &str, id: u64) -> Result<Value, ApiError> {
-    let p = pt.project(&c.project)?;
-    if views::sight(p, Some(&c.user))? == views::Sight::Guest {
+/// Assets, their links and evidence files are for reporters and above: 403 for a guest.
+fn assets_visible(pt: &Point, c: &Caller) -> Result<(), ApiError> {
+    if views::sight(pt.project(&c.project)?, Some(&c.user))? == views::Sight::Guest {
         return Err(error::forbidden());
     }
+    Ok(())
+}
+
+/// The link `id` of release `tag`, as the API shows it (URLs absolute).
+fn link(base: &str, pt: &Point, c: &Caller, tag: &str, id: u64) -> Result<Value, ApiError> {
+    assets_visible(pt, c)?;
     let (p, r) = views::find(pt, &c.project, Some(tag))?;
     let l = r.links.get(&id).ok_or_else(|| error::not_found(""))?;
     let mut v = views::link_json(p, r, l);
@@ -379,14 +384,11 @@ pub async fn links(State(app): State<Shared>, headers: HeaderMap, Path((id, tag)
     let base = app.base.clone();
     let (v, at) = app
         .view(body::as_of(q)?.as_deref(), move |pt| {
-            let p = pt.project(&c.project)?;
-            if views::sight(p, Some(&c.user))? == views::Sight::Guest {
-                return Err(error::forbidden());
-            }
+            assets_visible(pt, &c)?;
             let (p, r) = views::find(pt, &c.project, Some(&tag))?;
             let mut v = Value::Array(r.links.values().map(|l| views::link_json(p, r, l)).collect());
             absolute(&base, &mut v);
-            Ok(v)
+            Ok::<_, ApiError>(v)
         })
         .await?;
     Ok(at.respond(StatusCode::OK, v?))
@@ -477,10 +479,7 @@ pub async fn download(State(app): State<Shared>, headers: HeaderMap, Path((id, t
 async fn redirect_to_asset(app: &Shared, c: Caller, tag: String, path: String) -> Result<Response, ApiError> {
     let (url, _) = app
         .read(move |pt| {
-            let p = pt.project(&c.project)?;
-            if views::sight(p, Some(&c.user))? == views::Sight::Guest {
-                return Err(error::forbidden());
-            }
+            assets_visible(pt, &c)?;
             let (_, r) = views::find(pt, &c.project, Some(&tag))?;
             let want = format!("/{}", path.trim_start_matches('/'));
             r.links.values().find(|l| l.direct_asset_path.as_deref() == Some(want.as_str())).map(|l| l.url.clone()).ok_or_else(|| error::not_found(""))
@@ -506,13 +505,10 @@ pub async fn web(State(app): State<Shared>, headers: HeaderMap, uri: Uri) -> Res
     let tag = tag.to_string();
     let (found, _) = app
         .read(move |pt| {
-            let p = pt.project(&c.project)?;
-            if views::sight(p, Some(&c.user))? == views::Sight::Guest {
-                return Err(error::forbidden());
-            }
+            assets_visible(pt, &c)?;
             let (_, r) = views::find(pt, &c.project, Some(&tag))?;
             let e = r.evidences.iter().find(|e| e.id == ev_id).ok_or_else(|| error::not_found(""))?;
-            Ok((e.sha.clone(), e.report_artifacts.clone()))
+            Ok::<_, ApiError>((e.sha.clone(), e.report_artifacts.clone()))
         })
         .await?;
     let (sha, artifacts) = found?;
