@@ -206,11 +206,15 @@ pub enum KeyAction {
 #[derive(Debug, Subcommand)]
 pub enum TokenAction {
     /// Issue a token to USER: the secret is printed once and never kept (only its hash, in a
-    /// 0600 file beside the log); the issue is recorded (id, user, expiry), with the role `system`.
+    /// 0600 file beside the log); the issue is recorded (id, user, name, expiry), with the role
+    /// `system`. While `relic serve` owns the directory, through it (no restart needed).
     Create {
         /// The user the token authenticates as (their role comes from project membership).
         #[arg(long)]
         user: String,
+        /// What the token is for (GitLab's token name), e.g. "release pipeline".
+        #[arg(long)]
+        name: Option<String>,
         /// When it stops being accepted (RFC 3339, e.g. 2027-01-01T00:00:00Z); default: never.
         #[arg(long)]
         expires: Option<String>,
@@ -218,14 +222,27 @@ pub enum TokenAction {
         #[arg(long, env = "RELIC_ACTOR")]
         actor: String,
     },
-    /// Every token the log records: id, user, issued, expires, revoked (never a secret).
+    /// Every token the log records: id, user, issued, expires, revoked (never a secret); with
+    /// `--server`, the token's user's own.
     List,
-    /// Revoke a token by its id: refused from now on; recorded.
+    /// Revoke a token by its id: refused from the next request on; recorded. With `--server`, a
+    /// user revokes their own (`self`: the token given).
     Revoke {
         id: String,
-        /// Who revokes it (the operator).
+        /// Who revokes it (the operator; with `--server`, the token's user).
         #[arg(long, env = "RELIC_ACTOR")]
-        actor: String,
+        actor: Option<String>,
+    },
+    /// Replace a token: it is revoked and a new one for the same user and name is issued and
+    /// printed once, in one record group. With `--server`, `self` rotates the token given.
+    Rotate {
+        id: String,
+        /// When the new one stops being accepted (RFC 3339); default: in a week, as GitLab.
+        #[arg(long)]
+        expires: Option<String>,
+        /// Who rotates it (the operator; with `--server`, the token's user).
+        #[arg(long, env = "RELIC_ACTOR")]
+        actor: Option<String>,
     },
 }
 

@@ -27,7 +27,7 @@ fn out_err(source: std::io::Error) -> CliError {
 /// Runs the command; returns the exit code of a success (0, or 3 for a frozen `freeze status`).
 pub fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
     let remote = match (&cli.server, &cli.token) {
-        (Some(url), Some(token)) => Some(crate::remote::Remote { url: url.clone(), token: token.clone() }),
+        (Some(url), Some(token)) => Some(crate::remote::Remote { url: url.clone(), token: token.clone(), actor: None }),
         (Some(_), None) => return Err(CliError::Arguments("--server needs --token (or RELIC_TOKEN): an API token from `relic token create`".into())),
         (None, _) => None,
     };
@@ -211,57 +211,147 @@ fn rotate(data: &Path, actor: String, json: bool, out: &mut dyn Write) -> Result
 }
 
 /// `relic token`: issue (the hash stored first, then the decided record, then the secret printed
-/// once), list, revoke.
+/// once), list, revoke, rotate. Through the API when a server is given (`--server`: the token's
+/// user acting on their own tokens) or owns the data directory (its operator secret, so tokens
+/// change without stopping it); on the data directory otherwise.
 fn token(data: &Path, action: TokenAction, json: bool, out: &mut dyn Write) -> Result<()> {
     use relic_domain::decide::Command as Cmd;
     use relic_domain::tokens;
+    if let Some(r) = token_server(data, &action)? {
+        return token_remote(&r, action, json, out);
+    }
     let token_err = |e: tokens::TokenError| CliError::Domain(e.to_string());
+    let need = |actor: Option<String>| actor.ok_or_else(|| CliError::Arguments("--actor (or RELIC_ACTOR) is needed: who acts on the token".into()));
+    // Refused before anything is stored when the command is (bad user, bad expiry, unknown
+    // token); then the hash, then the record.
+    let issue = |actor: &str, cmd: &Cmd, id: &str, secret: &str| {
+        crate::session::with_service(data, |svc| {
+            relic_domain::decide::decide(svc.state(), actor, cmd, chrono::Utc::now()).map_err(|r| CliError::Domain(r.message))?;
+            tokens::store(data, id, secret).map_err(token_err)?;
+            svc.execute(actor, cmd, chrono::Utc::now()).map_err(crate::domain_cmds::service_err)?;
+            Ok(())
+        })
+    };
     match action {
-        TokenAction::Create { user, expires, actor } => {
+        TokenAction::Create { user, name, expires, actor } => {
             let (id, secret) = tokens::generate().map_err(token_err)?;
-            let cmd = Cmd::IssueToken { token_id: id.clone(), user: user.clone(), expires_at: expires };
-            crate::session::with_service(data, |svc| {
-                // Refused before anything is stored when the command is (bad user, bad expiry).
-                relic_domain::decide::decide(svc.state(), &actor, &cmd, chrono::Utc::now()).map_err(|r| CliError::Domain(r.message))?;
-                tokens::store(data, &id, &secret).map_err(token_err)?;
-                svc.execute(&actor, &cmd, chrono::Utc::now()).map_err(crate::domain_cmds::service_err)?;
-                Ok(())
-            })?;
-            if json {
-                print_json(out, &json!({"id": id, "user": user, "token": secret}))
-            } else {
-                writeln!(out, "{secret}").map_err(out_err)
-            }
+            issue(&actor, &Cmd::IssueToken { token_id: id.clone(), user: user.clone(), name, expires_at: expires }, &id, &secret)?;
+            print_secret(out, json, &id, &user, &secret)
+        }
+        TokenAction::Rotate { id: old, expires, actor } => {
+            let actor = need(actor)?;
+            let (id, secret) = tokens::generate().map_err(token_err)?;
+            let expires_at = Some(expires.unwrap_or_else(|| relic_domain::timing::ts(chrono::Utc::now() + chrono::Duration::days(7))));
+            issue(&actor, &Cmd::RotateToken { token_id: old, new_token_id: id.clone(), expires_at }, &id, &secret)?;
+            let ledger = Ledger::open_read_only(data)?;
+            let snap = relic_projector::views::snapshot_stored(data, &ledger, relic_projector::views::AsOf::Now)
+                .map_err(|e| CliError::Domain(e.to_string()))?;
+            let user = snap.state.tokens.get(&id).map(|t| t.user.clone()).unwrap_or_default();
+            print_secret(out, json, &id, &user, &secret)
         }
         TokenAction::List => {
             let ledger = Ledger::open_read_only(data)?;
             let snap = relic_projector::views::snapshot_stored(data, &ledger, relic_projector::views::AsOf::Now)
                 .map_err(|e| CliError::Domain(e.to_string()))?;
             for (id, t) in &snap.state.tokens {
-                if json {
-                    writeln!(out, "{}", json!({"id": id, "user": t.user, "issued_at": t.issued_at, "expires_at": t.expires_at, "revoked_at": t.revoked_at}))
-                        .map_err(out_err)?;
-                } else {
-                    let state = match (&t.revoked_at, &t.expires_at) {
-                        (Some(r), _) => format!("revoked {r}"),
-                        (None, Some(e)) => format!("expires {e}"),
-                        (None, None) => "no expiry".into(),
-                    };
-                    writeln!(out, "{id}  {:<20} issued {}  {state}", t.user, t.issued_at).map_err(out_err)?;
-                }
+                let v = json!({"id": id, "user": t.user, "name": t.name, "issued_at": t.issued_at, "expires_at": t.expires_at, "revoked_at": t.revoked_at});
+                print_token(out, json, &v)?;
             }
             Ok(())
         }
         TokenAction::Revoke { id, actor } => {
+            let actor = need(actor)?;
             crate::session::with_service(data, |svc| {
                 svc.execute(&actor, &Cmd::RevokeToken { token_id: id.clone() }, chrono::Utc::now()).map_err(crate::domain_cmds::service_err)
             })?;
-            if json {
-                print_json(out, &json!({"id": id, "revoked": true}))
-            } else {
-                writeln!(out, "revoked {id}").map_err(out_err)
-            }
+            print_revoked(out, json, &id)
         }
+    }
+}
+
+/// The server `relic token` acts through, if any: `--server` with the user's token, or the server
+/// that owns `data`, with its operator secret and `--actor`.
+fn token_server(data: &Path, action: &TokenAction) -> Result<Option<crate::remote::Remote>> {
+    if let Some(r) = crate::remote::current() {
+        return Ok(Some(r));
+    }
+    let Some(url) = relic_server::serving_url(data) else { return Ok(None) };
+    let path = relic_server::operator_file(data);
+    let secret = std::fs::read_to_string(&path).map_err(|e| {
+        CliError::Usage(format!("{} is owned by `relic serve` at {url}, and its operator secret {} cannot be read ({e}): run this as the user who runs the server", data.display(), path.display()))
+    })?;
+    let actor = match action {
+        TokenAction::Create { actor, .. } => Some(actor.clone()),
+        TokenAction::Revoke { actor, .. } | TokenAction::Rotate { actor, .. } => actor.clone(),
+        TokenAction::List => None,
+    };
+    Ok(Some(crate::remote::Remote { url, token: secret.trim().to_string(), actor }))
+}
+
+/// `relic token` through a server's `/personal_access_tokens` endpoints.
+fn token_remote(r: &crate::remote::Remote, action: TokenAction, json: bool, out: &mut dyn Write) -> Result<()> {
+    use crate::remote::{enc, send};
+    let field = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
+    match action {
+        TokenAction::Create { user, name, expires, .. } => {
+            let v = send(r, "POST", &format!("/users/{}/personal_access_tokens", enc(&user)), Some(&json!({"name": name, "scopes": ["api"], "expires_at": expires})))?;
+            print_secret(out, json, &field(&v, "id"), &field(&v, "username"), &field(&v, "token"))
+        }
+        TokenAction::Rotate { id, expires, .. } => {
+            let body = expires.map(|e| json!({ "expires_at": e }));
+            let v = send(r, "POST", &format!("/personal_access_tokens/{}/rotate", enc(&id)), body.as_ref())?;
+            print_secret(out, json, &field(&v, "id"), &field(&v, "username"), &field(&v, "token"))
+        }
+        TokenAction::List => {
+            for page in 1.. {
+                let v = send(r, "GET", &format!("/personal_access_tokens?per_page=100&page={page}"), None)?;
+                let items = v.as_array().cloned().unwrap_or_default();
+                for t in &items {
+                    let v = json!({"id": t["id"], "user": t["username"], "name": t["name"], "issued_at": t["created_at"], "expires_at": t["expires_at"], "revoked_at": t["revoked_at"]});
+                    print_token(out, json, &v)?;
+                }
+                if items.len() < 100 {
+                    break;
+                }
+            }
+            Ok(())
+        }
+        TokenAction::Revoke { id, .. } => {
+            send(r, "DELETE", &format!("/personal_access_tokens/{}", enc(&id)), None)?;
+            print_revoked(out, json, &id)
+        }
+    }
+}
+
+/// A new token: its secret alone (for `$(relic token create …)`), or JSON.
+fn print_secret(out: &mut dyn Write, json: bool, id: &str, user: &str, secret: &str) -> Result<()> {
+    if json {
+        print_json(out, &json!({"id": id, "user": user, "token": secret}))
+    } else {
+        writeln!(out, "{secret}").map_err(out_err)
+    }
+}
+
+/// One line of `relic token list` (`v`: id, user, name, issued_at, expires_at, revoked_at).
+fn print_token(out: &mut dyn Write, json: bool, v: &serde_json::Value) -> Result<()> {
+    if json {
+        return print_json(out, v);
+    }
+    let s = |k: &str| v[k].as_str().map(str::to_string);
+    let state = match (s("revoked_at"), s("expires_at")) {
+        (Some(r), _) => format!("revoked {r}"),
+        (None, Some(e)) => format!("expires {e}"),
+        (None, None) => "no expiry".into(),
+    };
+    let name = s("name").map(|n| format!("  {n:?}")).unwrap_or_default();
+    writeln!(out, "{}  {:<20} issued {}  {state}{name}", s("id").unwrap_or_default(), s("user").unwrap_or_default(), s("issued_at").unwrap_or_default()).map_err(out_err)
+}
+
+fn print_revoked(out: &mut dyn Write, json: bool, id: &str) -> Result<()> {
+    if json {
+        print_json(out, &json!({"id": id, "revoked": true}))
+    } else {
+        writeln!(out, "revoked {id}").map_err(out_err)
     }
 }
 

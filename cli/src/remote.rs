@@ -5,7 +5,7 @@
 //! the token's user; the server decides and records, and answers with what it recorded.
 //!
 //! What this is not: a second implementation of the rules. A command the API does not serve
-//! (registering a project, recording a tag or milestone, internal releases, tokens, keys, the log
+//! (registering a project, recording a tag or milestone, internal releases, keys, the log
 //! itself) is refused with a line saying it needs the data directory.
 //!
 //! The server given for this run is kept for the run, on the thread that runs it ([`set`]): the
@@ -26,6 +26,9 @@ pub struct Remote {
     /// The server's base URL (`http://host:port`, with or without `/api/v4`).
     pub url: String,
     pub token: String,
+    /// `X-Relic-Actor`: who the operator is, when `token` is a running server's operator secret
+    /// (`relic token` on a served data directory).
+    pub actor: Option<String>,
 }
 
 thread_local! {
@@ -42,7 +45,7 @@ pub fn current() -> Option<Remote> {
     CURRENT.with(|c| c.borrow().clone())
 }
 
-fn enc(s: &str) -> String {
+pub fn enc(s: &str) -> String {
     const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
     percent_encoding::utf8_percent_encode(s, COMPONENT).to_string()
 }
@@ -160,13 +163,14 @@ pub fn send(r: &Remote, method: &str, path: &str, body: Option<&Value>) -> Resul
     let url = api_url(r, path);
     let agent = agent();
     let failed = |e: ureq::Error| CliError::Domain(format!("{method} {url}: {e}"));
+    let actor = r.actor.as_deref().unwrap_or_default();
     let resp = match (method, body) {
-        ("GET", _) => agent.get(&url).header("PRIVATE-TOKEN", &r.token).call(),
-        ("DELETE", _) => agent.delete(&url).header("PRIVATE-TOKEN", &r.token).call(),
+        ("GET", _) => agent.get(&url).header("PRIVATE-TOKEN", &r.token).header("X-Relic-Actor", actor).call(),
+        ("DELETE", _) => agent.delete(&url).header("PRIVATE-TOKEN", &r.token).header("X-Relic-Actor", actor).call(),
         (m, b) => {
             let text = b.map(Value::to_string).unwrap_or_default();
             let req = if m == "PUT" { agent.put(&url) } else { agent.post(&url) };
-            req.header("PRIVATE-TOKEN", &r.token).content_type("application/json").send(text)
+            req.header("PRIVATE-TOKEN", &r.token).header("X-Relic-Actor", actor).content_type("application/json").send(text)
         }
     }
     .map_err(failed)?;

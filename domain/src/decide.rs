@@ -84,8 +84,11 @@ pub enum Command {
     InternalDisclose { id: String, public_versions: Vec<String> },
     /// An API token for `user` (`relic token create`): the operator's act on the data directory,
     /// recorded with role `system`, like a key rotation. Its secret never reaches the log.
-    IssueToken { token_id: String, user: String, expires_at: Option<String> },
+    IssueToken { token_id: String, user: String, name: Option<String>, expires_at: Option<String> },
     RevokeToken { token_id: String },
+    /// Revokes `token_id` and issues `new_token_id` to the same user with the same name, in one
+    /// decision (GitLab's `POST /personal_access_tokens/:id/rotate`).
+    RotateToken { token_id: String, new_token_id: String, expires_at: Option<String> },
     /// A project hook (`relic serve`'s `POST /projects/:id/hooks`): maintainers and above.
     AddHook { project: String, url: String, releases_events: bool, has_token: bool },
     /// Changes what is given of hook `id`.
@@ -139,6 +142,7 @@ impl Command {
             Command::InternalDisclose { .. } => "internal disclose",
             Command::IssueToken { .. } => "token create",
             Command::RevokeToken { .. } => "token revoke",
+            Command::RotateToken { .. } => "token rotate",
             Command::AddHook { .. } => "hook add",
             Command::UpdateHook { .. } => "hook update",
             Command::DeleteHook { .. } => "hook delete",
@@ -168,6 +172,42 @@ pub struct Refusal {
     pub denied: Option<AccessDenied>,
     /// The actor's role, if a member, for the access-denied record's actor field.
     pub role: Option<Role>,
+}
+
+/// The `token.issued` event for a new token, or why it cannot be issued.
+fn issue_token(st: &State, token_id: &str, user: &str, name: Option<&str>, expires_at: Option<&str>, now: DateTime<Utc>) -> Result<crate::event::TokenIssued, Refusal> {
+    if token_id.len() != 16 || !token_id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return Err(refuse(400, "token id is invalid: it must be 16 lower-case hex digits"));
+    }
+    if user.is_empty() || user.len() > 255 || user.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(refuse(400, "user is invalid: it must be non-empty, at most 255 bytes, without spaces or control characters"));
+    }
+    if let Some(n) = name {
+        if n.trim().is_empty() || n.len() > 255 || n.chars().any(char::is_control) {
+            return Err(refuse(400, "name is invalid: it must be non-blank, at most 255 bytes, without control characters"));
+        }
+    }
+    if st.tokens.contains_key(token_id) {
+        return Err(refuse(409, "Token already exists"));
+    }
+    let expires_at = match expires_at {
+        None => None,
+        Some(t) => match crate::timing::parse(t) {
+            Some(at) if at > now => Some(ts(at)),
+            Some(_) => return Err(refuse(400, "expires_at must be in the future")),
+            None => return Err(refuse(400, "expires_at is invalid: use an RFC 3339 time such as 2027-01-01T00:00:00Z")),
+        },
+    };
+    Ok(crate::event::TokenIssued { token_id: token_id.into(), user: user.into(), name: name.map(str::to_string), expires_at, issued_at: ts(now) })
+}
+
+/// The `token.revoked` event for a token, or why it cannot be revoked.
+fn revoke_token(st: &State, token_id: &str, now: DateTime<Utc>) -> Result<crate::event::TokenRevoked, Refusal> {
+    let Some(t) = st.tokens.get(token_id) else { return Err(refuse(404, "Token Not Found")) };
+    if t.revoked_at.is_some() {
+        return Err(refuse(409, "Token already revoked"));
+    }
+    Ok(crate::event::TokenRevoked { token_id: token_id.into(), user: t.user.clone(), revoked_at: ts(now) })
 }
 
 fn refuse(status: u16, message: impl Into<String>) -> Refusal {
@@ -626,34 +666,19 @@ pub fn decide(st: &State, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Res
             p.freezes.get(id).ok_or_else(|| refuse(404, "Freeze period not found"))?;
             one(role, Event::FreezeDeleted(FreezeDeleted { project: project.clone(), id: *id }))
         }
-        Command::IssueToken { token_id, user, expires_at } => {
-            if token_id.len() != 16 || !token_id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-                return Err(refuse(400, "token id is invalid: it must be 16 lower-case hex digits"));
-            }
-            if user.is_empty() || user.len() > 255 || user.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(refuse(400, "user is invalid: it must be non-empty, at most 255 bytes, without spaces or control characters"));
-            }
-            if st.tokens.contains_key(token_id) {
-                return Err(refuse(409, "Token already exists"));
-            }
-            let expires_at = match expires_at {
-                None => None,
-                Some(t) => match crate::timing::parse(t) {
-                    Some(at) if at > now => Some(ts(at)),
-                    Some(_) => return Err(refuse(400, "expires_at must be in the future")),
-                    None => return Err(refuse(400, "expires_at is invalid: use an RFC 3339 time such as 2027-01-01T00:00:00Z")),
-                },
-            };
-            let e = crate::event::TokenIssued { token_id: token_id.clone(), user: user.clone(), expires_at, issued_at: ts(now) };
+        Command::IssueToken { token_id, user, name, expires_at } => {
+            let e = issue_token(st, token_id, user, name.as_deref(), expires_at.as_deref(), now)?;
             Ok(Decision { events: vec![Event::TokenIssued(e)], role: None, ..Decision::default() })
         }
         Command::RevokeToken { token_id } => {
-            let Some(t) = st.tokens.get(token_id) else { return Err(refuse(404, "Token Not Found")) };
-            if t.revoked_at.is_some() {
-                return Err(refuse(409, "Token already revoked"));
-            }
-            let e = crate::event::TokenRevoked { token_id: token_id.clone(), user: t.user.clone(), revoked_at: ts(now) };
+            let e = revoke_token(st, token_id, now)?;
             Ok(Decision { events: vec![Event::TokenRevoked(e)], role: None, ..Decision::default() })
+        }
+        Command::RotateToken { token_id, new_token_id, expires_at } => {
+            let revoked = revoke_token(st, token_id, now)?;
+            let Some(old) = st.tokens.get(token_id) else { return Err(refuse(404, "Token Not Found")) };
+            let issued = issue_token(st, new_token_id, &old.user, old.name.as_deref(), expires_at.as_deref(), now)?;
+            Ok(Decision { events: vec![Event::TokenRevoked(revoked), Event::TokenIssued(issued)], role: None, ..Decision::default() })
         }
         Command::AddHook { project, url, releases_events, has_token } => {
             cx.project(project)?;

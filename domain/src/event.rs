@@ -70,6 +70,8 @@ impl Role {
 pub struct TokenIssued {
     pub token_id: String,
     pub user: String,
+    /// What the token is for (GitLab's token `name`); null when none was given (and in v1).
+    pub name: Option<String>,
     pub expires_at: Option<String>,
     pub issued_at: String,
 }

@@ -23,7 +23,15 @@ use crate::catalogue::{current_version, SCHEMAS};
 type Upcaster = fn(Value) -> Result<Value, String>;
 
 /// (kind, from version, upcaster to from + 1). Every version below a kind's current one needs one.
-const UPCASTERS: &[(&str, u16, Upcaster)] = &[("link.added", 1, link_added_v1_to_v2), ("internal.released", 1, internal_released_v1_to_v2)];
+const UPCASTERS: &[(&str, u16, Upcaster)] =
+    &[("link.added", 1, link_added_v1_to_v2), ("internal.released", 1, internal_released_v1_to_v2), ("token.issued", 1, token_issued_v1_to_v2)];
+
+/// `token.issued` v1 → v2: v1 tokens had no name; it reads as none given.
+fn token_issued_v1_to_v2(mut payload: Value) -> Result<Value, String> {
+    let o = payload.as_object_mut().ok_or("the payload is not an object")?;
+    o.insert("name".into(), Value::Null);
+    Ok(payload)
+}
 
 /// `internal.released` v1 → v2: v1 did not record the version scheme; it reads as not recorded.
 fn internal_released_v1_to_v2(mut payload: Value) -> Result<Value, String> {
@@ -392,6 +400,7 @@ mod tests {
             Event::TokenIssued(crate::event::TokenIssued {
                 token_id: t("3f2a9c0d5e6b7a18"),
                 user: t("ci-bot"),
+                name: Some(t("release pipeline")),
                 expires_at: Some(t("2027-01-01T00:00:00Z")),
                 issued_at: t("2026-11-30T09:00:00Z"),
             }),
@@ -866,6 +875,21 @@ mod tests {
             "link": {"id": 13, "name": "Runbook", "url": "https://docs.acme.test/runbook",
                      "filepath": "/docs/runbook.md", "link_type": "runbook"}
         })
+    }
+
+    #[test]
+    fn token_issued_v1_upcasts_to_a_token_without_a_name() {
+        assert_eq!(current("token.issued"), 2);
+        let v1 = json!({"token_id": "3f2a9c0d5e6b7a18", "user": "ci-bot", "expires_at": null, "issued_at": "2026-11-30T09:00:00Z"});
+        validate("token.issued", 1, &v1).unwrap();
+        assert!(is_invalid("token.issued", 2, &v1), "v2 requires the name");
+        let issued: TokenIssued = serde_json::from_value(upcast("token.issued", 1, v1).unwrap()).unwrap();
+        assert_eq!((issued.user.as_str(), issued.name), ("ci-bot", None));
+        let mut v2 = json!({"token_id": "3f2a9c0d5e6b7a18", "user": "ci-bot", "name": "deploy", "expires_at": null, "issued_at": "2026-11-30T09:00:00Z"});
+        validate("token.issued", 2, &v2).unwrap();
+        assert!(is_invalid("token.issued", 1, &v2), "v1 has no name");
+        v2["name"] = json!("");
+        assert!(is_invalid("token.issued", 2, &v2), "an empty name is not a name");
     }
 
     #[test]

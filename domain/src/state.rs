@@ -207,6 +207,8 @@ pub struct State {
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Token {
     pub user: String,
+    #[serde(default)]
+    pub name: Option<String>,
     pub expires_at: Option<String>,
     pub issued_at: String,
     pub revoked_at: Option<String>,
@@ -400,7 +402,7 @@ impl State {
                 }
             }
             Event::TokenIssued(e) => {
-                let t = Token { user: e.user, expires_at: e.expires_at, issued_at: e.issued_at, revoked_at: None };
+                let t = Token { user: e.user, name: e.name, expires_at: e.expires_at, issued_at: e.issued_at, revoked_at: None };
                 self.tokens.insert(e.token_id, t);
             }
             Event::TokenRevoked(e) => {

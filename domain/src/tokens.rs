@@ -69,19 +69,26 @@ pub fn store(data: &Path, id: &str, secret: &str) -> Result<(), TokenError> {
     Ok(relic_store::fs::write_durably(&path(data), &text, Some(0o600))?)
 }
 
-/// The user `secret` authenticates as at `now`, if any: its hash is stored, and the log says its
+/// A request's identity: the token it presented and that token's user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    pub token_id: String,
+    pub user: String,
+}
+
+/// Who `secret` authenticates as at `now`, if anyone: its hash is stored, and the log says its
 /// token was issued, is not revoked and has not expired.
-pub fn authenticate(hashes: &BTreeMap<String, String>, st: &State, secret: &str, now: DateTime<Utc>) -> Option<String> {
+pub fn authenticate(hashes: &BTreeMap<String, String>, st: &State, secret: &str, now: DateTime<Utc>) -> Option<Authenticated> {
     let h = hash(secret);
     let (id, _) = hashes.iter().find(|(_, stored)| **stored == h)?;
     let t = st.tokens.get(id)?;
-    if t.revoked_at.is_some() {
+    if !active(t, now) {
         return None;
     }
-    if let Some(exp) = t.expires_at.as_deref().and_then(crate::timing::parse) {
-        if exp <= now {
-            return None;
-        }
-    }
-    Some(t.user.clone())
+    Some(Authenticated { token_id: id.clone(), user: t.user.clone() })
+}
+
+/// Whether token `t` is accepted at `now` (issued, unrevoked, unexpired), as GitLab's `active`.
+pub fn active(t: &crate::state::Token, now: DateTime<Utc>) -> bool {
+    t.revoked_at.is_none() && t.expires_at.as_deref().and_then(crate::timing::parse).is_none_or(|exp| exp > now)
 }

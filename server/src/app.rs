@@ -42,8 +42,11 @@ pub struct App {
     svc: tokio::sync::Mutex<Service>,
     /// The same ledger, for tree heads and the durable size without waiting for the service.
     ledger: Arc<Ledger>,
-    /// Token id → BLAKE3 of its secret (`relic_domain::tokens`).
+    /// Token id → BLAKE3 of its secret (`relic_domain::tokens`); grows as tokens are issued
+    /// through the API.
     hashes: RwLock<BTreeMap<String, String>>,
+    /// The BLAKE3 of this run's operator secret ([`crate::operator_file`]).
+    operator: String,
     /// `http://host:port`, for the URLs responses carry.
     pub base: String,
     pub data: PathBuf,
@@ -86,6 +89,15 @@ impl Position {
     }
 }
 
+/// Who a request is, for the token endpoints.
+pub enum Who {
+    /// A token's user, by that token.
+    User(relic_domain::tokens::Authenticated),
+    /// The operator of the data directory, named by `X-Relic-Actor` (as `relic token --actor`;
+    /// needed to record anything).
+    Operator { actor: Option<String> },
+}
+
 /// Who is asking, and in which project.
 pub struct Caller {
     pub user: String,
@@ -95,18 +107,29 @@ pub struct Caller {
 }
 
 impl App {
-    pub fn new(svc: Service, hashes: BTreeMap<String, String>, base: String) -> Self {
+    pub fn new(svc: Service, hashes: BTreeMap<String, String>, operator: String, base: String) -> Self {
         let data = svc.data_dir();
         let (durable, _) = watch::channel(Durable { size: svc.ledger().size(), failures: 0 });
         let ledger = svc.shared_ledger();
-        Self { svc: tokio::sync::Mutex::new(svc), ledger, hashes: RwLock::new(hashes), base, data, durable, root: Mutex::new(None) }
+        Self { svc: tokio::sync::Mutex::new(svc), ledger, hashes: RwLock::new(hashes), operator, base, data, durable, root: Mutex::new(None) }
     }
 
     /// The user a request authenticates as (`PRIVATE-TOKEN`, `Authorization: Bearer` or
     /// `JOB-TOKEN`), or 401.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<String, ApiError> {
         let svc = self.svc.lock().await;
-        self.user(svc.state(), headers)
+        self.user(svc.state(), headers).map(|a| a.user)
+    }
+
+    /// Who a request is, the operator included (only the token endpoints accept the operator).
+    pub async fn who(&self, headers: &HeaderMap) -> Result<Who, ApiError> {
+        let secret = token(headers).ok_or_else(error::unauthorized)?;
+        if relic_domain::tokens::hash(secret) == self.operator {
+            let actor = headers.get("x-relic-actor").and_then(|v| v.to_str().ok()).map(str::trim).filter(|a| !a.is_empty());
+            return Ok(Who::Operator { actor: actor.map(str::to_string) });
+        }
+        let svc = self.svc.lock().await;
+        self.user(svc.state(), headers).map(Who::User)
     }
 
     /// The caller and their role in project `id` (the numeric id or the path); 401 without a valid
@@ -114,14 +137,15 @@ impl App {
     /// One turn of the lock for both.
     pub async fn caller(&self, headers: &HeaderMap, id: &str) -> Result<Caller, ApiError> {
         let svc = self.svc.lock().await;
-        let user = self.user(svc.state(), headers)?;
+        let user = self.user(svc.state(), headers)?.user;
         let p = find_project(svc.state(), id).ok_or_else(|| error::not_found("Project"))?;
         let role = *p.members.get(&user).ok_or_else(|| error::not_found("Project"))?;
         Ok(Caller { user, project: p.path.clone(), role })
     }
 
-    /// The user a request's token authenticates as in `st`, or 401.
-    fn user(&self, st: &relic_domain::state::State, headers: &HeaderMap) -> Result<String, ApiError> {
+    /// The user a request's token authenticates as in `st`, or 401 (also for the operator, who
+    /// is not a user).
+    fn user(&self, st: &relic_domain::state::State, headers: &HeaderMap) -> Result<relic_domain::tokens::Authenticated, ApiError> {
         let secret = token(headers).ok_or_else(error::unauthorized)?;
         let hashes = self.hashes.read().unwrap_or_else(|p| p.into_inner());
         relic_domain::tokens::authenticate(&hashes, st, secret, Utc::now()).ok_or_else(error::unauthorized)
@@ -166,12 +190,12 @@ impl App {
     /// Decides and queues `cmd` by `user`; computes `before` from the state just before it and
     /// `after` from the state right after it (in the same turn of the lock, so nobody else's
     /// command comes between), and returns what `after` gives once the command's records are
-    /// durable.
+    /// durable. A failed `before` (a secret that could not be stored) stops the command there.
     pub async fn write<B: Send + 'static, T: Send + 'static>(
         self: &Arc<Self>,
         user: &str,
         cmd: Command,
-        before: impl FnOnce(&Point) -> B + Send + 'static,
+        before: impl FnOnce(&Point) -> Result<B, ApiError> + Send + 'static,
         after: impl FnOnce(&Point, B) -> T + Send + 'static,
     ) -> Result<(T, Vec<Receipt>, Position), ApiError> {
         let app = self.clone();
@@ -181,7 +205,7 @@ impl App {
         let (submitted, t, size) = tokio::task::spawn_blocking(move || {
             let mut svc = app.svc.blocking_lock();
             let st = svc.state();
-            let b = before(&Point { state: st, size: st.size, at: Utc::now() });
+            let b = before(&Point { state: st, size: st.size, at: Utc::now() })?;
             let submitted = match svc.submit(&user, &cmd, Utc::now()) {
                 Ok(s) => s,
                 Err(e) => {
@@ -254,9 +278,9 @@ impl App {
         self.ledger.clone()
     }
 
-    /// Reloads the token hashes (after `POST /user/tokens`-like changes; for now at start only).
-    pub fn set_hashes(&self, hashes: BTreeMap<String, String>) {
-        *self.hashes.write().unwrap_or_else(|p| p.into_inner()) = hashes;
+    /// Accepts a newly issued token from now on: its hash is in `<data>/tokens.json` already.
+    pub fn add_hash(&self, id: &str, secret: &str) {
+        self.hashes.write().unwrap_or_else(|p| p.into_inner()).insert(id.to_string(), relic_domain::tokens::hash(secret));
     }
 }
 

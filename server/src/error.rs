@@ -50,12 +50,16 @@ pub fn internal(what: impl std::fmt::Display) -> ApiError {
     message(StatusCode::INTERNAL_SERVER_ERROR, &format!("500 Internal Server Error: {what}"))
 }
 
+impl From<relic_domain::decide::Refusal> for ApiError {
+    fn from(r: relic_domain::decide::Refusal) -> Self {
+        message(StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST), &r.message)
+    }
+}
+
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         match e {
-            ServiceError::Refused(r) => {
-                message(StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST), &r.message)
-            }
+            ServiceError::Refused(r) => r.into(),
             other => internal(other),
         }
     }

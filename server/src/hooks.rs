@@ -84,7 +84,7 @@ pub async fn add(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<S
             // The secret first (or none: a refused attempt may have left one), under the id the
             // rules are about to give the hook.
             move |pt| crate::delivery::set_secret(&data, pt.state.last_hook_id + 1, token.as_deref()).map_err(error::internal),
-            move |pt, stored| stored.and_then(|()| one(pt, &c, pt.state.last_hook_id)),
+            move |pt, ()| one(pt, &c, pt.state.last_hook_id),
         )
         .await?;
     Ok(at.respond(StatusCode::CREATED, v?))
@@ -111,7 +111,7 @@ pub async fn edit(
                 Some(t) if may => crate::delivery::set_secret(&data, hook, Some(t).filter(|t| !t.is_empty()).map(String::as_str)).map_err(error::internal),
                 _ => Ok(()),
             },
-            move |pt, stored| stored.and_then(|()| one(pt, &c, hook)),
+            move |pt, ()| one(pt, &c, hook),
         )
         .await?;
     Ok(at.respond(StatusCode::OK, v?))
@@ -120,7 +120,7 @@ pub async fn edit(
 pub async fn delete(State(app): State<Shared>, headers: HeaderMap, Path((id, hook)): Path<(String, u64)>) -> Result<Response, ApiError> {
     let c = app.caller(&headers, &id).await?;
     let cmd = Command::DeleteHook { project: c.project.clone(), id: hook };
-    let (_, _, at) = app.write(&c.user, cmd, |_| (), |_, ()| ()).await?;
+    let (_, _, at) = app.write(&c.user, cmd, |_| Ok(()), |_, ()| ()).await?;
     let mut r = StatusCode::NO_CONTENT.into_response();
     at.headers(r.headers_mut());
     Ok(r)

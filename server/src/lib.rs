@@ -30,6 +30,7 @@ pub mod error;
 pub mod hooks;
 pub mod projects;
 pub mod releases;
+pub mod tokens;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -72,6 +73,13 @@ pub fn url_file(data: &Path) -> PathBuf {
     data.join("serve.json")
 }
 
+/// The file holding a running server's operator secret (mode 0600; a new one each run, removed
+/// when it stops): it authenticates `relic token` on the data directory to the token endpoints,
+/// as GitLab's administrator, so tokens are issued and revoked without stopping the server.
+pub fn operator_file(data: &Path) -> PathBuf {
+    data.join("operator.token")
+}
+
 /// The URL of the server that owns `data`, if one said so (and has not removed it since).
 pub fn serving_url(data: &Path) -> Option<String> {
     let text = std::fs::read(url_file(data)).ok()?;
@@ -92,7 +100,12 @@ pub fn serve(data: &Path, opts: &Options, ready: impl FnOnce(SocketAddr)) -> Res
         let base = format!("http://{addr}");
         relic_store::fs::write_durably(&url_file(data), json!({ "url": base, "pid": std::process::id() }).to_string().as_bytes(), None)?;
         let _named = Named(url_file(data));
-        let app = Arc::new(app::App::new(svc, hashes, base.clone()));
+        // This run's operator secret: whoever can read the data directory may manage tokens
+        // through the running server (`relic token` on the directory does).
+        let (_, operator) = relic_domain::tokens::generate()?;
+        relic_store::fs::write_durably(&operator_file(data), operator.as_bytes(), Some(0o600))?;
+        let _operator = Named(operator_file(data));
+        let app = Arc::new(app::App::new(svc, hashes, relic_domain::tokens::hash(&operator), base.clone()));
         delivery::start(data.to_path_buf(), app.ledger(), base);
         let router = routes()
             .layer(DefaultBodyLimit::max(opts.max_body))
@@ -129,6 +142,10 @@ fn routes() -> Router<app::Shared> {
         .route(&at("/releases/{tag_name}/assets/links"), get(r::links).post(r::create_link))
         .route(&at("/releases/{tag_name}/assets/links/{link_id}"), get(r::get_link).put(r::update_link).delete(r::delete_link))
         .route(&at("/releases/{tag_name}/downloads/{*direct_asset_path}"), get(r::download))
+        .route("/api/v4/personal_access_tokens", get(tokens::list))
+        .route("/api/v4/personal_access_tokens/{token_id}", get(tokens::get).delete(tokens::revoke))
+        .route("/api/v4/personal_access_tokens/{token_id}/rotate", axum::routing::post(tokens::rotate))
+        .route("/api/v4/users/{user_id}/personal_access_tokens", axum::routing::post(tokens::create))
         // Anything else: the web paths a release points at, or GitLab's `{"error": "404 Not Found"}`.
         .fallback(r::web)
 }

@@ -142,7 +142,7 @@ async fn set_member(app: &Shared, c: Caller, user: String, role: Role, new: bool
     }
     let cmd = Command::SetMemberRole { project: c.project.clone(), user: user.clone(), role };
     let base = app.base.clone();
-    let (v, _, at) = app.write(&c.user, cmd, |_| (), move |_, ()| member_json(&base, &user, role)).await?;
+    let (v, _, at) = app.write(&c.user, cmd, |_| Ok(()), move |_, ()| member_json(&base, &user, role)).await?;
     Ok(at.respond(if new { StatusCode::CREATED } else { StatusCode::OK }, v))
 }
 
@@ -194,14 +194,14 @@ pub async fn protect_tag(State(app): State<Shared>, headers: HeaderMap, Path(id)
         return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, json!({"message": ["Name has already been taken"]})));
     }
     let cmd = Command::ProtectTag { project: c.project.clone(), pattern: name.clone(), create_access_level: role };
-    let (v, _, at) = app.write(&c.user, cmd, |_| (), move |_, ()| protected_json(&name, role)).await?;
+    let (v, _, at) = app.write(&c.user, cmd, |_| Ok(()), move |_, ()| protected_json(&name, role)).await?;
     Ok(at.respond(StatusCode::CREATED, v))
 }
 
 pub async fn unprotect_tag(State(app): State<Shared>, headers: HeaderMap, Path((id, name)): Path<(String, String)>) -> Result<Response, ApiError> {
     let c = app.caller(&headers, &id).await?;
     let cmd = Command::UnprotectTag { project: c.project.clone(), pattern: name };
-    let (_, _, at) = app.write(&c.user, cmd, |_| (), |_, ()| ()).await?;
+    let (_, _, at) = app.write(&c.user, cmd, |_| Ok(()), |_, ()| ()).await?;
     let mut r = StatusCode::NO_CONTENT.into_response();
     at.headers(r.headers_mut());
     Ok(r)
@@ -252,7 +252,7 @@ pub async fn create_freeze(State(app): State<Shared>, headers: HeaderMap, Path(i
     let freeze_end = b.freeze_end.ok_or_else(|| error::bad_request("freeze_end is missing"))?;
     let cmd = Command::CreateFreeze { project: c.project.clone(), freeze_start, freeze_end, cron_timezone: b.cron_timezone };
     let user = c.user.clone();
-    let (v, _, at) = app.write(&user, cmd, |_| (), move |pt, ()| one_freeze(pt, &c, pt.state.last_freeze_id)).await?;
+    let (v, _, at) = app.write(&user, cmd, |_| Ok(()), move |pt, ()| one_freeze(pt, &c, pt.state.last_freeze_id)).await?;
     Ok(at.respond(StatusCode::CREATED, v?))
 }
 
@@ -266,14 +266,14 @@ pub async fn update_freeze(
     let b: FreezeBody = body::json(&headers, body)?;
     let cmd = Command::UpdateFreeze { project: c.project.clone(), id: fid, freeze_start: b.freeze_start, freeze_end: b.freeze_end, cron_timezone: b.cron_timezone };
     let user = c.user.clone();
-    let (v, _, at) = app.write(&user, cmd, |_| (), move |pt, ()| one_freeze(pt, &c, fid)).await?;
+    let (v, _, at) = app.write(&user, cmd, |_| Ok(()), move |pt, ()| one_freeze(pt, &c, fid)).await?;
     Ok(at.respond(StatusCode::OK, v?))
 }
 
 pub async fn delete_freeze(State(app): State<Shared>, headers: HeaderMap, Path((id, fid)): Path<(String, u64)>) -> Result<Response, ApiError> {
     let c = app.caller(&headers, &id).await?;
     let cmd = Command::DeleteFreeze { project: c.project.clone(), id: fid };
-    let (_, _, at) = app.write(&c.user, cmd, |_| (), |_, ()| ()).await?;
+    let (_, _, at) = app.write(&c.user, cmd, |_| Ok(()), |_, ()| ()).await?;
     let mut r = StatusCode::NO_CONTENT.into_response();
     at.headers(r.headers_mut());
     Ok(r)

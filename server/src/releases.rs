@@ -80,16 +80,16 @@ pub async fn list(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<
         .await?;
     let (items, total) = page?;
     let mut r = at.respond(StatusCode::OK, Value::Array(items));
-    pagination(r.headers_mut(), &app.base, &uri, &opts, total);
+    pagination(r.headers_mut(), &app.base, &uri, opts.page, opts.per_page, total);
     Ok(r)
 }
 
 /// GitLab's offset pagination headers: `X-Total`, `X-Total-Pages`, `X-Page`, `X-Per-Page`,
 /// `X-Next-Page`, `X-Prev-Page` and `Link` (`rel="prev"`, `"next"`, `"first"`, `"last"`).
-fn pagination(h: &mut HeaderMap, base: &str, uri: &Uri, o: &ListOptions, total: u64) {
-    let pages = total.div_ceil(o.per_page).max(1);
-    let next = (o.page < pages).then_some(o.page + 1);
-    let prev = (o.page > 1).then(|| (o.page - 1).min(pages));
+pub(crate) fn pagination(h: &mut HeaderMap, base: &str, uri: &Uri, page: u64, per_page: u64, total: u64) {
+    let pages = total.div_ceil(per_page).max(1);
+    let next = (page < pages).then_some(page + 1);
+    let prev = (page > 1).then(|| (page - 1).min(pages));
     let set = |h: &mut HeaderMap, k: &'static str, v: String| {
         if let Ok(v) = HeaderValue::from_str(&v) {
             h.insert(k, v);
@@ -97,17 +97,17 @@ fn pagination(h: &mut HeaderMap, base: &str, uri: &Uri, o: &ListOptions, total: 
     };
     set(h, "x-total", total.to_string());
     set(h, "x-total-pages", pages.to_string());
-    set(h, "x-page", o.page.to_string());
-    set(h, "x-per-page", o.per_page.to_string());
+    set(h, "x-page", page.to_string());
+    set(h, "x-per-page", per_page.to_string());
     set(h, "x-next-page", next.map(|n| n.to_string()).unwrap_or_default());
     set(h, "x-prev-page", prev.map(|n| n.to_string()).unwrap_or_default());
-    let url = |page: u64| {
+    let url = |n: u64| {
         let mut pairs: Vec<(String, String)> = uri
             .query()
             .map(|q| url_pairs(q).into_iter().filter(|(k, _)| k != "page" && k != "per_page").collect())
             .unwrap_or_default();
-        pairs.push(("page".into(), page.to_string()));
-        pairs.push(("per_page".into(), o.per_page.to_string()));
+        pairs.push(("page".into(), n.to_string()));
+        pairs.push(("per_page".into(), per_page.to_string()));
         let q: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect();
         format!("{base}{}?{}", uri.path(), q.join("&"))
     };
@@ -317,7 +317,7 @@ pub async fn create(
     };
     let base = app.base.clone();
     let user = c.user.clone();
-    let (v, _, at) = app.write(&user, cmd, |_| (), move |pt, ()| one(&base, pt, &c, Some(&tag_name))).await?;
+    let (v, _, at) = app.write(&user, cmd, |_| Ok(()), move |pt, ()| one(&base, pt, &c, Some(&tag_name))).await?;
     Ok(at.respond(StatusCode::CREATED, with_log(v?, &at)))
 }
 
@@ -347,7 +347,7 @@ pub async fn update(
     let cmd = Command::UpdateRelease { project: c.project.clone(), tag_name: tag.clone(), name: b.name, description: b.description, released_at: b.released_at, milestones: ms };
     let base = app.base.clone();
     let user = c.user.clone();
-    let (v, _, at) = app.write(&user, cmd, |_| (), move |pt, ()| one(&base, pt, &c, Some(&tag))).await?;
+    let (v, _, at) = app.write(&user, cmd, |_| Ok(()), move |pt, ()| one(&base, pt, &c, Some(&tag))).await?;
     Ok(at.respond(StatusCode::OK, with_log(v?, &at)))
 }
 
@@ -357,7 +357,7 @@ pub async fn delete(State(app): State<Shared>, headers: HeaderMap, Path((id, tag
     let base = app.base.clone();
     let user = c.user.clone();
     // The response is the release as it was: computed in the same turn as the decision.
-    let (v, _, at) = app.write(&user, cmd, move |pt| one(&base, pt, &c, Some(&tag)), |_, before| before).await?;
+    let (v, _, at) = app.write(&user, cmd, move |pt| Ok(one(&base, pt, &c, Some(&tag))), |_, before| before).await?;
     Ok(at.respond(StatusCode::OK, with_log(v?, &at)))
 }
 
@@ -421,7 +421,7 @@ pub async fn create_link(
     let cmd = Command::AddLink { project: c.project.clone(), tag_name: tag.clone(), link: b.input() };
     let user = c.user.clone();
     let base = app.base.clone();
-    let (v, _, at) = app.write(&user, cmd, |_| (), move |pt, ()| link(&base, pt, &c, &tag, pt.state.last_link_id)).await?;
+    let (v, _, at) = app.write(&user, cmd, |_| Ok(()), move |pt, ()| link(&base, pt, &c, &tag, pt.state.last_link_id)).await?;
     Ok(at.respond(StatusCode::CREATED, v?))
 }
 
@@ -439,7 +439,7 @@ pub async fn update_link(
     let cmd = Command::UpdateLink { project: c.project.clone(), tag_name: tag.clone(), id: link_id, link: b.input() };
     let user = c.user.clone();
     let base = app.base.clone();
-    let (v, _, at) = app.write(&user, cmd, |_| (), move |pt, ()| link(&base, pt, &c, &tag, link_id)).await?;
+    let (v, _, at) = app.write(&user, cmd, |_| Ok(()), move |pt, ()| link(&base, pt, &c, &tag, link_id)).await?;
     Ok(at.respond(StatusCode::OK, v?))
 }
 
@@ -448,7 +448,7 @@ pub async fn delete_link(State(app): State<Shared>, headers: HeaderMap, Path((id
     let cmd = Command::DeleteLink { project: c.project.clone(), tag_name: tag.clone(), id: link_id };
     let user = c.user.clone();
     let base = app.base.clone();
-    let (v, _, at) = app.write(&user, cmd, move |pt| link(&base, pt, &c, &tag, link_id), |_, before| before).await?;
+    let (v, _, at) = app.write(&user, cmd, move |pt| Ok(link(&base, pt, &c, &tag, link_id)), |_, before| before).await?;
     Ok(at.respond(StatusCode::OK, v?))
 }
 
@@ -461,7 +461,7 @@ pub async fn collect_evidence(State(app): State<Shared>, headers: HeaderMap, Pat
     let user = c.user.clone();
     let base = app.base.clone();
     let (v, _, at) = app
-        .write(&user, cmd, |_| (), move |pt, ()| {
+        .write(&user, cmd, |_| Ok(()), move |pt, ()| {
             let v = one(&base, pt, &c, Some(&tag))?;
             Ok::<_, ViewError>(v["evidences"].as_array().and_then(|a| a.last().cloned()).unwrap_or(Value::Null))
         })

@@ -669,7 +669,7 @@ fn tokens_are_recorded_but_their_secrets_never_are() {
     let state = || relic_domain::service::Service::open(&data).unwrap().state().clone();
     let hashes = relic_domain::tokens::load(&data).unwrap();
     let now = chrono::Utc::now();
-    assert_eq!(relic_domain::tokens::authenticate(&hashes, &state(), &secret, now).as_deref(), Some("ci-bot"));
+    assert_eq!(relic_domain::tokens::authenticate(&hashes, &state(), &secret, now).map(|a| a.user).as_deref(), Some("ci-bot"));
     assert_eq!(relic_domain::tokens::authenticate(&hashes, &state(), "relic_0000000000000000000000000000000000000000", now), None);
 
     // Refused, storing and appending nothing.
@@ -689,7 +689,7 @@ fn tokens_are_recorded_but_their_secrets_never_are() {
     let later: serde_json::Value = serde_json::from_str(&ok(relic(&data, &["--json", "token", "create", "--user", "bob", "--expires", "2099-01-01T00:00:00Z", "--actor", "ops"]))).unwrap();
     let hashes = relic_domain::tokens::load(&data).unwrap();
     let s2 = later["token"].as_str().unwrap();
-    assert_eq!(relic_domain::tokens::authenticate(&hashes, &state(), s2, now).as_deref(), Some("bob"));
+    assert_eq!(relic_domain::tokens::authenticate(&hashes, &state(), s2, now).map(|a| a.user).as_deref(), Some("bob"));
     let after = chrono::DateTime::parse_from_rfc3339("2099-01-01T00:00:01Z").unwrap().with_timezone(&chrono::Utc);
     assert_eq!(relic_domain::tokens::authenticate(&hashes, &state(), s2, after), None);
     ok(relic(&data, &["verify"]));

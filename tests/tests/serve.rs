@@ -2,7 +2,8 @@
 //! (installed from PyPI by tests/run.sh): tokens, `GET /user`, projects by path and by id, GitLab's
 //! 401 and 404; a release team's whole flow (members, protected tags, releases, links, evidence,
 //! freeze periods, a guest's view, every reference error); a CLI writer beside it is sent to its
-//! URL; SIGTERM stops it cleanly; every record written through the API names the token's user.
+//! URL; SIGTERM stops it cleanly; every record written through the API names the token's user;
+//! tokens are issued, rotated and revoked while it runs, in force from the next request.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
@@ -179,9 +180,7 @@ print("flow: ok")
 #[test]
 fn python_gitlab_authenticates_and_reads_projects_from_relic_serve() {
     let t = tempfile::tempdir().unwrap();
-    let data = t.path().join("d");
-    ok(relic(&data, &["init", "--origin", "serve.test/log"]));
-    ok(relic(&data, &["project", "register", "--project", "acme/app", "--name", "App", "--actor", "alice"]));
+    let data = acme_app(t.path());
     let (alice, bob) = (token(&data, "alice"), token(&data, "bob"));
 
     let (server, base) = start(&data, &t.path().join("server.log"));
@@ -199,6 +198,14 @@ fn python_gitlab_authenticates_and_reads_projects_from_relic_serve() {
     // Nothing was written through the server yet; the log is what the CLI wrote.
     ok(relic(&data, &["release", "create", "--project", "acme/app", "--tag-name", "v1", "--ref", "main", "--actor", "alice"]));
     ok(relic(&data, &["verify"]));
+}
+
+/// A new log under `dir` with the project acme/app, registered by alice.
+fn acme_app(dir: &Path) -> std::path::PathBuf {
+    let data = dir.join("d");
+    ok(relic(&data, &["init", "--origin", "serve.test/log"]));
+    ok(relic(&data, &["project", "register", "--project", "acme/app", "--name", "App", "--actor", "alice"]));
+    data
 }
 
 fn relic_server_url(data: &Path) -> bool {
@@ -256,9 +263,7 @@ fn python(script: &str, args: &[&str], done: &str) {
 #[test]
 fn python_gitlab_drives_a_release_teams_whole_flow() {
     let t = tempfile::tempdir().unwrap();
-    let data = t.path().join("d");
-    ok(relic(&data, &["init", "--origin", "serve.test/log"]));
-    ok(relic(&data, &["project", "register", "--project", "acme/app", "--name", "App", "--actor", "alice"]));
+    let data = acme_app(t.path());
     let m1 = t.path().join("m1.json");
     std::fs::write(
         &m1,
@@ -324,9 +329,7 @@ print(json.dumps({"created": created}))
 #[test]
 fn sixty_four_clients_at_once_every_acknowledged_release_is_in_the_log_once() {
     let t = tempfile::tempdir().unwrap();
-    let data = t.path().join("d");
-    ok(relic(&data, &["init", "--origin", "serve.test/log"]));
-    ok(relic(&data, &["project", "register", "--project", "acme/app", "--name", "App", "--actor", "alice"]));
+    let data = acme_app(t.path());
     let alice = token(&data, "alice");
     let (server, base) = start(&data, &t.path().join("server.log"));
     let out = Command::new("python3").args(["-c", CONCURRENT, &base, &alice]).output().unwrap();
@@ -391,9 +394,7 @@ print("bad input: ok")
 #[test]
 fn bad_requests_get_gitlab_errors_append_nothing_and_the_server_keeps_serving() {
     let t = tempfile::tempdir().unwrap();
-    let data = t.path().join("d");
-    ok(relic(&data, &["init", "--origin", "serve.test/log"]));
-    ok(relic(&data, &["project", "register", "--project", "acme/app", "--name", "App", "--actor", "alice"]));
+    let data = acme_app(t.path());
     let alice = token(&data, "alice");
     let (server, base) = start_with(&data, &t.path().join("server.log"), &["--max-body", "4096"]);
     python(BAD, &[&base, &alice], "bad input: ok");
@@ -429,9 +430,7 @@ for t in ts: t.join()
 #[test]
 fn a_killed_or_stopped_server_acknowledged_only_what_is_in_the_log() {
     let t = tempfile::tempdir().unwrap();
-    let data = t.path().join("d");
-    ok(relic(&data, &["init", "--origin", "serve.test/log"]));
-    ok(relic(&data, &["project", "register", "--project", "acme/app", "--name", "App", "--actor", "alice"]));
+    let data = acme_app(t.path());
     let alice = token(&data, "alice");
     let mut acknowledged = Vec::new();
     for (round, signal) in [libc::SIGKILL, libc::SIGTERM].into_iter().enumerate() {
@@ -475,9 +474,7 @@ fn a_killed_or_stopped_server_acknowledged_only_what_is_in_the_log() {
 #[test]
 fn the_relic_command_line_acts_through_a_server() {
     let t = tempfile::tempdir().unwrap();
-    let data = t.path().join("d");
-    ok(relic(&data, &["init", "--origin", "serve.test/log"]));
-    ok(relic(&data, &["project", "register", "--project", "acme/app", "--name", "App", "--actor", "alice"]));
+    let data = acme_app(t.path());
     ok(relic(&data, &["project", "member", "--project", "acme/app", "--user", "dave", "--role", "developer", "--actor", "alice"]));
     let dave = token(&data, "dave");
     let (server, base) = start(&data, &t.path().join("server.log"));
@@ -582,9 +579,7 @@ print("ok")
 #[test]
 fn webhooks_are_delivered_at_least_once_in_order_through_receiver_outages_and_crashes() {
     let t = tempfile::tempdir().unwrap();
-    let data = t.path().join("d");
-    ok(relic(&data, &["init", "--origin", "serve.test/log"]));
-    ok(relic(&data, &["project", "register", "--project", "acme/app", "--name", "App", "--actor", "alice"]));
+    let data = acme_app(t.path());
     let alice = token(&data, "alice");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
     let received = t.path().join("received.jsonl");
@@ -662,4 +657,138 @@ fn webhooks_are_delivered_at_least_once_in_order_through_receiver_outages_and_cr
     use std::os::unix::fs::PermissionsExt as _;
     assert_eq!(std::fs::metadata(data.join("hooks/secrets.json")).unwrap().permissions().mode() & 0o777, 0o600);
     ok(relic(&data, &["verify"]));
+}
+
+/// Tokens while the server runs, through python-gitlab: dave sees, rotates and revokes his own;
+/// alice sees none of his and may issue none; the operator issues with `relic token` on the served
+/// directory (as GitLab's administrator would).
+const TOKENS: &str = r#"
+import sys, gitlab, requests
+url, alice, dave = sys.argv[1:4]
+gd = gitlab.Gitlab(url, private_token=dave)
+gd.auth()
+assert gd.user.username == "dave", gd.user.username
+mine = gd.personal_access_tokens.list(get_all=True)
+assert [(t.name, t.active, t.revoked, t.scopes, t.username) for t in mine] == [("ci", True, False, ["api"], "dave")], [t.attributes for t in mine]
+me = gd.personal_access_tokens.get("self")
+assert me.id == mine[0].id, me.attributes
+
+# alice: dave's token does not exist for her, and she issues none.
+ga = gitlab.Gitlab(url, private_token=alice)
+assert [t.username for t in ga.personal_access_tokens.list(get_all=True)] == ["alice"]
+for call in (lambda: ga.personal_access_tokens.get(me.id), lambda: ga.personal_access_tokens.delete(me.id)):
+    try:
+        call()
+        raise SystemExit("alice reached dave's token")
+    except gitlab.GitlabError as e:
+        assert e.response_code == 404 and "404 Token Not Found" in str(e), e
+r = requests.post(url + "/api/v4/users/alice/personal_access_tokens", headers={"PRIVATE-TOKEN": alice}, json={"name": "x", "scopes": ["api"]})
+assert r.status_code == 403, r.text
+
+# dave rotates his token: the old one is refused at once, the new one works.
+new = gd.personal_access_tokens.rotate("self", expires_at="2099-01-01")
+assert new["name"] == "ci" and new["token"].startswith("relic_") and new["expires_at"] == "2099-01-01T00:00:00Z", new
+try:
+    gd.auth()
+    raise SystemExit("the rotated token still works")
+except gitlab.GitlabAuthenticationError as e:
+    assert e.response_code == 401, e
+gn = gitlab.Gitlab(url, private_token=new["token"])
+gn.auth()
+assert gn.user.username == "dave"
+states = sorted((t.revoked, t.active) for t in gn.personal_access_tokens.list(get_all=True))
+assert states == [(False, True), (True, False)], states
+# ... and revokes it: refused from the next request on.
+gn.personal_access_tokens.delete("self")
+try:
+    gn.auth()
+    raise SystemExit("the revoked token still works")
+except gitlab.GitlabAuthenticationError as e:
+    assert e.response_code == 401, e
+print(new["token"])
+print("tokens: ok")
+"#;
+
+#[test]
+fn tokens_are_issued_rotated_and_revoked_while_the_server_runs() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let t = tempfile::tempdir().unwrap();
+    let data = acme_app(t.path());
+    let alice = token(&data, "alice");
+    let (server, base) = start(&data, &t.path().join("server.log"));
+    let operator = data.join("operator.token");
+    assert_eq!(std::fs::metadata(&operator).unwrap().permissions().mode() & 0o777, 0o600);
+
+    // The operator issues a token through the running server: it works at once, no restart.
+    let issued: serde_json::Value =
+        serde_json::from_str(&ok(relic(&data, &["--json", "token", "create", "--user", "dave", "--name", "ci", "--actor", "ops"]))).unwrap();
+    let dave = issued["token"].as_str().unwrap().to_string();
+    // A refused issue stores nothing and says why.
+    let o = relic(&data, &["token", "create", "--user", "a b", "--actor", "ops"]);
+    assert!(o.code == 1 && o.stderr.contains("400: user is invalid"), "{}", o.stderr);
+
+    let client = Command::new("python3").arg("-c").arg(TOKENS).args([&base, &alice, &dave]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&client.stdout).to_string();
+    assert!(client.status.success() && stdout.contains("tokens: ok"), "{stdout}{}", String::from_utf8_lossy(&client.stderr));
+    let rotated = stdout.lines().next().unwrap().to_string();
+
+    // The operator revokes alice's token on the served directory: refused from the next request.
+    let as_alice = |args: &[&str]| {
+        let mut all = vec!["--server", base.as_str(), "--token", alice.as_str()];
+        all.extend_from_slice(args);
+        relic(&t.path().join("runner"), &all)
+    };
+    ok(as_alice(&["release", "list", "--project", "acme/app"]));
+    let listed = ok(as_alice(&["--json", "token", "list"]));
+    let alice_id = serde_json::from_str::<serde_json::Value>(listed.lines().next().unwrap()).unwrap()["id"].as_str().unwrap().to_string();
+    assert_eq!(listed.lines().count(), 1, "alice lists her own tokens only: {listed}");
+    ok(relic(&data, &["token", "revoke", &alice_id, "--actor", "ops"]));
+    let o = as_alice(&["release", "list", "--project", "acme/app"]);
+    assert!(o.code == 1 && o.stderr.contains("401"), "{}", o.stderr);
+    let all = ok(relic(&data, &["token", "list"]));
+    assert_eq!(all.lines().count(), 3, "the operator lists every token: {all}");
+    assert_eq!(all.matches("revoked ").count(), 3, "{all}");
+
+    stop(server);
+    assert!(!operator.exists(), "the operator secret goes with the server");
+    ok(relic(&data, &["verify"]));
+    // Recorded: who issued, rotated and revoked which token; never a secret, in any file.
+    let records: Vec<serde_json::Value> =
+        relic(&data, &["--json", "log"]).stdout_text().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let tokens: Vec<(&str, &str, &str)> = records
+        .iter()
+        .filter(|r| r["kind"].as_str().unwrap().starts_with("token."))
+        .map(|r| (r["kind"].as_str().unwrap(), r["actor"]["id"].as_str().unwrap(), r["actor"]["role"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        tokens,
+        [
+            ("token.issued", "ops", "system"),
+            ("token.issued", "ops", "system"),
+            ("token.revoked", "dave", "system"),
+            ("token.issued", "dave", "system"),
+            ("token.revoked", "dave", "system"),
+            ("token.revoked", "ops", "system"),
+        ]
+    );
+    for entry in walk(&data) {
+        let bytes = std::fs::read(&entry).unwrap();
+        for secret in [&alice, &dave, &rotated] {
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "a secret is in {}", entry.display());
+        }
+    }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -47,7 +47,7 @@ fn events(n: u64) -> impl Iterator<Item = Event> {
     let head = vec![
         Event::ProjectRegistered(ProjectRegistered { project: P.into(), id: 1, name: "Payments".into(), description: None, created_at: t.clone() }),
         Event::MemberRoleSet(MemberRoleSet { project: P.into(), user: "alice".into(), role: Role::Maintainer }),
-        Event::TokenIssued(TokenIssued { token_id: "0123456789abcdef".into(), user: "alice".into(), expires_at: None, issued_at: t.clone() }),
+        Event::TokenIssued(TokenIssued { token_id: "0123456789abcdef".into(), user: "alice".into(), name: Some("serve_load".into()), expires_at: None, issued_at: t.clone() }),
     ];
     head.into_iter().chain((0..n).map(move |i| {
         let tag = tag(i);
