@@ -123,8 +123,9 @@ fn dispatch(data: &Path, ledger: &Ledger, base: &str) -> Result<(), String> {
             continue;
         }
         let mut touched = BTreeSet::new();
-        for seq in applied..size {
-            let bytes = ledger.record_bytes(seq).map_err(|e| e.to_string())?;
+        // Read in order, one pass (a record's offset is found once, not once per record).
+        for r in ledger.records(applied).take((size - applied) as usize) {
+            let (seq, bytes) = r.map_err(|e| e.to_string())?;
             let rec = Record::decode(&bytes).map_err(|e| format!("record {seq}: {e}"))?;
             let event = relic_domain::state::decode(&rec).ok().flatten();
             // Replayed only, up to where the last run stopped dispatching.
@@ -150,7 +151,10 @@ fn dispatch(data: &Path, ledger: &Ledger, base: &str) -> Result<(), String> {
             }
         }
         applied = size;
-        if size > done {
+        // The cursor only spares a restart re-appending what is in an outbox already (appends
+        // are skipped up to an outbox's last sequence number anyway): written when an outbox
+        // grew, not for every group of records no hook wants.
+        if size > done && !touched.is_empty() {
             for id in &touched {
                 if let Some(ob) = outboxes.get(id) {
                     ob.file.sync_data().map_err(|e| e.to_string())?;

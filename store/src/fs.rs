@@ -32,15 +32,15 @@ pub fn write_durably(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()>
     sync_dir(path)
 }
 
-/// Writes `bytes` to `path` through a rename like [`write_durably`], without waiting for the disk:
-/// the file may be lost or empty after a crash until [`sync_files`] makes it durable, which a
-/// caller must do before acknowledging anything that names it. Lets many files share one sync.
+/// Writes `bytes` at `path` in place (created, or truncated and rewritten), without waiting for
+/// the disk and without a temporary name: only for content-addressed files (evidence documents,
+/// report artifacts), which no durable record names until [`sync_files`] has made them durable,
+/// as a caller must before acknowledging anything that names them. A crash may leave such a file
+/// missing, empty or cut short; no record names it then, and the next write of that content
+/// finds different bytes there and writes it again. Lets many files share one sync, and costs one
+/// directory entry per file instead of a temporary one and a rename.
 pub fn write_unsynced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp_name = path.as_os_str().to_owned();
-    tmp_name.push(".tmp");
-    let tmp = std::path::PathBuf::from(tmp_name);
-    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    std::fs::write(path, bytes).map_err(io(path))
 }
 
 /// Makes the files [`write_unsynced`] wrote durable, with their directory entries, all at once:
