@@ -85,6 +85,14 @@ pub enum Command {
         #[arg(long)]
         size: Option<u64>,
     },
+    /// Write the log as static C2SP tlog-tiles files (schemas/tiles-v1.md): the latest signed
+    /// checkpoint and every tile and entry bundle it implies, for any web server or bucket to
+    /// serve. Incremental: a second run writes only what is new. Reads only.
+    Export {
+        /// The directory to write (`DIR/checkpoint`, `DIR/tile/…`).
+        #[arg(long, value_name = "DIR")]
+        tiles: std::path::PathBuf,
+    },
     /// Produce inclusion or consistency proofs.
     Prove {
         #[command(subcommand)]

@@ -94,6 +94,21 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
                 out.write_all(cp.note.as_bytes()).map_err(out_err)
             }
         }
+        Command::Export { tiles } => {
+            let ledger = Ledger::open_read_only(data)?;
+            let e = relic_ledger::export::export_tiles(&ledger, &tiles)?;
+            if json {
+                print_json(out, &json!({"size": e.size, "written": e.written, "kept": e.kept}))?;
+            } else {
+                writeln!(out, "{}: the log at size {}: {} files written, {} already there", tiles.display(), e.size, e.written, e.kept).map_err(out_err)?;
+            }
+            match e.too_large {
+                None => Ok(()),
+                Some((seq, len)) => Err(CliError::Domain(format!(
+                    "record {seq} is {len} bytes, over the 65,535 an entry bundle holds: its bundle was not written (everything else was); read it with `relic record {seq} --raw`"
+                ))),
+            }
+        }
         Command::Prove { what: ProveWhat::Inclusion { seq, size } } => {
             let b = crate::relay_cmds::prove_inclusion(data, seq, size)?;
             if json {

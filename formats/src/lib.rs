@@ -14,6 +14,7 @@
 //! - [`kind`]: the two kinds the log itself writes (`ledger.created`, `key.rotated`);
 //! - [`chain`]: the per-record rules of record-v1 §Verification (sequence, link, time, key
 //!   history), the one implementation that full verification, mirrors and subscribers apply;
+//! - [`tiles`]: C2SP tlog-tiles coordinates, paths and entry bundles (`schemas/tiles-v1.md`);
 //! - [`batch`]: Ed25519 batch verification with each key's terms gathered into one;
 //! - [`hex`]: lower-case hexadecimal, for every byte string relic prints.
 //!
@@ -29,3 +30,4 @@ pub mod kind;
 pub mod merkle;
 pub mod note;
 pub mod record;
+pub mod tiles;

@@ -45,6 +45,9 @@ pub enum Error {
     Tree(#[from] TreeError),
     #[error("{0}")]
     OutOfRange(String),
+    /// A record does not fit a C2SP entry bundle.
+    #[error(transparent)]
+    Tiles(#[from] relic_formats::tiles::TileError),
     #[error("this ledger is opened read-only")]
     ReadOnly,
     #[error("the ledger stopped accepting appends after a storage failure ({0}); reopen it")]

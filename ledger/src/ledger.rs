@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::kind;
 use crate::keys;
 use crate::merkle::{self, Hash};
+use crate::tiles;
 use crate::policy::{Door, Policy};
 use crate::note::{self, SignerKey, VerifierKey};
 use crate::record::{canonical_payload, genesis_link, link_of, Actor, Draft, Record};
@@ -462,6 +463,30 @@ impl Ledger {
         let note = note::sign(&checkpoint.body(), &signer)?;
         self.shared.store.put_checkpoint(size, &note)?;
         Ok(SignedCheckpoint { checkpoint, note })
+    }
+
+    /// A C2SP tlog-tiles tile of the tree (`schemas/tiles-v1.md`): its hashes, concatenated;
+    /// [`Error::OutOfRange`] unless the tree as durable now determines it.
+    pub fn tile(&self, t: &tiles::Tile) -> Result<Vec<u8>> {
+        let size = self.size();
+        if !t.within(size) {
+            return Err(Error::OutOfRange(format!("{} is not part of the tree of {size} records", t.path())));
+        }
+        t.read(&self.shared.store).map_err(|e| Error::Tree(merkle::TreeError::Read(e)))
+    }
+
+    /// The C2SP entry bundle of records `index · 256` to `index · 256 + width - 1`, each its exact
+    /// bytes behind a big-endian uint16 length; [`Error::OutOfRange`] past the durable end, and
+    /// [`Error::Tiles`] if one of them is longer than an entry bundle holds.
+    pub fn entry_bundle(&self, index: u64, width: u16) -> Result<Vec<u8>> {
+        let size = self.size();
+        let t = tiles::Tile { level: 0, index, width };
+        if !t.within(size) {
+            return Err(Error::OutOfRange(format!("{} is not part of the log of {size} records", tiles::entries_path(index, width))));
+        }
+        let first = index * tiles::WIDTH;
+        let records = self.records(first).take(usize::from(width)).collect::<Result<Vec<_>>>()?;
+        Ok(tiles::entry_bundle(first, records.iter().map(|(_, b)| b.as_slice()))?)
     }
 
     /// A tlog-proof bundle for record `seq` in the tree of `size` (default: current size).

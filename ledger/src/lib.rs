@@ -25,6 +25,7 @@
 //! may write what.
 
 pub mod error;
+pub mod export;
 pub mod keys;
 pub mod ledger;
 pub mod mirror;
@@ -33,7 +34,7 @@ pub mod paths;
 pub mod policy;
 pub mod verify;
 
-pub use relic_formats::{batch, chain, checkpoint, hex, kind, merkle, note, record};
+pub use relic_formats::{batch, chain, checkpoint, hex, kind, merkle, note, record, tiles};
 pub use relic_store::{layout, store};
 
 pub use error::{Error, Result};

@@ -53,6 +53,8 @@ pub struct App {
     durable: watch::Sender<Durable>,
     /// The last tree head computed, by size.
     root: Mutex<Option<(u64, merkle::Hash)>>,
+    /// The checkpoint `/tlog/checkpoint` serves ([`crate::tlog`]).
+    pub tlog: Arc<crate::tlog::Latest>,
 }
 
 pub type Shared = Arc<App>;
@@ -111,7 +113,7 @@ impl App {
         let data = svc.data_dir();
         let (durable, _) = watch::channel(Durable { size: svc.ledger().size(), failures: 0 });
         let ledger = svc.shared_ledger();
-        Self { svc: tokio::sync::Mutex::new(svc), ledger, hashes: RwLock::new(hashes), operator, base, data, durable, root: Mutex::new(None) }
+        Self { svc: tokio::sync::Mutex::new(svc), ledger, hashes: RwLock::new(hashes), operator, base, data, durable, root: Mutex::new(None), tlog: Arc::default() }
     }
 
     /// The user a request authenticates as (`PRIVATE-TOKEN`, `Authorization: Bearer` or

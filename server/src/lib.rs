@@ -17,8 +17,9 @@
 //! reflects (`X-Relic-Tree-Size`, `X-Relic-Root`, and `relic_log` in single objects).
 //!
 //! Code map: [`app`] (the ledger, the write pipeline and the read barrier), [`body`] (strict
-//! request parsing), [`error`] (GitLab's error shapes), [`projects`], [`releases`] and [`hooks`]
-//! (handlers), [`delivery`] (webhooks from a durable outbox).
+//! request parsing), [`error`] (GitLab's error shapes), [`projects`], [`releases`], [`hooks`] and
+//! [`tokens`] (handlers), [`delivery`] (webhooks from a durable outbox), [`tlog`] (the log itself
+//! as C2SP tlog-tiles under `/tlog/`).
 //!
 //! What this is not: the rules (`relic_domain::decide`) or the log (`relic_ledger`): the server
 //! decodes requests into commands and queries and encodes what they return.
@@ -30,6 +31,7 @@ pub mod error;
 pub mod hooks;
 pub mod projects;
 pub mod releases;
+pub mod tlog;
 pub mod tokens;
 
 use std::net::SocketAddr;
@@ -142,6 +144,8 @@ fn routes() -> Router<app::Shared> {
         .route(&at("/releases/{tag_name}/assets/links"), get(r::links).post(r::create_link))
         .route(&at("/releases/{tag_name}/assets/links/{link_id}"), get(r::get_link).put(r::update_link).delete(r::delete_link))
         .route(&at("/releases/{tag_name}/downloads/{*direct_asset_path}"), get(r::download))
+        .route("/tlog/checkpoint", get(tlog::checkpoint))
+        .route("/tlog/tile/{*path}", get(tlog::tile))
         .route("/api/v4/personal_access_tokens", get(tokens::list))
         .route("/api/v4/personal_access_tokens/{token_id}", get(tokens::get).delete(tokens::revoke))
         .route("/api/v4/personal_access_tokens/{token_id}/rotate", axum::routing::post(tokens::rotate))

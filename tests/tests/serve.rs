@@ -792,3 +792,99 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The log as C2SP tlog-tiles over HTTP, fetched with plain HTTP by paths computed here from the
+/// specification (not by relic's code): content types, caching, who may read entries, 404s.
+const TILES: &str = r#"
+import sys, os, requests
+base, owner, guest, out = sys.argv[1:5]
+r = requests.get(base + "/tlog/checkpoint")
+assert r.status_code == 200, r.text
+assert r.headers["Content-Type"] == "text/plain; charset=utf-8", r.headers
+assert "max-age=2" in r.headers["Cache-Control"], r.headers
+size = int(r.text.split("\n")[1])
+os.makedirs(out, exist_ok=True)
+open(os.path.join(out, "checkpoint"), "wb").write(r.content)
+
+def index(n):
+    g = ["%03d" % (n % 1000)]
+    n //= 1000
+    while n:
+        g.append("x%03d" % (n % 1000))
+        n //= 1000
+    return "/".join(reversed(g))
+
+paths = []
+level = 0
+while size >> (8 * level):
+    c = size >> (8 * level)
+    for n in range(c // 256):
+        paths.append("tile/%d/%s" % (level, index(n)))
+        if level == 0:
+            paths.append("tile/entries/%s" % index(n))
+    if c % 256:
+        paths.append("tile/%d/%s.p/%d" % (level, index(c // 256), c % 256))
+        if level == 0:
+            paths.append("tile/entries/%s.p/%d" % (index(c // 256), c % 256))
+    level += 1
+assert any(p.startswith("tile/1/") for p in paths), paths
+for p in paths:
+    entries = p.startswith("tile/entries/")
+    r = requests.get(base + "/tlog/" + p, headers={"PRIVATE-TOKEN": owner} if entries else {})
+    assert r.status_code == 200, (p, r.status_code, r.text)
+    assert r.headers["Content-Type"] == "application/octet-stream", r.headers
+    assert "immutable" in r.headers["Cache-Control"] and ("private" if entries else "public") in r.headers["Cache-Control"], r.headers
+    if not entries:
+        assert len(r.content) == 32 * (int(p.split(".p/")[1]) if ".p/" in p else 256), (p, len(r.content))
+    f = os.path.join(out, p)
+    os.makedirs(os.path.dirname(f), exist_ok=True)
+    open(f, "wb").write(r.content)
+# Entries are all of the log: a token of someone who reads every project, or nothing.
+e = [p for p in paths if p.startswith("tile/entries/")][0]
+assert requests.get(base + "/tlog/" + e).status_code == 401
+assert requests.get(base + "/tlog/" + e, headers={"PRIVATE-TOKEN": guest}).status_code == 403
+# What the tree does not determine, and what is not a tile path: 404.
+for p in ["tile/0/%s" % index(size // 256 + 1), "tile/0/000.p/256", "tile/0/0", "tile/64/000", "tile/entries/x000/001"]:
+    assert requests.get(base + "/tlog/" + p, headers={"PRIVATE-TOKEN": owner}).status_code == 404, p
+print("tiles: ok")
+"#;
+
+/// Every file of `dir`, by its path under `dir`.
+fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    walk(dir).into_iter().map(|p| (p.strip_prefix(dir).unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())).collect()
+}
+
+#[test]
+fn the_log_is_served_and_exported_as_tlog_tiles() {
+    let t = tempfile::tempdir().unwrap();
+    let data = acme_app(t.path());
+    ok(relic(&data, &["project", "member", "--project", "acme/app", "--user", "gus", "--role", "guest", "--actor", "alice"]));
+    // Past one full level-0 tile, so that level 1 exists.
+    let payload = t.path().join("p.json");
+    for i in 0..270 {
+        std::fs::write(&payload, format!(r#"{{"project":"acme/app","tag_name":"v{i}","environment":"prod","status":"success"}}"#)).unwrap();
+        ok(relic(&data, &["append", "--kind", "deployment.recorded", "--subject", &format!("acme/app@v{i}"), "--actor", "alice", "--payload", payload.to_str().unwrap()]));
+    }
+    let (alice, gus) = (token(&data, "alice"), token(&data, "gus"));
+    let (server, base) = start(&data, &t.path().join("server.log"));
+    let served = t.path().join("served");
+    python(TILES, &[&base, &alice, &gus, served.to_str().unwrap()], "tiles: ok");
+
+    // The static export, beside the running server (it only reads), holds the same bytes.
+    let exported = t.path().join("exported");
+    let first = ok(relic(&data, &["export", "--tiles", exported.to_str().unwrap()]));
+    assert!(first.contains("already there") && !first.contains(" 0 files written"), "{first}");
+    assert_eq!(files(&exported), files(&served), "the export and the server differ");
+    // Incremental: nothing new, nothing written.
+    let again = ok(relic(&data, &["export", "--tiles", exported.to_str().unwrap()]));
+    assert!(again.contains(" 0 files written"), "{again}");
+    // A directory holding another log's tile is refused, not overwritten.
+    let tile = exported.join("tile/0/000");
+    let mut bytes = std::fs::read(&tile).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&tile, &bytes).unwrap();
+    let o = relic(&data, &["export", "--tiles", exported.to_str().unwrap()]);
+    assert!(o.code != 0 && o.stderr.contains("is not this log's tile"), "{}", o.stderr);
+    assert_eq!(std::fs::read(&tile).unwrap(), bytes);
+    stop(server);
+}
