@@ -10,6 +10,8 @@
 //! verification (`relic_ledger::verify`) and a mirror apply it to every record they read, and
 //! [`Chain`] to records received one by one.
 //!
+//! Also [`checkpoint_signers`]: which keys of the history may sign a checkpoint of a given size.
+//!
 //! What this is not: tree hashes or checkpoints (those need the records' hashes, see
 //! `relic_ledger::mirror`), nor storage. Pure: no I/O.
 
@@ -45,6 +47,19 @@ pub struct ChainState {
 pub struct KeyEntry {
     pub key: VerifierKey,
     pub from_seq: u64,
+}
+
+/// The keys that may sign a checkpoint of `size` records (`schemas/record-v1.md` §Which key signs
+/// a checkpoint): the key in force at `size` (the last of `history` whose `from_seq` is at most
+/// `size`: the one that signs record `size`) and every later key, never a key replaced at or before
+/// `size`. A retired key alone thus cannot vouch for a tree that holds its own retirement.
+pub fn checkpoint_signers(history: &[KeyEntry], size: u64) -> Vec<VerifierKey> {
+    history
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| history.get(i + 1).is_none_or(|next| next.from_seq > size))
+        .map(|(_, k)| k.key.clone())
+        .collect()
 }
 
 /// Why an origin is refused.
@@ -268,5 +283,22 @@ impl Chain {
             }
         }
         Ok(step)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::note::SignerKey;
+
+    #[test]
+    fn a_key_replaced_at_or_before_a_size_may_not_sign_it() {
+        let k = |seed: u8| SignerKey::from_seed("example.com/log", [seed; 32]).unwrap().verifier().clone();
+        // K1 signs records 0..=4; record 4 rotates to K2 (from 5); record 9 rotates to K3 (from 10).
+        let h = [KeyEntry { key: k(1), from_seq: 0 }, KeyEntry { key: k(2), from_seq: 5 }, KeyEntry { key: k(3), from_seq: 10 }];
+        assert_eq!(checkpoint_signers(&h, 4), [k(1), k(2), k(3)], "before the rotation is in the tree: K1, and the later keys");
+        assert_eq!(checkpoint_signers(&h, 5), [k(2), k(3)], "the tree holding K1's retirement: not K1");
+        assert_eq!(checkpoint_signers(&h, 12), [k(3)]);
+        assert_eq!(checkpoint_signers(&h[..1], 0), [k(1)]);
     }
 }

@@ -362,13 +362,24 @@ impl Ledger {
     /// Resolves once the rotation record is durable.
     pub async fn rotate_key(&self, actor: Actor) -> Result<(Receipt, VerifierKey)> {
         let (rx, vk) = self.submit_rotation(actor)?;
-        Ok((rx.await.map_err(|_| Error::Closed)??, vk))
+        let receipt = rx.await.map_err(|_| Error::Closed)??;
+        self.vouch_for_rotation(&receipt)?;
+        Ok((receipt, vk))
     }
 
     /// [`Ledger::rotate_key`] for callers outside an async runtime.
     pub fn rotate_key_blocking(&self, actor: Actor) -> Result<(Receipt, VerifierKey)> {
         let (rx, vk) = self.submit_rotation(actor)?;
-        Ok((rx.blocking_recv().map_err(|_| Error::Closed)??, vk))
+        let receipt = rx.blocking_recv().map_err(|_| Error::Closed)??;
+        self.vouch_for_rotation(&receipt)?;
+        Ok((receipt, vk))
+    }
+
+    /// The new key signs a checkpoint of the tree that holds its rotation record, at once: until
+    /// it signs something, the log could be the retired key's work alone (record-v1
+    /// §Verification step 20).
+    fn vouch_for_rotation(&self, rotation: &Receipt) -> Result<()> {
+        self.checkpoint(Some(rotation.seq + 1)).map(drop)
     }
 
     fn submit_rotation(&self, actor: Actor) -> Result<(oneshot::Receiver<Result<Receipt>>, VerifierKey)> {

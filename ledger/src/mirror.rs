@@ -403,8 +403,13 @@ impl Mirror {
     fn check_checkpoint(&mut self, size: u64, note: &str) -> Result<CheckpointOutcome, MirrorError> {
         let cp_err = |reason: String| MirrorError::Checkpoint { size, reason };
         let keys: Vec<VerifierKey> = self.chain.keys().iter().map(|k| k.key.clone()).collect();
-        let c = match Checkpoint::open(note, &keys) {
+        // Only keys not retired at its size may sign it (record-v1 §Which key signs a checkpoint).
+        let allowed = crate::chain::checkpoint_signers(self.chain.keys(), size);
+        let c = match Checkpoint::open(note, &allowed) {
             Ok((c, _)) => c,
+            Err(CheckpointError::Note(NoteError::UnknownKey)) if Checkpoint::open(note, &keys).is_ok() => {
+                return Err(cp_err(format!("is signed only by a key this log had retired at size {size}: a retired key cannot vouch for a tree that holds its retirement")));
+            }
             // Signed by a key the mirror has not seen introduced yet: wait for more records.
             Err(CheckpointError::Note(NoteError::UnknownKey)) => return self.keep_pending(size, note),
             Err(e) => return Err(cp_err(e.to_string())),

@@ -20,9 +20,9 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use crate::checkpoint::Checkpoint;
 
 use crate::merkle::{self, Frontier, Hash};
-use crate::note::{self, VerifierKey};
+use crate::note::VerifierKey;
 use crate::record::{link_of, Record};
-use crate::chain::{ChainState, KeyEntry};
+use crate::chain::{self, ChainState, KeyEntry};
 use crate::store::Store;
 use relic_store::layout::{self, Commit};
 use std::io::Read as _;
@@ -194,7 +194,6 @@ fn verify_records(store: &Store, opts: &Options, progress: &mut dyn FnMut(u64, u
     let origin = store.origin();
     let head = store.commit_entry();
     let meta_keys = store.keys();
-    let meta_vks: Vec<VerifierKey> = meta_keys.iter().map(|k| k.key.clone()).collect();
 
     let trusted_cp = match trusted {
         None => None,
@@ -238,7 +237,7 @@ fn verify_records(store: &Store, opts: &Options, progress: &mut dyn FnMut(u64, u
             });
         }
         let mut pending = Chunk::new();
-        let r = stream(store, &origin, &meta_vks, (trusted_cp.as_ref(), opts.resume), tx, &mut pending, &bad_sig, &mut |n| progress(n, head.size));
+        let r = stream(store, &origin, &meta_keys, (trusted_cp.as_ref(), opts.resume), tx, &mut pending, &bad_sig, &mut |n| progress(n, head.size));
         // A structural error stops the pass early: the signatures read but not yet handed to the
         // workers may hold a lower bad position, so check them too.
         if r.is_err() && !pending.seqs.is_empty() {
@@ -274,10 +273,25 @@ fn verify_records(store: &Store, opts: &Options, progress: &mut dyn FnMut(u64, u
     if let Some(k) = opts.pinned.iter().find(|p| !state.chain.keys.iter().any(|h| &h.key == *p)) {
         return Err(store_err(format!("key {k} is not in this log's key history: this is not the log that key signs")));
     }
+    // A log that ends with a key rotation: the new key has signed no record, so it must have
+    // signed a checkpoint of the whole log (record-v1 §Verification step 20), or the log could be
+    // the work of the retired key alone.
+    if let Some(k) = state.chain.keys.last().filter(|k| k.from_seq == state.chain.size && k.from_seq > 0) {
+        let vouched = store.checkpoint_note(state.chain.size).map_err(store_err)?.is_some() || trusted_cp.as_ref().is_some_and(|c| c.size == state.chain.size);
+        if !vouched {
+            return Err(VerifyError::Checkpoint {
+                size: state.chain.size,
+                reason: format!(
+                    "the log ends with a key rotation (record {}) and its new key {} has signed nothing: no checkpoint of the whole log is signed by it (`relic key rotate` signs one; `relic checkpoint` signs one now)",
+                    state.chain.size - 1,
+                    k.key
+                ),
+            });
+        }
+    }
     if let Some(c) = &trusted_cp {
         let t = trusted.ok_or_else(|| VerifyError::Trusted("no trusted checkpoint text".into()))?;
-        let keys: Vec<VerifierKey> = state.chain.keys.iter().map(|k| k.key.clone()).collect();
-        note::open(t, &keys).map_err(|e| VerifyError::Trusted(format!("{e} (checked against every key this log has had)")))?;
+        open_checkpoint(t, &state.chain.keys, c.size).map_err(VerifyError::Trusted)?;
         let root = state.trusted_root.take().ok_or_else(|| {
             VerifyError::Trusted(format!(
                 "it has size {}, but the log holds only {} records: the log was truncated or replaced",
@@ -340,7 +354,7 @@ type Positioned = (u64, VerifyError);
 fn stream(
     store: &Store,
     origin: &str,
-    meta_vks: &[VerifierKey],
+    meta_keys: &[KeyEntry],
     (trusted, resume): (Option<&Checkpoint>, Option<&Resume>),
     tx: mpsc::SyncSender<Chunk>,
     chunk: &mut Chunk,
@@ -365,7 +379,7 @@ fn stream(
     // Checkpoints at the saved position were checked by the verification that saved it.
     let mut cps = store.checkpoints(if resume.is_some() { start + 1 } else { 0 }).into_iter().peekable();
     let check_cps = |st: &mut State, cps: &mut std::iter::Peekable<_>| -> Result<(), Positioned> {
-        check_checkpoints(st, cps, origin, meta_vks)
+        check_checkpoints(st, cps, origin, meta_keys)
     };
     if trusted.is_some_and(|c| c.size == start) {
         st.trusted_root = Some(st.frontier.root());
@@ -559,7 +573,7 @@ fn check_checkpoints(
     st: &mut State,
     cps: &mut std::iter::Peekable<impl Iterator<Item = (u64, String)>>,
     origin: &str,
-    keys: &[VerifierKey],
+    history: &[KeyEntry],
 ) -> Result<(), Positioned> {
     let pos = st.chain.size.saturating_sub(1);
     while let Some((size, _)) = cps.peek() {
@@ -573,7 +587,7 @@ fn check_checkpoints(
             return Err(cp_err("is stored out of order".into()));
         }
         let text = text.as_str();
-        let (c, _) = Checkpoint::open(text, keys).map_err(|e| cp_err(e.to_string()))?;
+        let c = open_checkpoint(text, history, size).map_err(cp_err)?;
         if c.origin != origin {
             return Err(cp_err(format!("names origin {:?}, not {origin:?}", c.origin)));
         }
@@ -586,6 +600,23 @@ fn check_checkpoints(
         st.checkpoints += 1;
     }
     Ok(())
+}
+
+/// Opens a checkpoint of `size` records with the keys that may sign it (record-v1 §Which key signs
+/// a checkpoint); one signed only by a key retired by then is named as such.
+fn open_checkpoint(text: &str, history: &[KeyEntry], size: u64) -> Result<Checkpoint, String> {
+    let allowed = chain::checkpoint_signers(history, size);
+    match Checkpoint::open(text, &allowed) {
+        Ok((c, _)) => Ok(c),
+        Err(e) => {
+            let all: Vec<VerifierKey> = history.iter().map(|k| k.key.clone()).collect();
+            if Checkpoint::open(text, &all).is_ok() {
+                Err(format!("it is signed only by a key this log had retired at size {size}: a retired key cannot vouch for a tree that holds its retirement"))
+            } else {
+                Err(format!("{e} (checked against the keys of this log that may sign size {size})"))
+            }
+        }
+    }
 }
 
 /// Verifies the store of the ledger in `dir` (no signing key needed).
