@@ -122,7 +122,7 @@ fn signing_key(keys: &[KeyEntry], rec: &Record, origin: &str) -> Result<(Verifie
         if rec.kind != kind::LEDGER_CREATED {
             return Err(format!("record 0 must be {}, found {}", kind::LEDGER_CREATED, rec.kind));
         }
-        let p = rec.payload_json();
+        let p = rec.payload_strict()?;
         if p.get("origin").and_then(|o| o.as_str()) != Some(origin) {
             return Err("it names another origin than this store's".into());
         }
@@ -159,7 +159,7 @@ fn introduced_key(p: &serde_json::Value, field: &str, origin: &str) -> Result<Ve
 /// The entry a `key.rotated` record adds: the key it introduces signs every record after it.
 /// `current` is the key that holds at the record (and signs it).
 fn rotation(keys: &[KeyEntry], current: &VerifierKey, rec: &Record, origin: &str) -> Result<KeyEntry, String> {
-    let p = rec.payload_json();
+    let p = rec.payload_strict()?;
     let previous = introduced_key(&p, "previous_key", origin)?;
     if previous != *current {
         return Err("previous_key is not the key that held before it".into());
@@ -254,7 +254,7 @@ impl Chain {
 
     /// Record 0: it names the origin, whose genesis link it must carry, and introduces the first key.
     fn first(&mut self, rec: Record, bytes: &[u8]) -> Result<Step, ChainError> {
-        let p = rec.payload_json();
+        let p = rec.payload_strict().map_err(|e| err(0, e))?;
         let origin = p
             .get("origin")
             .and_then(|o| o.as_str())

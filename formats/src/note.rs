@@ -91,6 +91,11 @@ impl VerifierKey {
         }
         let bytes: [u8; 32] = raw[1..].try_into().map_err(|_| err("key length"))?;
         let key = VerifyingKey::from_bytes(&bytes).map_err(|_| err("not a valid Ed25519 point"))?;
+        // One text per key: a point's non-canonical encodings (y ≥ p, or x = 0 with the sign bit
+        // set) would give the same key another key ID (checkpoint-v1.md §Keys).
+        if key.to_edwards().compress().to_bytes() != bytes {
+            return Err(err("not the canonical encoding of an Ed25519 point"));
+        }
         let vk = Self::new(name, key)?;
         if key_id_hex(&vk.key_id) != id {
             return Err(err("key ID does not match the name and key"));
@@ -266,6 +271,23 @@ pub fn open(msg: &str, keys: &[VerifierKey]) -> Result<Note, NoteError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_canonical_point_encodings_are_refused() {
+        use base64::Engine as _;
+        // y = p + 1 (2^255 − 18, little-endian): the identity point's y, not reduced.
+        let mut y = [0xffu8; 32];
+        y[0] = 0xee;
+        y[31] = 0x7f;
+        let mut raw = vec![ALG_ED25519];
+        raw.extend_from_slice(&y);
+        let text = format!("example.com/log+00000000+{}", B64.encode(&raw));
+        let e = VerifierKey::parse(&text).unwrap_err().to_string();
+        assert!(e.contains("canonical") || e.contains("not a valid Ed25519 point"), "{e}");
+        // A real key's encoding is canonical and parses.
+        let k = SignerKey::from_seed("example.com/log", [9u8; 32]).unwrap();
+        assert!(VerifierKey::parse(&k.verifier().to_string()).is_ok());
+    }
 
     #[test]
     fn key_text_forms_round_trip() {

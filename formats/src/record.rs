@@ -130,8 +130,7 @@ pub fn canonical_payload(text: &[u8]) -> Result<Vec<u8>, RecordError> {
     if text.len() > MAX_PAYLOAD {
         return Err(field_err("payload", format!("is {} bytes, the limit is {MAX_PAYLOAD}", text.len())));
     }
-    let v: serde_json::Value =
-        serde_json::from_slice(text).map_err(|e| field_err("payload", format!("malformed JSON: {e}")))?;
+    let v = strict_json(text).map_err(|e| field_err("payload", format!("malformed JSON: {e}")))?;
     if !v.is_object() {
         return Err(field_err("payload", "must be a JSON object"));
     }
@@ -140,6 +139,71 @@ pub fn canonical_payload(text: &[u8]) -> Result<Vec<u8>, RecordError> {
         return Err(field_err("payload", format!("is {} bytes, the limit is {MAX_PAYLOAD}", out.len())));
     }
     Ok(out)
+}
+
+/// Parses `text` as strict JSON (`schemas/events/README.md` §Strict JSON): one value, nothing
+/// after it but whitespace, and no object with two members of the same name at any depth. Parsers
+/// disagree on which of two duplicates wins, so two verifiers could read one payload two ways:
+/// relic reads none.
+pub fn strict_json(text: &[u8]) -> Result<serde_json::Value, String> {
+    use serde::Deserialize as _;
+    // First a pass that only looks at member names (numbers are read however serde_json's
+    // features make it read them), then the value itself.
+    let mut de = serde_json::Deserializer::from_slice(text);
+    NoDuplicates::deserialize(&mut de).map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    serde_json::from_slice(text).map_err(|e| e.to_string())
+}
+
+/// A JSON value walked only to refuse an object with two members of the same name.
+struct NoDuplicates;
+
+impl<'de> serde::Deserialize<'de> for NoDuplicates {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NoDuplicatesVisitor).map(|()| NoDuplicates)
+    }
+}
+
+struct NoDuplicatesVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicatesVisitor {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<NoDuplicates>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(k) = map.next_key::<String>()? {
+            if !seen.insert(k.clone()) {
+                return Err(serde::de::Error::custom(format!("duplicate member {k:?}")));
+            }
+            map.next_value::<NoDuplicates>()?;
+        }
+        Ok(())
+    }
 }
 
 /// `v` in the canonical form described at [`canonical_payload`] (also used for evidence documents).
@@ -329,6 +393,11 @@ impl Record {
     pub fn payload_json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.payload).unwrap_or(serde_json::Value::Null)
     }
+
+    /// The payload as strict JSON ([`strict_json`]), for the payloads verification interprets.
+    pub fn payload_strict(&self) -> Result<serde_json::Value, String> {
+        strict_json(&self.payload).map_err(|e| format!("its payload is not strict JSON: {e}"))
+    }
 }
 
 struct Reader<'a> {
@@ -360,6 +429,19 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn payloads_are_strict_json() {
+        assert!(strict_json(br#"{"a":{"b":[1,{"c":null}]},"d":0.5}"#).is_ok());
+        for bad in [&br#"{"a":1,"a":2}"#[..], br#"{"x":{"a":1,"a":1}}"#, br#"[{"a":1,"a":1}]"#] {
+            let e = strict_json(bad).unwrap_err();
+            assert!(e.contains("duplicate member \"a\""), "{e}");
+        }
+        assert!(strict_json(br#"{"a":1} {}"#).is_err(), "trailing data");
+        assert!(strict_json(b"{\"a\":1}\n ").is_ok(), "trailing whitespace");
+        let e = canonical_payload(br#"{"tag":"v1","tag":"v2"}"#).unwrap_err().to_string();
+        assert!(e.contains("duplicate member"), "{e}");
+    }
 
     fn sample() -> Record {
         Record {
