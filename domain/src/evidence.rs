@@ -107,6 +107,16 @@ pub fn document(project: &Project, release: &Release, collected_at: &str) -> Doc
     Document { sha: blake3::hash(&bytes).to_hex().to_string(), bytes, redacted_issues: redacted }
 }
 
+/// The JSON Schema of an evidence document's structure (`schemas/evidence-v1.schema.json`).
+pub const DOCUMENT_SCHEMA: &str = include_str!("../../schemas/evidence-v1.schema.json");
+
+/// Checks a document's structure against [`DOCUMENT_SCHEMA`] (formats asserted); the first
+/// failure, with its JSON pointer.
+pub fn check_structure(doc: &Value) -> Result<(), String> {
+    let validator = crate::schema::compile::<jsonschema::json::SerdeJson>(DOCUMENT_SCHEMA)?;
+    validator.validate(doc).map_err(|e| format!("{}: {e}", e.instance_path().as_str()))
+}
+
 /// Where a document with this digest is kept, relative to the data directory.
 pub fn document_path(sha: &str) -> String {
     format!("evidence/{sha}.json")

@@ -81,3 +81,24 @@ fn evidence_document_vectors() {
     assert_eq!(relic_ledger::record::canonical_json(&stored["document"]), bytes);
     assert_eq!(stored["document"]["release"]["milestones"][0]["issues"][1]["title"], evidence::REDACTED_TITLE);
 }
+
+/// The document's structure has a JSON Schema (`schemas/evidence-v1.schema.json`): the vector
+/// document and a document relic builds match it; a document with a member too many, one missing,
+/// a confidential issue left readable or a malformed time does not.
+#[test]
+fn evidence_documents_match_their_schema() {
+    let doc: serde_json::Value = serde_json::from_slice(&fixed_document().bytes).unwrap();
+    evidence::check_structure(&doc).unwrap();
+    let vector: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas/vectors/evidence-v1.json")).unwrap()).unwrap();
+    evidence::check_structure(&vector["document"]).unwrap();
+    let bad = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut d = doc.clone();
+        f(&mut d);
+        evidence::check_structure(&d).expect_err("a broken document matched")
+    };
+    assert!(bad(&|d| d["release"]["extra"] = serde_json::json!(1)).starts_with("/release"));
+    bad(&|d| drop(d["release"].as_object_mut().unwrap().remove("tag_name")));
+    bad(&|d| d["release"]["milestones"][0]["issues"][1]["title"] = serde_json::json!("Chargeback fraud"));
+    assert!(bad(&|d| d["collected_at"] = serde_json::json!("2026-06-01 10:00")).starts_with("/collected_at"));
+}
