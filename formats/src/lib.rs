@@ -9,6 +9,8 @@
 //! - [`note`]: C2SP signed-note (Ed25519 keys, key IDs, text forms, signing and opening notes);
 //! - [`checkpoint`]: C2SP tlog-checkpoint bodies, tlog-proof bundles and consistency proof lines,
 //!   and the offline checks that combine them (`schemas/checkpoint-v1.md`);
+//! - [`cosignature`]: C2SP tlog-cosignature (Ed25519, `cosignature/v1`): witness keys, the signed
+//!   message, signing and verifying cosignatures of a checkpoint;
 //! - [`record`]: the record and its exact bytes, strict decoding, input limits, the canonical
 //!   payload (`schemas/record-v1.md`);
 //! - [`kind`]: the two kinds the log itself writes (`ledger.created`, `key.rotated`);
@@ -25,6 +27,7 @@
 pub mod batch;
 pub mod chain;
 pub mod checkpoint;
+pub mod cosignature;
 pub mod hex;
 pub mod kind;
 pub mod merkle;

@@ -4,7 +4,8 @@
 //! `golang.org/x/mod/sumdb/note`, signing a note and opening (verifying) one. Byte-compatible with that
 //! package, so notes relic signs are accepted by Go's `note.Open` and vice versa.
 //!
-//! What this is not: the checkpoint body (see [`crate::checkpoint`]) or witness cosignatures.
+//! What this is not: the checkpoint body (see [`crate::checkpoint`]) or witness cosignatures
+//! (see [`crate::cosignature`]).
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
