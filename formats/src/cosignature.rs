@@ -98,11 +98,9 @@ impl std::fmt::Display for CosignerKey {
     }
 }
 
+/// Cosigner names follow the signed-note key name rules.
 fn check_name(name: &str) -> Result<(), CosignatureError> {
-    if name.is_empty() || name.chars().any(|c| c == '+' || c.is_whitespace() || c.is_control()) {
-        return Err(CosignatureError::Key(format!("invalid cosigner name {name:?}")));
-    }
-    Ok(())
+    crate::note::check_key_name(name).map_err(|e| CosignatureError::Key(e.to_string()))
 }
 
 /// A cosigner's signing key.

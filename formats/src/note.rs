@@ -52,7 +52,7 @@ pub fn key_id_hex(id: &[u8; 4]) -> String {
     crate::hex::encode(id)
 }
 
-fn check_key_name(name: &str) -> Result<(), NoteError> {
+pub(crate) fn check_key_name(name: &str) -> Result<(), NoteError> {
     if name.is_empty() || name.chars().any(|c| c == '+' || c.is_whitespace() || c.is_control()) {
         return Err(NoteError::KeyName(name.to_string()));
     }
