@@ -124,6 +124,8 @@ pub enum Command {
         /// The record's exact bytes (as written by `relic record SEQ --raw`).
         #[arg(long)]
         record: PathBuf,
+        #[command(flatten)]
+        witnesses: WitnessPolicy,
     },
     /// Check a consistency proof between two checkpoints offline, with the verifier key alone.
     VerifyConsistency {
@@ -138,6 +140,8 @@ pub enum Command {
         /// The proof, as printed by `relic prove consistency`.
         #[arg(long)]
         proof: PathBuf,
+        #[command(flatten)]
+        witnesses: WitnessPolicy,
     },
     /// List the event kinds the log accepts.
     Kinds,
@@ -150,6 +154,19 @@ pub enum Command {
         /// The largest request body accepted, in bytes.
         #[arg(long, default_value_t = 1 << 20)]
         max_body: usize,
+    },
+    /// A C2SP tlog-witness: cosigns the checkpoints of the logs it trusts, refusing any that is not
+    /// consistent with the last one it cosigned (a forked log is refused).
+    Witness {
+        #[command(subcommand)]
+        action: WitnessAction,
+    },
+    /// Ask a witness to cosign the log's latest checkpoint (C2SP tlog-witness add-checkpoint, with
+    /// the consistency proof from the last size it cosigned); prints the cosigned checkpoint.
+    Cosign {
+        /// The witness's URL prefix (its `/add-checkpoint` is under it).
+        #[arg(long)]
+        witness: String,
     },
     /// Projects: register, members and roles, protected tags.
     #[command(subcommand)]
@@ -212,6 +229,33 @@ pub enum KeyAction {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum WitnessAction {
+    /// Create a witness in DIR: a new cosigner key (mode 0600); prints its verifier key.
+    Init {
+        #[arg(long)]
+        dir: PathBuf,
+        /// The witness's name, e.g. witness.example.com/w1.
+        #[arg(long)]
+        name: String,
+    },
+    /// Trust a log: the witness cosigns checkpoints signed by this log key.
+    Trust {
+        #[arg(long)]
+        dir: PathBuf,
+        /// The log's verifier key (`relic key`).
+        #[arg(long)]
+        key: String,
+    },
+    /// Serve `POST /add-checkpoint` until SIGTERM or Ctrl-C (the URL is printed).
+    Serve {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum TokenAction {
     /// Issue a token to USER: the secret is printed once and never kept (only its hash, in a
     /// 0600 file beside the log); the issue is recorded (id, user, name, expiry), with the role
@@ -266,3 +310,13 @@ pub enum ProveWhat {
     Consistency { old: u64, new: u64 },
 }
 
+/// Which witnesses' cosignatures a checkpoint must carry (C2SP tlog-cosignature).
+#[derive(Debug, Clone, clap::Args)]
+pub struct WitnessPolicy {
+    /// A witness's cosigner key (`<name>+<id>+<base64>`, type 0x04) or a file holding one; repeat.
+    #[arg(long = "witness")]
+    pub witness: Vec<String>,
+    /// How many of the given witnesses must have cosigned the checkpoint (default: all given).
+    #[arg(long)]
+    pub quorum: Option<usize>,
+}

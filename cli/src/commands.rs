@@ -129,8 +129,10 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
             }
         }
         Command::Verify { trusted, strict, key } => verify_log(data, trusted.as_deref(), strict, &key, json, out),
-        Command::VerifyProof { key, proof, record } => verify_proof(&key, &proof, &record, json, out),
-        Command::VerifyConsistency { key, old, new, proof } => verify_consistency(&key, &old, &new, &proof, json, out),
+        Command::VerifyProof { key, proof, record, witnesses } => verify_proof(&key, &proof, &record, &witnesses, json, out),
+        Command::VerifyConsistency { key, old, new, proof, witnesses } => verify_consistency(&key, &old, &new, &proof, &witnesses, json, out),
+        Command::Witness { action } => crate::witness_cmds::witness(action, out),
+        Command::Cosign { witness } => crate::witness_cmds::cosign(data, &witness, out),
         Command::Kinds => kinds(data, json, out),
         Command::Migrate => migrate(data, json, out),
         Command::Demo => crate::demo::run(data, out, err),
@@ -508,23 +510,26 @@ fn read_text(p: &Path) -> Result<String> {
     std::fs::read_to_string(p).map_err(io_err(p))
 }
 
-fn verify_proof(keys: &[String], proof: &Path, record: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
+fn verify_proof(keys: &[String], proof: &Path, record: &Path, policy: &crate::args::WitnessPolicy, json: bool, out: &mut dyn Write) -> Result<()> {
     let keys = parse_keys(keys)?;
     let bundle = InclusionBundle::parse(&read_text(proof)?)?;
     let bytes = std::fs::read(record).map_err(io_err(record))?;
     let c = bundle.verify(&bytes, &keys)?;
+    crate::witness_cmds::require_quorum(&bundle.checkpoint, policy)?;
     if json {
         return print_json(out, &json!({"ok": true, "index": bundle.index, "origin": c.origin, "size": c.size, "root": B64.encode(c.root)}));
     }
     writeln!(out, "ok: record {} is in {} at tree size {}", bundle.index, c.origin, c.size).map_err(out_err)
 }
 
-fn verify_consistency(keys: &[String], old: &Path, new: &Path, proof: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
+fn verify_consistency(keys: &[String], old: &Path, new: &Path, proof: &Path, policy: &crate::args::WitnessPolicy, json: bool, out: &mut dyn Write) -> Result<()> {
     let keys = parse_keys(keys)?;
     let text = read_text(proof)?;
     let hashes = checkpoint::parse_hash_lines(text.split('\n'))
         .map_err(|e| CliError::Usage(format!("{}: {e}", proof.display())))?;
-    let (o, n) = checkpoint::verify_consistency_offline(&read_text(old)?, &read_text(new)?, &hashes, &keys)?;
+    let new_text = read_text(new)?;
+    let (o, n) = checkpoint::verify_consistency_offline(&read_text(old)?, &new_text, &hashes, &keys)?;
+    crate::witness_cmds::require_quorum(&new_text, policy)?;
     if json {
         return print_json(out, &json!({"ok": true, "origin": n.origin, "old": o.size, "new": n.size}));
     }

@@ -11,6 +11,7 @@ mod relay_cmds;
 mod remote;
 mod scheduler;
 mod session;
+mod witness_cmds;
 
 use std::io::Write;
 

@@ -125,6 +125,34 @@ impl Cosigner {
         &self.public
     }
 
+    /// The private key text, as Go's `note` writes private keys but with type 0x04:
+    /// `PRIVATE+KEY+<name>+<8 hex key ID>+<base64(0x04 || 32-byte seed)>`. Kept in a 0600 file.
+    pub fn to_private_text(&self) -> String {
+        let mut raw = vec![ALG_COSIGNATURE_V1];
+        raw.extend_from_slice(&self.signing.to_bytes());
+        format!("PRIVATE+KEY+{}+{}+{}", self.public.name, crate::hex::encode(&self.public.key_id), B64.encode(raw))
+    }
+
+    /// Parses [`Cosigner::to_private_text`]'s form, checking the key ID.
+    pub fn parse_private(s: &str) -> Result<Self, CosignatureError> {
+        let err = |m: &str| CosignatureError::Key(m.into());
+        let rest = s.trim_end_matches(['\n', '\r']).strip_prefix("PRIVATE+KEY+").ok_or_else(|| err("missing PRIVATE+KEY+ prefix"))?;
+        let mut parts = rest.splitn(3, '+');
+        let (Some(name), Some(id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(err("expected PRIVATE+KEY+<name>+<key id>+<base64 key>"));
+        };
+        let raw = B64.decode(b64).map_err(|_| err("key is not valid base64"))?;
+        if raw.len() != 33 || raw[0] != ALG_COSIGNATURE_V1 {
+            return Err(err("only Ed25519 cosigner keys (type 0x04, 32-byte seed) are supported"));
+        }
+        let seed: [u8; 32] = raw[1..].try_into().map_err(|_| err("key length"))?;
+        let c = Self::from_seed(name, seed)?;
+        if crate::hex::encode(&c.public.key_id) != id {
+            return Err(err("key ID does not match the name and key"));
+        }
+        Ok(c)
+    }
+
     /// The signature line cosigning checkpoint `body` at `timestamp` (ending in `\n`).
     pub fn sign(&self, body: &str, timestamp: u64) -> String {
         let sig = self.signing.sign(&message(body, timestamp)).to_bytes();

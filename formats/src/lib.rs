@@ -16,6 +16,7 @@
 //! - [`kind`]: the two kinds the log itself writes (`ledger.created`, `key.rotated`);
 //! - [`chain`]: the per-record rules of record-v1 §Verification (sequence, link, time, key
 //!   history), the one implementation that full verification, mirrors and subscribers apply;
+//! - [`witness`]: C2SP tlog-witness add-checkpoint: the request and the witness's checks;
 //! - [`tiles`]: C2SP tlog-tiles coordinates, paths and entry bundles (`schemas/tiles-v1.md`);
 //! - [`batch`]: Ed25519 batch verification with each key's terms gathered into one;
 //! - [`hex`]: lower-case hexadecimal, for every byte string relic prints.
@@ -34,3 +35,4 @@ pub mod merkle;
 pub mod note;
 pub mod record;
 pub mod tiles;
+pub mod witness;

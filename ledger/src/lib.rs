@@ -34,7 +34,7 @@ pub mod paths;
 pub mod policy;
 pub mod verify;
 
-pub use relic_formats::{batch, chain, checkpoint, hex, kind, merkle, note, record, tiles};
+pub use relic_formats::{batch, chain, checkpoint, cosignature, hex, kind, merkle, note, record, tiles, witness};
 pub use relic_store::{layout, store};
 
 pub use error::{Error, Result};

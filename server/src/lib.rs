@@ -33,6 +33,7 @@ pub mod projects;
 pub mod releases;
 pub mod tlog;
 pub mod tokens;
+pub mod witness;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -173,7 +174,7 @@ impl Drop for Named {
     }
 }
 
-async fn shutdown() {
+pub(crate) async fn shutdown() {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => drop(s.recv().await),
