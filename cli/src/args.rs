@@ -112,6 +112,9 @@ pub enum Command {
         /// A verifier key obtained out of band (text or file): it must be in the log's key history.
         #[arg(long)]
         key: Vec<String>,
+        /// With `--witness`: the trusted checkpoint must carry the witnesses' cosignatures.
+        #[command(flatten)]
+        witnesses: WitnessPolicy,
     },
     /// Check an inclusion proof offline, with the verifier key alone.
     VerifyProof {

@@ -128,7 +128,14 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
                 out.write_all(checkpoint::format_hash_lines(&proof).as_bytes()).map_err(out_err)
             }
         }
-        Command::Verify { trusted, strict, key } => verify_log(data, trusted.as_deref(), strict, &key, json, out),
+        Command::Verify { trusted, strict, key, witnesses } => {
+            // A witness policy is about the checkpoint the log is checked against.
+            if !witnesses.witness.is_empty() || witnesses.quorum.is_some_and(|q| q > 0) {
+                let t = trusted.as_deref().ok_or_else(|| CliError::Arguments("--witness needs --trusted: the cosigned checkpoint the log must extend".into()))?;
+                crate::witness_cmds::require_quorum(&read_text(t)?, &witnesses)?;
+            }
+            verify_log(data, trusted.as_deref(), strict, &key, json, out)
+        }
         Command::VerifyProof { key, proof, record, witnesses } => verify_proof(&key, &proof, &record, &witnesses, json, out),
         Command::VerifyConsistency { key, old, new, proof, witnesses } => verify_consistency(&key, &old, &new, &proof, &witnesses, json, out),
         Command::Witness { action } => crate::witness_cmds::witness(action, out),

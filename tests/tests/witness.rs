@@ -110,6 +110,17 @@ fn a_witness_refuses_a_forked_log_and_a_quorum_rejects_its_checkpoint() {
     let rec = t.path().join("rec.bin");
     let proof = t.path().join("rec.proof");
     ok(relic(&copy, &["verify-proof", "--key", &log_key, "--proof", proof.to_str().unwrap(), "--record", rec.to_str().unwrap()]));
+    // `relic verify` against a trusted checkpoint: with the witness required, the cosigned one
+    // passes and an uncosigned one is refused before the log is even read.
+    let cp = t.path().join("cosigned.cp");
+    std::fs::write(&cp, &cosigned).unwrap();
+    ok(relic(&data, &["verify", "--trusted", cp.to_str().unwrap(), "--witness", &wkey]));
+    let fork_cp = t.path().join("fork.cp");
+    std::fs::write(&fork_cp, ok(relic(&copy, &["checkpoint", "--size", &size]))).unwrap();
+    let o = relic(&copy, &["verify", "--trusted", fork_cp.to_str().unwrap(), "--witness", &wkey, "--quorum", "1"]);
+    assert!(o.code != 0 && o.stderr.contains("0 valid cosignature(s)"), "{}", o.stderr);
+    let o = relic(&copy, &["verify", "--witness", &wkey]);
+    assert!(o.code == 2 && o.stderr.contains("--witness needs --trusted"), "{}", o.stderr);
     witness.kill().unwrap();
     witness.wait().unwrap();
 }
