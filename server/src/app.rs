@@ -135,13 +135,14 @@ impl App {
     }
 
     /// The caller and their role in project `id` (the numeric id or the path); 401 without a valid
-    /// token, 404 `Project Not Found` unless they are a member, as GitLab hides private projects.
+    /// token; 404 `Project Not Found` for a project that does not exist; 403 for one the user holds
+    /// no role in (issue 14: "no role: 403").
     /// One turn of the lock for both.
     pub async fn caller(&self, headers: &HeaderMap, id: &str) -> Result<Caller, ApiError> {
         let svc = self.svc.lock().await;
         let user = self.user(svc.state(), headers)?.user;
         let p = find_project(svc.state(), id).ok_or_else(|| error::not_found("Project"))?;
-        let role = *p.members.get(&user).ok_or_else(|| error::not_found("Project"))?;
+        let role = *p.members.get(&user).ok_or_else(error::forbidden)?;
         Ok(Caller { user, project: p.path.clone(), role })
     }
 

@@ -33,12 +33,17 @@ assert gl.projects.get(p.id).path_with_namespace == "acme/app"
 # The same token as a CI job's, and as a bearer token.
 assert gitlab.Gitlab(url, job_token=alice).projects.get("acme/app").id == p.id
 assert gitlab.Gitlab(url, oauth_token=alice).projects.get("acme/app").id == p.id
-# A member of nothing: the project does not exist for them.
+# A member of nothing: no role, 403; a project that does not exist, 404.
 gb = gitlab.Gitlab(url, private_token=bob)
 gb.auth()
 try:
     gb.projects.get("acme/app")
     raise SystemExit("bob sees a project he is not a member of")
+except gitlab.GitlabGetError as e:
+    assert e.response_code == 403 and "403 Forbidden" in str(e), e
+try:
+    gb.projects.get("acme/nothing-here")
+    raise SystemExit("a project that does not exist was found")
 except gitlab.GitlabGetError as e:
     assert e.response_code == 404 and "404 Project Not Found" in str(e), e
 for bad in ["relic_" + "0" * 40, ""]:
