@@ -499,17 +499,16 @@ fn verify_log(data: &Path, trusted: Option<&Path>, strict: bool, keys: &[String]
     Ok(())
 }
 
+/// A key given on the command line as its text or as a file holding it: the text, trimmed.
+pub(crate) fn key_text(k: &str) -> Result<String> {
+    let text = if Path::new(k).is_file() { std::fs::read_to_string(k).map_err(io_err(Path::new(k)))? } else { k.to_string() };
+    Ok(text.trim().to_string())
+}
+
 /// Reads verifier keys given as text or as files holding them.
 fn parse_keys(keys: &[String]) -> Result<Vec<VerifierKey>> {
     keys.iter()
-        .map(|k| {
-            let text = if Path::new(k).is_file() {
-                std::fs::read_to_string(k).map_err(io_err(Path::new(k)))?
-            } else {
-                k.clone()
-            };
-            VerifierKey::parse(text.trim()).map_err(|e| CliError::Usage(format!("--key {k}: {e}")))
-        })
+        .map(|k| VerifierKey::parse(&key_text(k)?).map_err(|e| CliError::Usage(format!("--key {k}: {e}"))))
         .collect()
 }
 

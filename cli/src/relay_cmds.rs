@@ -41,12 +41,7 @@ fn config(k: KafkaArgs) -> Result<Config> {
 /// A verifier key given as text or as a file holding it.
 fn pinned_key(k: Option<String>) -> Result<Option<VerifierKey>> {
     let Some(k) = k else { return Ok(None) };
-    let text = if Path::new(&k).is_file() {
-        std::fs::read_to_string(&k).map_err(|source| CliError::Io { path: k.clone(), source })?
-    } else {
-        k.clone()
-    };
-    VerifierKey::parse(text.trim()).map(Some).map_err(|e| CliError::Usage(format!("--key {k}: {e}")))
+    VerifierKey::parse(&crate::commands::key_text(&k)?).map(Some).map_err(|e| CliError::Usage(format!("--key {k}: {e}")))
 }
 
 pub fn publish(data: &Path, a: PublishArgs, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {

@@ -22,8 +22,7 @@ pub fn witness(action: WitnessAction, out: &mut dyn Write) -> Result<()> {
             writeln!(out, "{k}").map_err(out_err)
         }
         WitnessAction::Trust { dir, key } => {
-            let text = if Path::new(&key).is_file() { std::fs::read_to_string(&key).map_err(|source| CliError::Io { path: key.clone(), source })? } else { key };
-            let k = relic_server::witness::trust(&dir, text.trim()).map_err(fail)?;
+            let k = relic_server::witness::trust(&dir, &crate::commands::key_text(&key)?).map_err(fail)?;
             writeln!(out, "trusting {k}").map_err(out_err)
         }
         WitnessAction::Serve { dir, listen } => {
@@ -89,10 +88,7 @@ pub fn require_quorum(note: &str, policy: &WitnessPolicy) -> Result<()> {
     let keys = policy
         .witness
         .iter()
-        .map(|k| {
-            let text = if Path::new(k).is_file() { std::fs::read_to_string(k).map_err(|source| CliError::Io { path: k.clone(), source })? } else { k.clone() };
-            CosignerKey::parse(text.trim()).map_err(|e| CliError::Usage(format!("--witness {k}: {e}")))
-        })
+        .map(|k| CosignerKey::parse(&crate::commands::key_text(k)?).map_err(|e| CliError::Usage(format!("--witness {k}: {e}"))))
         .collect::<Result<Vec<_>>>()?;
     let quorum = policy.quorum.unwrap_or(keys.len());
     if quorum > keys.len() {

@@ -60,3 +60,18 @@ pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Op
     }
     out
 }
+
+/// Copies the directory `from` to `to`, recursively (a data directory, as an attacker or a backup
+/// would copy it).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}

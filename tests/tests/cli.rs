@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use relic_ledger::layout;
-use relic_tests::{relic, Output};
+use relic_tests::{copy_dir, relic, Output};
 
 const ORIGIN: &str = "cli.test/log";
 
@@ -341,18 +341,6 @@ fn demo_records_a_history_and_verifies_it() {
     ok(relic(&data, &["verify"]));
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
 
 /// The one gate, as a user meets it through `relic append`: every kind with rules of its own is
 /// refused with a line naming its command, as are unknown kinds, payloads that break their schema

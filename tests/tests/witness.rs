@@ -9,7 +9,7 @@ use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use relic_tests::{relic, Output};
+use relic_tests::{copy_dir, relic, Output};
 
 fn ok(o: Output) -> String {
     assert_eq!(o.code, 0, "expected success, got: {}", o.stderr);
@@ -36,17 +36,6 @@ fn append(data: &Path, payload_dir: &Path, tag: &str) {
     ok(relic(data, &["append", "--kind", "deployment.recorded", "--subject", &format!("acme/app@{tag}"), "--actor", "alice", "--payload", p.to_str().unwrap()]));
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), &dest).unwrap();
-        }
-    }
-}
 
 #[test]
 fn a_witness_refuses_a_forked_log_and_a_quorum_rejects_its_checkpoint() {
