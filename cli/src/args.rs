@@ -164,6 +164,13 @@ pub enum Command {
         #[command(subcommand)]
         action: WitnessAction,
     },
+    /// The log's witness policy: the witnesses (URL and cosigner key) that must cosign its
+    /// checkpoints, and how many of them (K of N). With a policy, `relic checkpoint`,
+    /// `/tlog/checkpoint` and `relic publish` give out only checkpoints a quorum cosigned.
+    Witnesses {
+        #[command(subcommand)]
+        action: Option<WitnessesAction>,
+    },
     /// Ask a witness to cosign the log's latest checkpoint (C2SP tlog-witness add-checkpoint, with
     /// the consistency proof from the last size it cosigned); prints the cosigned checkpoint.
     Cosign {
@@ -255,7 +262,33 @@ pub enum WitnessAction {
         dir: PathBuf,
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: String,
+        /// A Kafka mirror's data directory (`relic mirror`): its origin's checkpoints are cosigned
+        /// only at a size the mirror verified, with the mirror's root there.
+        #[arg(long, value_name = "DATA")]
+        mirror: Option<PathBuf>,
+        /// With --mirror, how long a checkpoint waits for the mirror to reach its size.
+        #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+        mirror_wait: u64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WitnessesAction {
+    /// Add a witness (the quorum stays as it was; a first witness makes it 1).
+    Add {
+        /// The witness's URL prefix (its `/add-checkpoint` is under it).
+        #[arg(long)]
+        url: String,
+        /// The witness's cosigner key (`relic witness init` prints it), as text or a file.
+        #[arg(long)]
+        key: String,
+    },
+    /// Remove a witness by its name (the quorum is lowered if it would exceed the witnesses left).
+    Remove { name: String },
+    /// How many of the witnesses must cosign a checkpoint before it is published.
+    Quorum { k: usize },
+    /// Print the policy (the default).
+    List,
 }
 
 #[derive(Debug, Subcommand)]

@@ -86,7 +86,7 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
         Command::Log { from, limit } => log(data, from, limit, json, out),
         Command::Record { seq, raw } => record(data, seq, raw, out),
         Command::Checkpoint { size } => {
-            let cp = crate::relay_cmds::checkpoint(data, size)?;
+            let cp = crate::relay_cmds::checkpoint(data, size, err)?;
             if json {
                 let c = &cp.checkpoint;
                 print_json(out, &json!({"origin": c.origin, "size": c.size, "root": B64.encode(c.root), "note": cp.note}))
@@ -110,7 +110,7 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
             }
         }
         Command::Prove { what: ProveWhat::Inclusion { seq, size } } => {
-            let b = crate::relay_cmds::prove_inclusion(data, seq, size)?;
+            let b = crate::relay_cmds::prove_inclusion(data, seq, size, err)?;
             if json {
                 let proof: Vec<String> = b.proof.iter().map(|h| B64.encode(h)).collect();
                 print_json(out, &json!({"index": b.index, "proof": proof, "checkpoint": b.checkpoint, "tlog_proof": b.to_text()}))
@@ -140,6 +140,7 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
         Command::VerifyConsistency { key, old, new, proof, witnesses } => verify_consistency(&key, &old, &new, &proof, &witnesses, json, out),
         Command::Witness { action } => crate::witness_cmds::witness(action, out),
         Command::Cosign { witness } => crate::witness_cmds::cosign(data, &witness, out),
+        Command::Witnesses { action } => crate::witness_cmds::witnesses(data, action, json, out),
         Command::Kinds => kinds(data, json, out),
         Command::Migrate => migrate(data, json, out),
         Command::Demo => crate::demo::run(data, out, err),

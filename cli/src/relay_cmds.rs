@@ -55,6 +55,7 @@ pub fn publish(data: &Path, a: PublishArgs, json: bool, out: &mut dyn Write, err
         None => Some(Duration::from_secs(300)),
     };
     let opts = relay_publish::PublishOptions {
+        witnesses: Some(std::sync::Arc::new(relic_server::witness::Http::default())),
         follow: a.follow,
         batch: usize::try_from(a.batch).unwrap_or(usize::MAX),
         interval: Duration::from_millis(a.interval_ms),
@@ -137,17 +138,31 @@ pub fn subscribe(a: SubscribeArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
     Ok(())
 }
 
-/// The checkpoint at `size` (default: the latest). An origin issues it if needed; a mirror holds no
-/// key and serves only the checkpoints its origin published (default: the latest of those).
-pub fn checkpoint(data: &Path, size: Option<u64>) -> Result<SignedCheckpoint> {
+/// The checkpoint at `size` (default: the latest), as relic publishes it. An origin issues it if
+/// needed, and with a witness policy gives it out only cosigned by its quorum (each witness that
+/// did not cosign is reported on `err`); a mirror holds no key and serves only the checkpoints its
+/// origin published (default: the latest of those).
+pub fn checkpoint(data: &Path, size: Option<u64>, err: &mut dyn Write) -> Result<SignedCheckpoint> {
     let (l, size) = open_for_checkpoint(data, size)?;
-    Ok(l.checkpoint(size)?)
+    published(&l, size, err)
 }
 
 /// A tlog-proof for record `seq`, against the checkpoint [`checkpoint`] would return.
-pub fn prove_inclusion(data: &Path, seq: u64, size: Option<u64>) -> Result<InclusionBundle> {
+pub fn prove_inclusion(data: &Path, seq: u64, size: Option<u64>, err: &mut dyn Write) -> Result<InclusionBundle> {
     let (l, size) = open_for_checkpoint(data, size)?;
-    Ok(l.prove_inclusion(seq, size)?)
+    let mut bundle = l.prove_inclusion(seq, size)?;
+    bundle.checkpoint = published(&l, Some(size.unwrap_or_else(|| l.size())), err)?.note;
+    Ok(bundle)
+}
+
+fn published(l: &Ledger, size: Option<u64>, err: &mut dyn Write) -> Result<SignedCheckpoint> {
+    let signed = l.checkpoint(size)?;
+    let Some(policy) = relic_ledger::witnesses::Policy::load(l.dir())? else { return Ok(signed) };
+    let w = relic_ledger::witnesses::cosign(l, &policy, &relic_server::witness::Http::default(), signed.checkpoint.size)?;
+    for (name, why) in &w.refusals {
+        let _ = writeln!(err, "relic: witness {name} did not cosign the checkpoint at size {}: {why}", w.size);
+    }
+    Ok(SignedCheckpoint { checkpoint: signed.checkpoint, note: w.note })
 }
 
 /// The ledger in `data`, opened to issue checkpoints, with the size to ask for

@@ -1,13 +1,16 @@
-//! `relic witness` (a C2SP tlog-witness, `relic_server::witness`), `relic cosign` (the log asks a
-//! witness to cosign its latest checkpoint) and the witness policy of the offline verifiers
-//! (`--witness KEY --quorum K`).
+//! `relic witness` (a C2SP tlog-witness, `relic_server::witness`), `relic witnesses` (the log's
+//! witness policy, `relic_ledger::witnesses`), `relic cosign` (the log asks one witness to cosign
+//! its latest checkpoint) and the witness policy of the offline verifiers (`--witness KEY
+//! --quorum K`).
 
 use std::io::Write;
 use std::path::Path;
 
 use relic_ledger::cosignature::{self, CosignerKey};
+use relic_ledger::witnesses::{self, Policy};
+use relic_server::witness::Http;
 
-use crate::args::{WitnessAction, WitnessPolicy};
+use crate::args::{WitnessAction, WitnessPolicy, WitnessesAction};
 use crate::{CliError, Result};
 
 fn out_err(source: std::io::Error) -> CliError {
@@ -25,55 +28,72 @@ pub fn witness(action: WitnessAction, out: &mut dyn Write) -> Result<()> {
             let k = relic_server::witness::trust(&dir, &crate::commands::key_text(&key)?).map_err(fail)?;
             writeln!(out, "trusting {k}").map_err(out_err)
         }
-        WitnessAction::Serve { dir, listen } => {
+        WitnessAction::Serve { dir, listen, mirror, mirror_wait } => {
+            let mirror = mirror.map(|m| (m, std::time::Duration::from_secs(mirror_wait)));
             let mut announce = |addr: std::net::SocketAddr| {
                 let _ = writeln!(out, "relic witness: http://{addr} ({})", dir.display());
                 let _ = out.flush();
             };
-            relic_server::witness::serve(&dir, &listen, &mut announce).map_err(fail)
+            relic_server::witness::serve(&dir, &listen, mirror, &mut announce).map_err(fail)
         }
     }
 }
 
-/// One add-checkpoint request; the status and body of the answer.
-fn add_checkpoint(url: &str, body: &str) -> Result<(u16, String)> {
-    let url = format!("{}/add-checkpoint", url.trim_end_matches('/'));
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let resp = agent.post(&url).content_type("text/plain").send(body).map_err(|e| CliError::Domain(format!("POST {url}: {e}")))?;
-    let status = resp.status().as_u16();
-    let text = resp.into_body().read_to_string().map_err(|e| CliError::Domain(format!("POST {url}: {e}")))?;
-    Ok((status, text))
-}
-
-/// `relic cosign --witness URL`: the latest checkpoint, cosigned. A first request from size 0
-/// learns the size the witness last cosigned (409, `text/x.tlog.size`); the second carries the
-/// consistency proof from there.
+/// `relic cosign --witness URL`: the latest checkpoint, cosigned by that one witness (whatever
+/// the policy says). A first request from size 0 learns the size the witness last cosigned (409,
+/// `text/x.tlog.size`); the second carries the consistency proof from there.
 pub fn cosign(data: &Path, witness: &str, out: &mut dyn Write) -> Result<()> {
-    let cp = crate::relay_cmds::checkpoint(data, None)?;
-    let mut old = 0u64;
-    for _ in 0..2 {
-        let proof: String = if old == 0 {
-            String::new()
-        } else {
-            let ledger = relic_ledger::Ledger::open_read_only(data)?;
-            use base64::Engine as _;
-            ledger.prove_consistency(old, cp.checkpoint.size)?.iter().map(|h| format!("{}\n", base64::engine::general_purpose::STANDARD.encode(h))).collect()
-        };
-        let (status, body) = add_checkpoint(witness, &format!("old {old}\n{proof}\n{}", cp.note))?;
-        match status {
-            200 => return out.write_all(format!("{}{body}", cp.note).as_bytes()).map_err(out_err),
-            409 if old == 0 => match body.trim().parse::<u64>() {
-                Ok(size) if size <= cp.checkpoint.size && size != old => old = size,
-                _ => return Err(refused(status, &body)),
-            },
-            _ => return Err(refused(status, &body)),
-        }
-    }
-    Err(CliError::Domain(format!("the witness at {witness} did not cosign after learning its size")))
+    let (ledger, size) = crate::relay_cmds::open_for_checkpoint(data, None)?;
+    let cp = ledger.checkpoint(size)?;
+    let lines = witnesses::ask(&ledger, &Http::default(), witness, &cp.note, cp.checkpoint.size, 0)
+        .map_err(|why| CliError::Domain(format!("the witness refused the checkpoint ({why})")))?;
+    out.write_all(format!("{}{lines}", cp.note).as_bytes()).map_err(out_err)
 }
 
-fn refused(status: u16, body: &str) -> CliError {
-    CliError::Domain(format!("the witness refused the checkpoint ({status}): {}", body.trim()))
+/// `relic witnesses [add|remove|quorum|list]`: the data directory's witness policy.
+pub fn witnesses(data: &Path, action: Option<WitnessesAction>, json: bool, out: &mut dyn Write) -> Result<()> {
+    // The policy belongs to a log: refuse a directory that holds none.
+    relic_ledger::Ledger::open_read_only(data)?;
+    let mut policy = Policy::load(data)?.unwrap_or(Policy { witnesses: Vec::new(), quorum: 0 });
+    let changed = match action.unwrap_or(WitnessesAction::List) {
+        WitnessesAction::List => false,
+        WitnessesAction::Add { url, key } => {
+            let key = CosignerKey::parse(&crate::commands::key_text(&key)?).map_err(|e| CliError::Usage(format!("--key: {e}")))?;
+            if policy.witnesses.iter().any(|w| w.key.name == key.name) {
+                return Err(CliError::Domain(format!("witness {} is already in the policy", key.name)));
+            }
+            policy.witnesses.push(witnesses::Witness { key, url: url.trim_end_matches('/').to_string() });
+            policy.quorum = policy.quorum.max(1);
+            true
+        }
+        WitnessesAction::Remove { name } => {
+            let before = policy.witnesses.len();
+            policy.witnesses.retain(|w| w.key.name != name);
+            if policy.witnesses.len() == before {
+                return Err(CliError::Domain(format!("witness {name} is not in the policy")));
+            }
+            policy.quorum = policy.quorum.min(policy.witnesses.len());
+            true
+        }
+        WitnessesAction::Quorum { k } => {
+            if k > policy.witnesses.len() {
+                return Err(CliError::Domain(format!("quorum {k} is more than the {} witnesses in the policy", policy.witnesses.len())));
+            }
+            policy.quorum = k;
+            true
+        }
+    };
+    if changed {
+        // Checked as it will be read back.
+        Policy::parse(&policy.to_text()).map_err(CliError::Domain)?;
+        policy.save(data)?;
+    }
+    if json {
+        let ws: Vec<_> = policy.witnesses.iter().map(|w| serde_json::json!({"name": w.key.name, "key": w.key.to_string(), "url": w.url})).collect();
+        writeln!(out, "{}", serde_json::json!({"witnesses": ws, "quorum": policy.quorum})).map_err(out_err)
+    } else {
+        out.write_all(policy.to_text().as_bytes()).map_err(out_err)
+    }
 }
 
 /// Refuses a checkpoint note that does not carry valid cosignatures from `quorum` (default: all)

@@ -57,6 +57,12 @@ pub enum Error {
     WriteFailed(String),
     #[error("the ledger was closed")]
     Closed,
+    /// The data directory's witness policy (`crate::witnesses`) cannot be read.
+    #[error("witness policy {0}")]
+    WitnessPolicy(String),
+    /// Too few witnesses cosigned a checkpoint: it must not be published.
+    #[error("the checkpoint at size {size} is not published: {got} of the {quorum} cosignatures the witness policy requires ({refusals})")]
+    Unwitnessed { size: u64, got: usize, quorum: usize, refusals: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -33,6 +33,7 @@ pub mod outbox;
 pub mod paths;
 pub mod policy;
 pub mod verify;
+pub mod witnesses;
 
 pub use relic_formats::{batch, chain, checkpoint, cosignature, hex, kind, merkle, note, record, tiles, witness};
 pub use relic_store::{layout, store};

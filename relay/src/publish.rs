@@ -34,7 +34,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer as _, ProducerContext};
 use relic_ledger::checkpoint::Checkpoint;
 use relic_ledger::note::key_id_hex;
-use relic_ledger::{outbox, Ledger, Record};
+use relic_ledger::{outbox, witnesses, Ledger, Record};
 
 use crate::evidence;
 use crate::kafka::{self, PARTITION};
@@ -43,6 +43,9 @@ use crate::{Config, Error};
 /// How to publish.
 #[derive(Debug, Clone)]
 pub struct PublishOptions {
+    /// How to reach the witnesses of the data directory's witness policy, if it has one
+    /// (`relic_ledger::witnesses`): each checkpoint is then published only cosigned by a quorum.
+    pub witnesses: Option<std::sync::Arc<dyn witnesses::Transport>>,
     /// Keep running: publish new records as they are appended.
     pub follow: bool,
     /// Records per batch (one cursor write and one checkpoint each).
@@ -56,7 +59,7 @@ pub struct PublishOptions {
 
 impl Default for PublishOptions {
     fn default() -> Self {
-        Self { follow: false, batch: 10_000, interval: Duration::from_millis(500), retry_for: Some(Duration::from_secs(300)) }
+        Self { witnesses: None, follow: false, batch: 10_000, interval: Duration::from_millis(500), retry_for: Some(Duration::from_secs(300)) }
     }
 }
 
@@ -345,9 +348,11 @@ fn session(
             progress(Progress::Published { from: committed, to: acked });
             committed = acked;
             if failed.is_none() {
-                let note = l.checkpoint(Some(acked))?.note;
-                send_checkpoint(&producer, cfg, acked, &note)?;
-                checkpoint_sent = Some(acked);
+                // Without its quorum the checkpoint waits for a later batch, or the end.
+                if let Ok(note) = publishable(l, opts, acked, progress)? {
+                    send_checkpoint(&producer, cfg, acked, &note)?;
+                    checkpoint_sent = Some(acked);
+                }
             }
         }
         if let Some(f) = failed {
@@ -361,9 +366,18 @@ fn session(
         let checkpoint_done = committed == 0 || checkpoint_in_topic == Some(committed);
         if all_acked && !checkpoint_done && checkpoint_sent != Some(committed) {
             // Everything was published before, but the checkpoint at this size is not in the topic.
-            let note = store.get()?.checkpoint(Some(committed))?.note;
-            send_checkpoint(&producer, cfg, committed, &note)?;
-            checkpoint_sent = Some(committed);
+            match publishable(store.get()?, opts, committed, progress)? {
+                Ok(note) => {
+                    send_checkpoint(&producer, cfg, committed, &note)?;
+                    checkpoint_sent = Some(committed);
+                }
+                Err(why) if !opts.follow => return Err(why.into()),
+                Err(_) => {
+                    // Asked again after a pause (the witnesses may come back), or with more records.
+                    store.release();
+                    std::thread::sleep(opts.interval);
+                }
+            }
             continue;
         }
         if all_acked && checkpoint_done {
@@ -460,6 +474,29 @@ fn send_record(producer: &Producer, cfg: &Config, data: &Path, seq: u64, bytes: 
             }
             Err((e, _)) => return Err(e.into()),
         }
+    }
+}
+
+/// The checkpoint at `size` as it may be published: the log's signed note, or with a witness
+/// policy, the one a quorum of witnesses cosigned. `Err(why)` (reported) when they did not: the
+/// checkpoint is not published.
+fn publishable(l: &Ledger, opts: &PublishOptions, size: u64, progress: &mut dyn FnMut(Progress)) -> Result<Result<String, relic_ledger::Error>, Error> {
+    let Some(policy) = witnesses::Policy::load(l.dir())? else { return Ok(Ok(l.checkpoint(Some(size))?.note)) };
+    let Some(transport) = opts.witnesses.as_deref() else {
+        return Err(Error::Client(format!("{} has a witness policy, and this publisher no way to reach witnesses", l.dir().display())));
+    };
+    match witnesses::cosign(l, &policy, transport, size) {
+        Ok(w) => {
+            for (name, why) in &w.refusals {
+                progress(Progress::Notice(format!("witness {name} did not cosign the checkpoint at size {size}: {why}")));
+            }
+            Ok(Ok(w.note))
+        }
+        Err(e @ relic_ledger::Error::Unwitnessed { .. }) => {
+            progress(Progress::Notice(e.to_string()));
+            Ok(Err(e))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -9,7 +9,8 @@
 //! someone who may read all of it anyway.
 //!
 //! The checkpoint is the log's signed checkpoint at the durable size, signed at most once a
-//! second however often it is asked for (each one is kept, `Ledger::checkpoint`).
+//! second however often it is asked for (each one is kept, `Ledger::checkpoint`); with a witness
+//! policy, only ever one that a quorum of witnesses cosigned (`relic_ledger::witnesses`).
 //!
 //! What this is not: the tree math or the tile layout (`relic_formats::tiles`), or proofs
 //! (clients compute them from the tiles).
@@ -22,6 +23,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use relic_domain::event::Role;
 use relic_ledger::tiles::{self, Resource};
+use relic_ledger::witnesses;
 
 use crate::app::Shared;
 use crate::error::{self, ApiError};
@@ -40,7 +42,9 @@ fn body(status: StatusCode, content_type: &'static str, cache: &'static str, byt
     r
 }
 
-/// `GET /tlog/checkpoint`: `text/plain; charset=utf-8`, cached for at most a few seconds.
+/// `GET /tlog/checkpoint`: `text/plain; charset=utf-8`, cached for at most a few seconds. With a
+/// witness policy (`relic witnesses`), the checkpoint a quorum cosigned: when the witnesses do
+/// not cosign the log's growth, the last one they did (the refusals are logged); 503 if none.
 pub async fn checkpoint(State(app): State<Shared>) -> Result<Response, ApiError> {
     let ledger = app.ledger();
     let latest = app.tlog.clone();
@@ -52,9 +56,28 @@ pub async fn checkpoint(State(app): State<Shared>) -> Result<Response, ApiError>
                 return Ok(note.clone());
             }
         }
-        let signed = ledger.checkpoint(Some(size)).map_err(error::internal)?;
-        *last = Some((Instant::now(), size, signed.note.clone()));
-        Ok::<_, ApiError>(signed.note)
+        let signed = match witnesses::Policy::load(ledger.dir()).map_err(error::internal)? {
+            None => ledger.checkpoint(Some(size)).map_err(error::internal)?.note,
+            Some(policy) => match witnesses::cosign(&ledger, &policy, &crate::witness::Http::default(), size) {
+                Ok(w) => {
+                    for (name, why) in &w.refusals {
+                        tracing::warn!(witness = %name, size, "the witness did not cosign: {why}");
+                    }
+                    w.note
+                }
+                Err(e) => {
+                    tracing::warn!(size, "{e}");
+                    let Some((n, note)) = witnesses::latest_cosigned(ledger.dir(), Some(size)).map_err(error::internal)? else {
+                        return Err(error::message(StatusCode::SERVICE_UNAVAILABLE, &format!("no checkpoint is published yet: {e}")));
+                    };
+                    // Served until the witnesses cosign the growth; asked again after FRESH.
+                    *last = Some((Instant::now(), n, note.clone()));
+                    return Ok(note);
+                }
+            },
+        };
+        *last = Some((Instant::now(), size, signed.clone()));
+        Ok::<_, ApiError>(signed)
     })
     .await
     .map_err(error::internal)??;

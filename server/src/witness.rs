@@ -10,7 +10,15 @@
 //! happen under one lock, and the state is durable before the cosignature is answered, as the
 //! specification requires (a crash never lets the witness cosign two forks).
 //!
-//! What this is not: the log's side (asking witnesses, the K-of-N policy) or the verifiers'.
+//! With `--mirror`, the witness also speaks for a Kafka mirror (`relic mirror`): it cosigns its
+//! origin's checkpoints only at a size the mirror has verified, with the mirror's root there.
+//!
+//! [`Http`] is the other end: how a log's add-checkpoint requests reach a witness
+//! (`relic_ledger::witnesses::Transport`), for `relic checkpoint`, `/tlog/checkpoint`, `relic
+//! publish` and `relic cosign`.
+//!
+//! What this is not: the log's side of the protocol (`relic_ledger::witnesses`: the K-of-N
+//! policy, the proofs sent, the cosigned checkpoints kept) or the verifiers'.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -80,6 +88,8 @@ pub fn trust(dir: &Path, log_key: &str) -> Result<VerifierKey, WitnessError> {
 
 struct Witness {
     dir: PathBuf,
+    /// A mirror (`relic mirror`) whose verified log a checkpoint of its origin must match.
+    mirror: Option<(PathBuf, std::time::Duration)>,
     cosigner: Cosigner,
     trusted: Vec<VerifierKey>,
     /// Held across reading the state, deciding and persisting the new state.
@@ -91,7 +101,7 @@ fn load(dir: &Path) -> Result<Witness, WitnessError> {
     let cosigner = Cosigner::parse_private(&text).map_err(|e| WitnessError::Invalid(format!("{}: {e}", key_path(dir).display())))?;
     let logs = std::fs::read_to_string(logs_path(dir)).unwrap_or_default();
     let trusted = logs.lines().filter(|l| !l.trim().is_empty()).map(|l| VerifierKey::parse(l.trim()).map_err(|e| WitnessError::Invalid(format!("{}: {e}", logs_path(dir).display())))).collect::<Result<Vec<_>, _>>()?;
-    Ok(Witness { dir: dir.to_path_buf(), cosigner, trusted, lock: Mutex::new(()) })
+    Ok(Witness { dir: dir.to_path_buf(), mirror: None, cosigner, trusted, lock: Mutex::new(()) })
 }
 
 fn latest(dir: &Path, origin: &str) -> Result<Option<Latest>, String> {
@@ -107,9 +117,18 @@ fn latest(dir: &Path, origin: &str) -> Result<Option<Latest>, String> {
     Ok(Some(Latest { size: size.parse().map_err(|_| bad())?, root }))
 }
 
-/// Serves `POST /add-checkpoint` until SIGTERM or Ctrl-C; `ready` gets the bound address.
-pub fn serve(dir: &Path, listen: &str, ready: impl FnOnce(SocketAddr)) -> Result<(), WitnessError> {
-    let w = Arc::new(load(dir)?);
+/// Serves `POST /add-checkpoint` until SIGTERM or Ctrl-C; `ready` gets the bound address. With
+/// `mirror` (a mirror's data directory, and how long to wait for it to catch up), the witness is
+/// also that mirror's voice: see [`check_mirror`].
+pub fn serve(dir: &Path, listen: &str, mirror: Option<(PathBuf, std::time::Duration)>, ready: impl FnOnce(SocketAddr)) -> Result<(), WitnessError> {
+    if let Some((m, _)) = &mirror {
+        let ro = relic_ledger::Ledger::open_read_only(m).map_err(|e| WitnessError::Invalid(format!("--mirror {}: {e}", m.display())))?;
+        if !ro.store().is_mirror() {
+            return Err(WitnessError::Invalid(format!("--mirror {}: not a mirror (relic mirror builds one)", m.display())));
+        }
+        drop(ro);
+    }
+    let w = Arc::new(Witness { mirror, ..load(dir)? });
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(io(dir))?;
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| WitnessError::Invalid(format!("cannot listen on {listen}: {e}")))?;
@@ -117,6 +136,64 @@ pub fn serve(dir: &Path, listen: &str, ready: impl FnOnce(SocketAddr)) -> Result
         let router = Router::new().route("/add-checkpoint", post(add_checkpoint)).with_state(w);
         axum::serve(listener, router).with_graceful_shutdown(crate::shutdown()).await.map_err(io(dir))
     })
+}
+
+/// A witness backed by a Kafka mirror cosigns a checkpoint of the mirror's origin only once the
+/// mirror holds its size with the same root: the mirror verified every record up to there
+/// (signature, link, key history) and every checkpoint the origin published, so the cosignature
+/// also says "these exact records exist and verify", which a witness that sees only hashes cannot.
+/// Waits up to `wait` for the mirror to catch up (503 if it does not); another root is 409. A
+/// checkpoint of any other origin gets the plain witness's checks only.
+fn check_mirror(mirror: &Path, wait: std::time::Duration, note: &str) -> Result<(), witness::Refusal> {
+    let refuse = |status: u16, body: String| witness::Refusal { status, body, size_conflict: false };
+    let body_end = note.rfind("\n\n").ok_or_else(|| refuse(400, "malformed checkpoint note\n".into()))?;
+    let c = relic_ledger::checkpoint::Checkpoint::parse_body(&note[..body_end + 1]).map_err(|e| refuse(400, format!("malformed checkpoint: {e}\n")))?;
+    let started = std::time::Instant::now();
+    loop {
+        // A reader sees the mirror as it was when opened: open again to see it grow.
+        let ro = relic_ledger::Ledger::open_read_only(mirror).map_err(|e| refuse(500, format!("the mirror: {e}\n")))?;
+        if ro.origin() != c.origin {
+            return Ok(());
+        }
+        if ro.size() >= c.size {
+            let root = ro.root(c.size).map_err(|e| refuse(500, format!("the mirror: {e}\n")))?;
+            if root != c.root {
+                return Err(refuse(409, format!("the mirror's verified log has another root at size {}: the log forked\n", c.size)));
+            }
+            return Ok(());
+        }
+        if started.elapsed() >= wait {
+            return Err(refuse(503, format!("the mirror holds {} records, fewer than the checkpoint's {}: not cosigned until it has them\n", ro.size(), c.size)));
+        }
+        drop(ro);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// add-checkpoint over HTTP(S): one agent, a 10 s limit per request, no redirects.
+#[derive(Debug)]
+pub struct Http(ureq::Agent);
+
+impl Default for Http {
+    fn default() -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(10)))
+            .max_redirects(0)
+            .build()
+            .into();
+        Http(agent)
+    }
+}
+
+impl relic_ledger::witnesses::Transport for Http {
+    fn add_checkpoint(&self, url: &str, body: &str) -> Result<(u16, String), String> {
+        let url = format!("{}/add-checkpoint", url.trim_end_matches('/'));
+        let resp = self.0.post(&url).content_type("text/plain").send(body).map_err(|e| format!("POST {url}: {e}"))?;
+        let status = resp.status().as_u16();
+        let text = resp.into_body().read_to_string().map_err(|e| format!("POST {url}: {e}"))?;
+        Ok((status, text))
+    }
 }
 
 fn text(status: StatusCode, content_type: &'static str, body: String) -> Response {
@@ -129,6 +206,9 @@ async fn add_checkpoint(State(w): State<Arc<Witness>>, body: String) -> Response
     let now = chrono::Utc::now().timestamp().max(0) as u64;
     let outcome = tokio::task::spawn_blocking(move || {
         let req = witness::parse_request(&body)?;
+        if let Some((m, wait)) = &w.mirror {
+            check_mirror(m, *wait, &req.note)?;
+        }
         let _held = w.lock.lock().unwrap_or_else(|p| p.into_inner());
         // The checkpoint's first line is its origin (decide checks the whole body).
         let origin = req.note.lines().next().unwrap_or_default();
