@@ -54,7 +54,7 @@ fn read_chunk(ledger: &Ledger, start: u64, end: u64) -> Chunk {
                     return Ok(Item { seq, record: None, event: None, finding: Some(finding) });
                 }
             };
-            Ok(match state::decode(&record) {
+            Ok(match state::decode(&record, &ledger.texts()) {
                 Ok(event) => Item { seq, record: Some(record), event, finding: None },
                 Err(e) => Item { seq, record: Some(record), event: None, finding: Some(e.into()) },
             })

@@ -200,6 +200,11 @@ pub fn versions() -> impl Iterator<Item = (&'static str, u16)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Where the tests' records (which refer to no text kept beside the log) would find texts.
+    fn no_texts() -> relic_ledger::text_store::TextStore {
+        relic_ledger::text_store::TextStore::new(std::path::Path::new("/nonexistent"))
+    }
     use crate::event::*;
     use serde_json::json;
     use std::collections::BTreeSet;
@@ -567,7 +572,7 @@ mod tests {
                     let verdict = validate(kind, current(kind), &value).is_ok();
                     assert_eq!(is_valid_in_place(kind, current(kind), &tree), verdict, "{kind}: {}", String::from_utf8_lossy(&bytes));
                     let rec = record(kind, bytes);
-                    let slow = crate::state::decode_value(&rec);
+                    let slow = crate::state::decode_value(&rec, &no_texts());
                     match crate::state::decode_in_place(&rec) {
                         Some(fast) => {
                             accepted += 1;
@@ -578,7 +583,7 @@ mod tests {
                             assert!(slow.is_err() || !verdict, "{kind}: the fast path refused what the Value path reads: {}", String::from_utf8_lossy(&rec.payload));
                         }
                     }
-                    assert_eq!(crate::state::decode(&rec).map_err(|e| e.to_string()), slow.map_err(|e| e.to_string()));
+                    assert_eq!(crate::state::decode(&rec, &no_texts()).map_err(|e| e.to_string()), slow.map_err(|e| e.to_string()));
                 }
             }
         }
@@ -593,7 +598,7 @@ mod tests {
         let bytes = br#"{"project":"acme/payments","tag_name":"v1","tag_name":"v2"}"#.to_vec();
         let rec = record("release.deleted", bytes);
         assert!(crate::state::decode_in_place(&rec).is_none());
-        let Ok(Some(Event::ReleaseDeleted(e))) = crate::state::decode(&rec) else { panic!("not read") };
+        let Ok(Some(Event::ReleaseDeleted(e))) = crate::state::decode(&rec, &no_texts()) else { panic!("not read") };
         assert_eq!(e.tag_name, "v2");
     }
 

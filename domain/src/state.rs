@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use relic_ledger::text_store::TextStore;
 use relic_ledger::Record;
 
 use crate::timing;
@@ -119,14 +120,16 @@ pub struct Internal {
 
 /// Reads the domain event a record carries: its payload is checked against the schema of its kind at
 /// the version it was written with, brought up to the current version, and decoded. `None` for
-/// records that are not domain events (`ledger.created`, `key.rotated`).
-pub fn decode(rec: &Record) -> Result<Option<Event>, EventError> {
+/// records that are not domain events (`ledger.created`, `key.rotated`). Texts the payload keeps
+/// beside the log are read from `texts` and put back first (`schemas/record-v1.md` §Texts kept
+/// beside the log); one that is missing or does not match its reference makes the record unreadable.
+pub fn decode(rec: &Record, texts: &TextStore) -> Result<Option<Event>, EventError> {
     if !DOMAIN_KINDS.contains(&rec.kind.as_str()) {
         return Ok(None);
     }
     let event = match decode_in_place(rec) {
         Some(event) => Some(event),
-        None => decode_value(rec)?,
+        None => decode_value(rec, texts)?,
     };
     if let Some(e) = &event {
         for (field, text) in typed_times(e) {
@@ -141,9 +144,12 @@ pub fn decode(rec: &Record) -> Result<Option<Event>, EventError> {
 
 /// [`decode`] through a `serde_json::Value`: the path for older versions, and the one whose errors
 /// are reported.
-pub(crate) fn decode_value(rec: &Record) -> Result<Option<Event>, EventError> {
+pub(crate) fn decode_value(rec: &Record, texts: &TextStore) -> Result<Option<Event>, EventError> {
     let bad = |reason: String| EventError::Payload { seq: rec.seq, kind: rec.kind.clone(), reason };
-    let payload: serde_json::Value = serde_json::from_slice(&rec.payload).map_err(|e| bad(e.to_string()))?;
+    let payload: serde_json::Value = match texts.resolve(&rec.payload).map_err(|e| bad(e.to_string()))? {
+        Some(resolved) => resolved,
+        None => serde_json::from_slice(&rec.payload).map_err(|e| bad(e.to_string()))?,
+    };
     let payload = crate::schema::upcast(&rec.kind, rec.schema_version, payload).map_err(|e| bad(e.to_string()))?;
     match Event::from_payload(&rec.kind, payload) {
         None => Ok(None),
@@ -155,9 +161,10 @@ pub(crate) fn decode_value(rec: &Record) -> Result<Option<Event>, EventError> {
 /// on the payload read in place ([`crate::payload`]) and the event is decoded from that tree, with
 /// no `serde_json::Value` built. `None` when anything fails (or the payload is at an older
 /// version); [`decode`] then takes the `Value` path, which gives the same event for every payload
-/// this accepts, and the error text for every payload it does not.
+/// this accepts, and the error text for every payload it does not. A payload that refers to texts
+/// kept beside the log always takes the `Value` path, which puts them back.
 pub(crate) fn decode_in_place(rec: &Record) -> Option<Event> {
-    if crate::catalogue::current_version(&rec.kind) != Some(rec.schema_version) {
+    if crate::catalogue::current_version(&rec.kind) != Some(rec.schema_version) || relic_ledger::texts::may_refer(&rec.payload) {
         return None;
     }
     let tree = crate::payload::parse(&rec.payload).ok()?;
@@ -218,8 +225,8 @@ impl State {
     /// Applies one record. Records that are not domain events (`ledger.created`, `key.rotated`) only
     /// advance `size`. Fails only if a payload does not match its kind's schema at its version, which
     /// validation on append rules out for records relic wrote.
-    pub fn apply(&mut self, rec: &Record) -> Result<(), EventError> {
-        let event = decode(rec)?;
+    pub fn apply(&mut self, rec: &Record, texts: &TextStore) -> Result<(), EventError> {
+        let event = decode(rec, texts)?;
         self.apply_decoded(rec, event);
         Ok(())
     }

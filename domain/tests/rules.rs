@@ -419,11 +419,11 @@ fn a_v1_link_added_record_is_read_after_v2_exists() {
         payload: serde_json::to_vec(&v1).unwrap(),
         signature: [0; 64],
     };
-    w.st.apply(&rec).unwrap();
+    w.st.apply(&rec, &relic_ledger::text_store::TextStore::new(std::path::Path::new("/nonexistent"))).unwrap();
     let l = &w.st.projects[P].releases["v2.0.0"].links[&77];
     assert_eq!(l.direct_asset_path.as_deref(), Some("/bin/app"));
     assert_eq!(l.link_type, LinkType::Package);
     // The same payload claimed as v2 does not match the v2 schema.
     let as_v2 = relic_ledger::Record { schema_version: 2, ..rec };
-    assert!(w.st.apply(&as_v2).is_err());
+    assert!(w.st.apply(&as_v2, &relic_ledger::text_store::TextStore::new(std::path::Path::new("/nonexistent"))).is_err());
 }

@@ -34,5 +34,6 @@ pub mod kind;
 pub mod merkle;
 pub mod note;
 pub mod record;
+pub mod texts;
 pub mod tiles;
 pub mod witness;

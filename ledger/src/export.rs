@@ -1,7 +1,8 @@
 //! `relic export --tiles DIR`: the log as static C2SP tlog-tiles files (`schemas/tiles-v1.md`
 //! §Static files), so that any web server or bucket can serve it to tools that are not relic's.
 //!
-//! What this is: the latest checkpoint the log has signed, and every tile and entry bundle its
+//! What this is: the latest checkpoint the log has signed (with a witness policy, the latest a
+//! quorum of witnesses cosigned: `crate::witnesses`), and every tile and entry bundle its
 //! size implies, written under `DIR` with the specification's paths (`DIR/checkpoint`,
 //! `DIR/tile/<L>/<N>[.p/<W>]`, `DIR/tile/entries/<N>[.p/<W>]`). Incremental: a file already there
 //! is kept (tiles are immutable, and a partial tile's width is in its path), so a second run
@@ -36,13 +37,26 @@ pub struct Exported {
 /// # Errors
 /// [`Error::OutOfRange`] if the log has no signed checkpoint yet; I/O and store errors.
 pub fn export_tiles(ledger: &Ledger, dir: &Path) -> Result<Exported> {
-    let (size, _) = ledger
-        .store()
-        .checkpoint_neighbours(ledger.size())?
-        .0
-        .ok_or_else(|| Error::OutOfRange("the log has no signed checkpoint yet: `relic checkpoint` signs one".into()))?;
-    // The stored note, checked against the tree and the log's keys.
-    let signed = ledger.checkpoint(Some(size))?;
+    // With a witness policy, only a checkpoint a quorum cosigned is published.
+    let (size, note) = match crate::witnesses::Policy::load(ledger.dir())? {
+        Some(policy) => {
+            let (size, note) = crate::witnesses::latest_cosigned(ledger.dir(), Some(ledger.size()))?
+                .filter(|(_, note)| policy.accepts(note))
+                .ok_or_else(|| Error::OutOfRange("the log has a witness policy and no cosigned checkpoint yet: `relic checkpoint` asks the witnesses".into()))?;
+            // Checked against the tree and the log's keys, as a stored one is.
+            ledger.checkpoint(Some(size))?;
+            (size, note)
+        }
+        None => {
+            let (size, _) = ledger
+                .store()
+                .checkpoint_neighbours(ledger.size())?
+                .0
+                .ok_or_else(|| Error::OutOfRange("the log has no signed checkpoint yet: `relic checkpoint` signs one".into()))?;
+            // The stored note, checked against the tree and the log's keys.
+            (size, ledger.checkpoint(Some(size))?.note)
+        }
+    };
     let mut out = Exported { size, written: 0, kept: 0, too_large: None };
     for t in tiles::tiles_of(size) {
         let path = dir.join(t.path());
@@ -75,7 +89,7 @@ pub fn export_tiles(ledger: &Ledger, dir: &Path) -> Result<Exported> {
             Err(e) => return Err(e),
         }
     }
-    write(&dir.join("checkpoint"), signed.note.as_bytes())?;
+    write(&dir.join("checkpoint"), note.as_bytes())?;
     Ok(out)
 }
 

@@ -24,6 +24,7 @@ use crate::kind;
 use crate::keys;
 use crate::merkle::{self, Hash};
 use crate::tiles;
+use crate::text_store::{self, TextStore};
 use crate::policy::{Door, Policy};
 use crate::note::{self, SignerKey, VerifierKey};
 use crate::record::{canonical_payload, genesis_link, link_of, Actor, Draft, Record};
@@ -71,7 +72,7 @@ type Reply = oneshot::Sender<Result<Receipt>>;
 type ReplyAll = oneshot::Sender<Result<Vec<Receipt>>>;
 
 enum Request {
-    Append(Draft, Reply),
+    Append(Draft, Vec<PathBuf>, Reply),
     /// Several records that must be written together or not at all, consecutively.
     /// With the files beside the log they name, to be made durable before them.
     AppendAll(Vec<Draft>, Vec<PathBuf>, ReplyAll),
@@ -246,6 +247,12 @@ impl Ledger {
         &self.dir
     }
 
+    /// The long payload texts the records refer to (`schemas/record-v1.md` §Texts kept beside
+    /// the log).
+    pub fn texts(&self) -> TextStore {
+        TextStore::new(&self.dir)
+    }
+
     pub fn origin(&self) -> &str {
         &self.shared.origin
     }
@@ -283,8 +290,8 @@ impl Ledger {
     /// Checks a draft (through [`Door::Raw`]) and queues it; the returned receiver yields once the
     /// record is durable.
     pub fn submit(&self, draft: Draft) -> Result<oneshot::Receiver<Result<Receipt>>> {
-        let draft = self.prepare(draft, Door::Raw)?;
-        self.enqueue(|reply| Request::Append(draft, reply))
+        let (draft, files) = text_store::keep(&self.dir, self.prepare(draft, Door::Raw)?)?;
+        self.enqueue(|reply| Request::Append(draft, files, reply))
     }
 
     /// Appends several records atomically: they get consecutive sequence numbers and reach the disk
@@ -312,13 +319,25 @@ impl Ledger {
     /// written without a sync ([`relic_store::fs::write_unsynced`]); the commit that acknowledges
     /// the drafts makes them durable first, with one sync for all the files of its group.
     pub fn queue_decided(&self, drafts: Vec<Draft>, files: Vec<PathBuf>) -> Result<Queued> {
-        let drafts = drafts.into_iter().map(|d| self.prepare(d, Door::Decided)).collect::<Result<Vec<_>>>()?;
+        let (drafts, files) = self.prepare_all(drafts, Door::Decided, files)?;
         self.enqueue(|reply| Request::AppendAll(drafts, files, reply)).map(Queued)
     }
 
     fn submit_all(&self, drafts: Vec<Draft>, door: Door) -> Result<oneshot::Receiver<Result<Vec<Receipt>>>> {
-        let drafts = drafts.into_iter().map(|d| self.prepare(d, door)).collect::<Result<Vec<_>>>()?;
-        self.enqueue(|reply| Request::AppendAll(drafts, Vec::new(), reply))
+        let (drafts, files) = self.prepare_all(drafts, door, Vec::new())?;
+        self.enqueue(|reply| Request::AppendAll(drafts, files, reply))
+    }
+
+    /// [`Ledger::prepare`] for each draft, then its long texts kept beside the log
+    /// ([`text_store::keep`]): the drafts as written, and `files` with the texts' files added.
+    fn prepare_all(&self, drafts: Vec<Draft>, door: Door, mut files: Vec<PathBuf>) -> Result<(Vec<Draft>, Vec<PathBuf>)> {
+        let mut out = Vec::with_capacity(drafts.len());
+        for d in drafts {
+            let (d, kept) = text_store::keep(&self.dir, self.prepare(d, door)?)?;
+            files.extend(kept);
+            out.push(d);
+        }
+        Ok((out, files))
     }
 
     /// Checks a draft on the caller's thread, as every append does first: not one of the ledger's
@@ -331,6 +350,7 @@ impl Ledger {
             return Err(Error::ReservedKind(draft.kind));
         }
         draft.payload = canonical_payload(&draft.payload)?;
+        text_store::check_unreserved(&draft.payload)?;
         draft.check()?;
         policy.admit(&draft, door).map_err(Error::Refused)?;
         Ok(draft)
@@ -595,7 +615,8 @@ impl Sequencer {
         let mut rotation = None;
         for r in requests {
             match r {
-                Request::Append(draft, reply) => {
+                Request::Append(draft, files, reply) => {
+                    group.sync_first(files);
                     let receipt = self.append(&mut group, draft);
                     replies.push(Ack::One(reply, receipt));
                 }

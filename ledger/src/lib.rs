@@ -32,10 +32,11 @@ pub mod mirror;
 pub mod outbox;
 pub mod paths;
 pub mod policy;
+pub mod text_store;
 pub mod verify;
 pub mod witnesses;
 
-pub use relic_formats::{batch, chain, checkpoint, cosignature, hex, kind, merkle, note, record, tiles, witness};
+pub use relic_formats::{batch, chain, checkpoint, cosignature, hex, kind, merkle, note, record, texts, tiles, witness};
 pub use relic_store::{layout, store};
 
 pub use error::{Error, Result};

@@ -35,6 +35,7 @@ pub fn release_history(ledger: &Ledger, project: &str, tag: &str, as_of: AsOf) -
             .and_then(|p| p.releases.get(tag).map(|r| release_json(p, r, at, Sight::Full)))
             .unwrap_or(Value::Null)
     };
+    let texts = ledger.texts();
     for item in ledger.records(0) {
         let (seq, bytes) = item?;
         if seq >= snap.size {
@@ -50,7 +51,7 @@ pub fn release_history(ledger: &Ledger, project: &str, tag: &str, as_of: AsOf) -
             && rec.payload_json().get("target").and_then(Value::as_str) == Some(tag);
         let touches = rec.subject == subject || denied_here;
         let before = if touches { view(&state, rec.time()) } else { Value::Null };
-        let event = match relic_domain::state::decode(&rec) {
+        let event = match relic_domain::state::decode(&rec, &texts) {
             Ok(event) => event,
             Err(e) => {
                 // Unreadable: the history shows it where it touches this release, and goes on.

@@ -42,7 +42,7 @@ fn crash_during_catch_up(store: &ViewStore, ledger: &Ledger, batch: u64, stop: u
     for item in ledger.records(up.views().state.size).take(stop as usize) {
         let (_, bytes) = item.unwrap();
         let rec = Record::decode(&bytes).unwrap();
-        let event = relic_domain::state::decode(&rec).unwrap();
+        let event = relic_domain::state::decode(&rec, &ledger.texts()).unwrap();
         up.apply(&rec, event, None).unwrap();
         since += 1;
         if since == batch {

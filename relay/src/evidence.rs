@@ -1,8 +1,10 @@
 //! Evidence documents and report artifacts travel beside the log, on a topic of their own.
 //!
-//! What this is: the files that `evidence.collected` records name by digest — the evidence document
-//! `evidence/<sha>.json` and each report artifact `artifacts/<blake3>`, content-addressed by BLAKE3
-//! in the data directory (`domain/src/evidence.rs`). The publisher sends them before the record that
+//! What this is: the files that records name by digest — the evidence document
+//! `evidence/<sha>.json` and each report artifact `artifacts/<blake3>` of an `evidence.collected`
+//! record (`domain/src/evidence.rs`), and the long texts any payload keeps beside the log,
+//! `texts/<blake3>` (`schemas/record-v1.md` §Texts kept beside the log), all content-addressed by
+//! BLAKE3 in the data directory. The publisher sends them before the record that
 //! names them (message key = that relative path, value = the exact bytes); a mirror stores a file
 //! only if its bytes hash to the digest its name carries, so that `relic evidence verify` and the
 //! compliance report work on the mirror as on the origin.
@@ -23,13 +25,23 @@ fn is_digest(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// The relative paths of the files a record names: none unless it is `evidence.collected`.
+/// The relative paths of the files a record names: the texts its payload keeps beside the log
+/// (`texts/<blake3>`, any kind), and for `evidence.collected` its document and artifacts.
 pub(crate) fn files_named_by(record: &Record) -> Vec<String> {
+    let mut files = Vec::new();
+    if relic_ledger::texts::may_refer(&record.payload) {
+        // A malformed reference names nothing (readers report it where they decode the record).
+        for (digest, _) in relic_ledger::texts::references(&record.payload_json()).unwrap_or_default() {
+            let name = format!("texts/{digest}");
+            if !files.contains(&name) {
+                files.push(name);
+            }
+        }
+    }
     if record.kind != EVIDENCE_COLLECTED {
-        return Vec::new();
+        return files;
     }
     let p = record.payload_json();
-    let mut files = Vec::new();
     if let Some(sha) = p.get("sha").and_then(|s| s.as_str()).filter(|s| is_digest(s)) {
         files.push(format!("evidence/{sha}.json"));
     }
@@ -41,15 +53,19 @@ pub(crate) fn files_named_by(record: &Record) -> Vec<String> {
     files
 }
 
-/// The digest a file's name carries, if the name is one of the two content-addressed forms.
+/// The digest a file's name carries, if the name is one of the three content-addressed forms.
 fn digest_of(name: &str) -> Option<&str> {
-    let d = name.strip_prefix("evidence/").and_then(|r| r.strip_suffix(".json")).or_else(|| name.strip_prefix("artifacts/"))?;
+    let d = name
+        .strip_prefix("evidence/")
+        .and_then(|r| r.strip_suffix(".json"))
+        .or_else(|| name.strip_prefix("artifacts/"))
+        .or_else(|| name.strip_prefix("texts/"))?;
     is_digest(d).then_some(d)
 }
 
 /// Why a received file was refused.
 pub(crate) fn check(name: &str, bytes: &[u8]) -> Result<(), String> {
-    let digest = digest_of(name).ok_or_else(|| format!("{name:?} is not an evidence document or artifact name"))?;
+    let digest = digest_of(name).ok_or_else(|| format!("{name:?} is not the name of an evidence document, artifact or text"))?;
     let found = blake3::hash(bytes).to_hex();
     if found.as_str() != digest {
         return Err(format!("{name}: its bytes hash to {found}, not to the digest its name carries"));

@@ -124,10 +124,11 @@ fn dispatch(data: &Path, ledger: &Ledger, base: &str) -> Result<(), String> {
         }
         let mut touched = BTreeSet::new();
         // Read in order, one pass (a record's offset is found once, not once per record).
+        let texts = ledger.texts();
         for r in ledger.records(applied).take((size - applied) as usize) {
             let (seq, bytes) = r.map_err(|e| e.to_string())?;
             let rec = Record::decode(&bytes).map_err(|e| format!("record {seq}: {e}"))?;
-            let event = relic_domain::state::decode(&rec).ok().flatten();
+            let event = relic_domain::state::decode(&rec, &texts).ok().flatten();
             // Replayed only, up to where the last run stopped dispatching.
             let deliver = seq >= done;
             let (action, project, tag) = match &event {
