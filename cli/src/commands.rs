@@ -54,7 +54,7 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
         Command::Milestone(c) => d::milestone(data, c, json, out),
         Command::Release(c) => d::release(data, c, json, out, err),
         Command::Link(c) => d::link(data, c, json, out),
-        Command::Evidence(c) => d::evidence_cmd(data, c, json, out),
+        Command::Evidence(c) => d::evidence_cmd(data, c, json, out, err),
         Command::Internal(c) => d::internal(data, c, json, out, err),
         Command::Report(c) => d::report(data, c, out),
         Command::Projections(c) => d::projections(data, c, json, out),

@@ -266,14 +266,43 @@ pub enum EvidenceCmd {
         who: Who,
     },
     /// Recompute the digest of every evidence document of a release (or one, by --sha) and of the
-    /// report artifacts they reference.
+    /// report artifacts they reference; or, with --bundle, check an evidence bundle offline.
     Verify {
+        #[arg(long, visible_alias = "project-id", required_unless_present = "bundle")]
+        project: Option<String>,
+        #[arg(long = "tag-name", required_unless_present = "bundle")]
+        tag_name: Option<String>,
+        #[arg(long, conflicts_with = "bundle")]
+        sha: Option<String>,
+        /// An evidence bundle (`relic evidence bundle`) to check offline, without a data directory
+        /// (schemas/evidence-bundle-v1.md).
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["project", "tag_name"])]
+        bundle: Option<std::path::PathBuf>,
+        /// With --bundle: the log's verifier key (text or file; repeat for every key the
+        /// checkpoint and the record need, `relic key --all`).
+        #[arg(long, requires = "bundle")]
+        key: Vec<String>,
+        /// With --bundle: the checkpoint must carry these witnesses' cosignatures.
+        #[command(flatten)]
+        witnesses: crate::args::WitnessPolicy,
+    },
+    /// Write one file that proves a release's evidence offline: the document, its report
+    /// artifacts, the signed record that names them and its tlog-proof against the (cosigned)
+    /// checkpoint (schemas/evidence-bundle-v1.md).
+    Bundle {
         #[arg(long, visible_alias = "project-id")]
         project: String,
         #[arg(long = "tag-name")]
         tag_name: String,
+        /// Which evidence (default: the latest).
         #[arg(long)]
         sha: Option<String>,
+        /// Where to write the bundle (outside the data directory).
+        #[arg(long, value_name = "FILE")]
+        output: std::path::PathBuf,
+        /// Carry the artifacts' digests and sizes only, not their bytes.
+        #[arg(long)]
+        without_artifacts: bool,
     },
     /// Print a stored evidence document.
     Show {

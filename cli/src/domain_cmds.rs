@@ -242,12 +242,52 @@ fn read_state(data: &Path) -> Result<State> {
     Ok(st)
 }
 
-pub fn evidence_cmd(data: &Path, c: EvidenceCmd, json: bool, out: &mut dyn Write) -> Result<()> {
+pub fn evidence_cmd(data: &Path, c: EvidenceCmd, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     match c {
         EvidenceCmd::Collect { project, tag_name, who } => {
             run(data, &who, Command::CollectEvidence { project, tag_name, reason: EvidenceReason::OnDemand, scheduled_at: None }, json, out)
         }
-        EvidenceCmd::Verify { project, tag_name, sha } => {
+        EvidenceCmd::Verify { bundle: Some(file), key, witnesses, .. } => verify_bundle(&file, &key, &witnesses, json, out),
+        EvidenceCmd::Bundle { project, tag_name, sha, output, without_artifacts } => {
+            relic_ledger::paths::check_output(data, "--output", &output)?;
+            let (ledger, size) = crate::relay_cmds::open_for_checkpoint(data, None)?;
+            let mut st = State::default();
+            service::replay(&ledger, &mut st).map_err(service_err)?;
+            let r = st.projects.get(&project).and_then(|p| p.releases.get(&tag_name)).ok_or_else(|| CliError::Domain("Release does not exist".into()))?;
+            let e = match &sha {
+                Some(s) => r.evidences.iter().find(|e| &e.sha == s),
+                None => r.evidences.last(),
+            }
+            .ok_or_else(|| CliError::Domain(format!("{project}@{tag_name} has no evidence{}", sha.as_ref().map(|s| format!(" {s}")).unwrap_or_default())))?;
+            let document = evidence::verify_document(data, &e.sha, &e.report_artifacts).map_err(|err| CliError::Domain(err.to_string()))?;
+            let mut artifacts = Vec::with_capacity(e.report_artifacts.len());
+            for a in &e.report_artifacts {
+                let bytes = if without_artifacts {
+                    None
+                } else {
+                    let p = evidence::artifact_path(data, &a.blake3);
+                    Some(std::fs::read(&p).map_err(|source| CliError::Io { path: p.display().to_string(), source })?)
+                };
+                artifacts.push(relic_domain::evidence_bundle::Included { artifact: a.clone(), bytes });
+            }
+            let record = ledger.record_bytes(e.seq)?;
+            let proof = crate::relay_cmds::prove_published(&ledger, e.seq, size, err)?;
+            let bytes = relic_domain::evidence_bundle::encode(&record, &proof, &document, &artifacts);
+            // Checked as an auditor will check it, before it is written.
+            let keys: Vec<_> = ledger.keys().into_iter().map(|k| k.key).collect();
+            let v = relic_domain::evidence_bundle::verify(&bytes, &keys).map_err(|e| CliError::Domain(format!("the bundle does not verify: {e}")))?;
+            relic_ledger::paths::check_output(data, "--output", &output)?;
+            std::fs::write(&output, &bytes).map_err(|source| CliError::Io { path: output.display().to_string(), source })?;
+            if json {
+                writeln!(out, "{}", json!({"output": output, "bytes": bytes.len(), "sha": e.sha, "record": e.seq, "checkpoint_size": v.size, "artifacts": artifacts.len(), "artifacts_included": v.artifacts_included})).map_err(out_err)
+            } else {
+                writeln!(out, "wrote {} ({} bytes): evidence {} of {project}@{tag_name}, record {} proven at checkpoint size {}", output.display(), bytes.len(), e.sha, e.seq, v.size).map_err(out_err)
+            }
+        }
+        EvidenceCmd::Verify { project, tag_name, sha, .. } => {
+            let (Some(project), Some(tag_name)) = (project, tag_name) else {
+                return Err(CliError::Usage("evidence verify needs --project and --tag-name, or --bundle".into()));
+            };
             // One handle for reading the state and proving the records (a store is opened once per process).
             let (ledger, size) = crate::relay_cmds::open_for_checkpoint(data, None)?;
             let mut st = State::default();
@@ -286,6 +326,33 @@ pub fn evidence_cmd(data: &Path, c: EvidenceCmd, json: bool, out: &mut dyn Write
             out.write_all(&bytes).map_err(out_err)?;
             writeln!(out).map_err(out_err)
         }
+    }
+}
+
+/// `relic evidence verify --bundle FILE --key K [--witness W --quorum Q]`: offline, from the file alone.
+fn verify_bundle(file: &Path, key: &[String], witnesses: &crate::args::WitnessPolicy, json: bool, out: &mut dyn Write) -> Result<()> {
+    if key.is_empty() {
+        return Err(CliError::Usage("--bundle needs --key: the log's verifier key (relic key)".into()));
+    }
+    let keys = key
+        .iter()
+        .map(|k| relic_ledger::note::VerifierKey::parse(&crate::commands::key_text(k)?).map_err(|e| CliError::Usage(format!("--key {k}: {e}"))))
+        .collect::<Result<Vec<_>>>()?;
+    let bytes = std::fs::read(file).map_err(|source| CliError::Io { path: file.display().to_string(), source })?;
+    let v = relic_domain::evidence_bundle::verify(&bytes, &keys).map_err(|e| CliError::Domain(format!("{}: {e}", file.display())))?;
+    crate::witness_cmds::require_quorum(&v.checkpoint_note, witnesses)?;
+    let e = &v.evidence;
+    if json {
+        let j = json!({"ok": true, "origin": v.origin, "checkpoint_size": v.size, "record": v.seq, "project": e.project, "tag_name": e.tag_name,
+            "sha": e.sha, "collected_at": e.collected_at, "artifacts": e.report_artifacts.len(), "artifacts_included": v.artifacts_included});
+        writeln!(out, "{j}").map_err(out_err)
+    } else {
+        writeln!(
+            out,
+            "ok: evidence {} of {}@{} ({}) matches its digest; {} of {} artifact(s) included and intact; its record {} is signed and in the log {} at checkpoint size {}",
+            e.sha, e.project, e.tag_name, e.collected_at, v.artifacts_included, e.report_artifacts.len(), v.seq, v.origin, v.size
+        )
+        .map_err(out_err)
     }
 }
 

@@ -150,8 +150,13 @@ pub fn checkpoint(data: &Path, size: Option<u64>, err: &mut dyn Write) -> Result
 /// A tlog-proof for record `seq`, against the checkpoint [`checkpoint`] would return.
 pub fn prove_inclusion(data: &Path, seq: u64, size: Option<u64>, err: &mut dyn Write) -> Result<InclusionBundle> {
     let (l, size) = open_for_checkpoint(data, size)?;
+    prove_published(&l, seq, size, err)
+}
+
+/// [`prove_inclusion`] with a ledger opened by [`open_for_checkpoint`].
+pub fn prove_published(l: &Ledger, seq: u64, size: Option<u64>, err: &mut dyn Write) -> Result<InclusionBundle> {
     let mut bundle = l.prove_inclusion(seq, size)?;
-    bundle.checkpoint = published(&l, Some(size.unwrap_or_else(|| l.size())), err)?.note;
+    bundle.checkpoint = published(l, Some(size.unwrap_or_else(|| l.size())), err)?.note;
     Ok(bundle)
 }
 

@@ -122,7 +122,7 @@ pub fn document_path(sha: &str) -> String {
     format!("evidence/{sha}.json")
 }
 
-fn artifact_path(data: &Path, digest: &str) -> PathBuf {
+pub fn artifact_path(data: &Path, digest: &str) -> PathBuf {
     data.join("artifacts").join(digest)
 }
 

@@ -22,6 +22,7 @@ pub mod catalogue;
 pub mod decide;
 pub mod event;
 pub mod evidence;
+pub mod evidence_bundle;
 pub mod feed;
 pub mod freeze;
 pub mod internal;

@@ -1,6 +1,10 @@
 //! Test vectors for evidence documents (`schemas/evidence-v1.md`): the canonical bytes and BLAKE3
 //! digest of a fixed document, including a redacted confidential issue and a report artifact.
-//! `RELIC_WRITE_VECTORS=1` rewrites `schemas/vectors/evidence-v1.json`; otherwise any difference fails.
+//! And for evidence bundles (`schemas/evidence-bundle-v1.md`): a bundle of that release's evidence
+//! in a small log signed by a fixed key and cosigned by a fixed witness, with altered copies and
+//! the check each must fail.
+//! `RELIC_WRITE_VECTORS=1` rewrites `schemas/vectors/evidence-v1.json` and
+//! `schemas/vectors/evidence-bundle-v1.json`; otherwise any difference fails.
 
 use chrono::{TimeZone, Utc};
 use relic_domain::decide::{decide, Command};
@@ -9,6 +13,12 @@ use relic_domain::evidence;
 use relic_domain::state::State;
 
 fn fixed_document() -> evidence::Document {
+    fixed_release().documents.into_iter().next().expect("evidence on create")
+}
+
+/// The decision that creates the vectors' release: its events (the evidence collected on create
+/// among them) and its evidence document.
+fn fixed_release() -> relic_domain::decide::Decision {
     let now = Utc.with_ymd_and_hms(2026, 6, 1, 10, 0, 0).unwrap();
     let mut st = State::default();
     let mut run = |actor: &str, cmd: Command| {
@@ -42,7 +52,7 @@ fn fixed_document() -> evidence::Document {
     }));
     let junit = relic_domain::evidence::ArtifactFile::new("rspec.xml", b"<testsuites/>\n".to_vec());
     assert_eq!(junit.artifact.size, 14);
-    let d = run("alice", Command::CreateRelease {
+    run("alice", Command::CreateRelease {
         project: "acme/payments".into(),
         tag_name: "v4.3.0".into(),
         name: Some("Payments 4.3".into()),
@@ -53,8 +63,7 @@ fn fixed_document() -> evidence::Document {
         milestones: vec!["4.3".into()],
         links: vec![],
         report_artifacts: vec![junit],
-    });
-    d.documents.into_iter().next().expect("evidence on create")
+    })
 }
 
 #[test]
@@ -101,4 +110,131 @@ fn evidence_documents_match_their_schema() {
     bad(&|d| drop(d["release"].as_object_mut().unwrap().remove("tag_name")));
     bad(&|d| d["release"]["milestones"][0]["issues"][1]["title"] = serde_json::json!("Chargeback fraud"));
     assert!(bad(&|d| d["collected_at"] = serde_json::json!("2026-06-01 10:00")).starts_with("/collected_at"));
+}
+
+/// Builds the bundle vectors: the log is record 0 and the create decision's events, one record a
+/// second apart from 2026-06-01T10:00:00Z, all signed by a key from a fixed seed; its checkpoint is
+/// cosigned by a witness from a fixed seed at a fixed time. Ed25519 is deterministic, so the bytes
+/// are the same on every run.
+fn bundle_vectors() -> serde_json::Value {
+    use relic_domain::evidence_bundle::{encode, Included};
+    use relic_ledger::checkpoint::{Checkpoint, InclusionBundle};
+    use relic_ledger::cosignature::Cosigner;
+    use relic_ledger::merkle;
+    use relic_ledger::note::{self, SignerKey};
+    use relic_ledger::record::{canonical_json, genesis_link, link_of, Actor, Record};
+    use serde_json::json;
+
+    let origin = "vectors.relic.example/log";
+    let log = SignerKey::from_seed(origin, [7; 32]).unwrap();
+    let witness = Cosigner::from_seed("vectors.relic.example/witness", [9; 32]).unwrap();
+    let d = fixed_release();
+    let mut entries: Vec<(String, String, u16, serde_json::Value)> =
+        vec![("ledger.created".into(), origin.into(), 1, json!({"key": log.verifier().to_string(), "origin": origin}))];
+    for e in &d.events {
+        entries.push((e.kind().into(), e.subject(), relic_domain::catalogue::current_version(e.kind()).unwrap_or(1), e.payload()));
+    }
+    let mut records = Vec::new();
+    let mut prev = genesis_link(origin);
+    for (i, (kind, subject, version, payload)) in entries.into_iter().enumerate() {
+        let role = if i == 0 { "system" } else { "owner" };
+        let mut rec = Record {
+            seq: i as u64,
+            time_us: 1_780_308_000_000_000 + i as i64 * 1_000_000,
+            schema_version: version,
+            key_id: log.key_id(),
+            prev,
+            actor: Actor { id: "alice".into(), role: role.into() },
+            kind,
+            subject,
+            payload: canonical_json(&payload),
+            signature: [0; 64],
+        };
+        rec.signature = log.sign(&Record::signed_message(&rec.body()));
+        let bytes = rec.to_bytes();
+        prev = link_of(&bytes);
+        records.push((rec, bytes));
+    }
+    let seq = records.iter().position(|(r, _)| r.kind == EVIDENCE_COLLECTED).expect("an evidence record") as u64;
+    let n = records.len() as u64;
+    let mut stored = Vec::new();
+    let mut f = merkle::Frontier::new();
+    for (_, b) in &records {
+        stored.extend(f.push(merkle::leaf_hash(b)));
+    }
+    let root = merkle::tree_hash(n, stored.as_slice()).unwrap();
+    let body = Checkpoint::new(origin, n, root).body();
+    let signed = note::sign(&body, &log).unwrap();
+    let cosigned = format!("{signed}{}", witness.sign(&body, 1_780_308_600));
+    let proof = InclusionBundle { extra: None, index: seq, proof: merkle::prove_inclusion(seq, n, stored.as_slice()).unwrap(), checkpoint: cosigned.clone() };
+    let doc = d.documents[0].clone();
+    let artifact = d.events.iter().find_map(|e| match e {
+        Event::EvidenceCollected(ev) => ev.report_artifacts.first().cloned(),
+        _ => None,
+    });
+    let artifact = artifact.expect("the release's artifact");
+    let with = [Included { artifact: artifact.clone(), bytes: Some(b"<testsuites/>\n".to_vec()) }];
+    let without = [Included { artifact, bytes: None }];
+    let record = &records[seq as usize].1;
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    let valid = encode(record, &proof, &doc.bytes, &with);
+    // Altered copies, each failing one check.
+    let mut doc_altered = doc.bytes.clone();
+    let at = doc_altered.iter().position(|b| *b == b'4').unwrap();
+    doc_altered[at] = b'5';
+    let other_record = &records[seq as usize - 1].1;
+    let uncosigned = InclusionBundle { checkpoint: signed.clone(), ..proof.clone() };
+    let foreign_key = SignerKey::from_seed(origin, [8; 32]).unwrap();
+    let forged = InclusionBundle { checkpoint: note::sign(&body, &foreign_key).unwrap(), ..proof.clone() };
+    let artifact_altered = [Included { artifact: with[0].artifact.clone(), bytes: Some(b"<testsuites failures=\"1\"/>".to_vec()) }];
+    let cases = vec![
+        json!({"name": "valid, with the artifact's bytes", "bundle": text(valid.clone()), "quorum": 1, "expect": "ok"}),
+        json!({"name": "valid, without the artifact's bytes", "bundle": text(encode(record, &proof, &doc.bytes, &without)), "quorum": 1, "expect": "ok"}),
+        json!({"name": "the document altered (one digit)", "bundle": text(encode(record, &proof, &doc_altered, &with)), "quorum": 0, "expect": "document"}),
+        json!({"name": "an artifact's bytes altered", "bundle": text(encode(record, &proof, &doc.bytes, &artifact_altered)), "quorum": 0, "expect": "artifact"}),
+        json!({"name": "another record of the log in place of the evidence record", "bundle": text(encode(other_record, &proof, &doc.bytes, &with)), "quorum": 0, "expect": "record"}),
+        json!({"name": "a checkpoint signed by another key of the same name", "bundle": text(encode(record, &forged, &doc.bytes, &with)), "quorum": 0, "expect": "checkpoint"}),
+        json!({"name": "valid for the log key, but the checkpoint carries no cosignature", "bundle": text(encode(record, &uncosigned, &doc.bytes, &with)), "quorum": 1, "expect": "quorum"}),
+        json!({"name": "a member too many", "bundle": text(valid).replacen("{", "{\"a\":1,", 1), "quorum": 0, "expect": "malformed"}),
+    ];
+    json!({
+        "description": "Evidence bundles (schemas/evidence-bundle-v1.md). Each case's bundle is the file's exact text; verify it with log_key, then, when quorum is 1, require witness_key's cosignature. expect: ok, or the check that fails first (malformed, checkpoint, record, document, artifact, quorum).",
+        "log_key": log.verifier().to_string(),
+        "witness_key": witness.public().to_string(),
+        "cases": cases,
+    })
+}
+
+#[test]
+fn evidence_bundle_vectors() {
+    use relic_domain::evidence_bundle::{verify, BundleError};
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas/vectors/evidence-bundle-v1.json");
+    let vector = bundle_vectors();
+    if std::env::var_os("RELIC_WRITE_VECTORS").is_some() {
+        std::fs::write(path, serde_json::to_string_pretty(&vector).unwrap() + "\n").unwrap();
+    }
+    let stored: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(stored, vector, "schemas/vectors/evidence-bundle-v1.json no longer matches the code");
+    let key = relic_ledger::note::VerifierKey::parse(stored["log_key"].as_str().unwrap()).unwrap();
+    let witness = relic_ledger::cosignature::CosignerKey::parse(stored["witness_key"].as_str().unwrap()).unwrap();
+    for case in stored["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let outcome = match verify(case["bundle"].as_str().unwrap().as_bytes(), std::slice::from_ref(&key)) {
+            Err(BundleError::Malformed(_)) => "malformed",
+            Err(BundleError::Checkpoint(_)) => "checkpoint",
+            Err(BundleError::Record(_)) => "record",
+            Err(BundleError::Document(_)) => "document",
+            Err(BundleError::Artifact { .. }) => "artifact",
+            Ok(v) => {
+                let cosigned = relic_ledger::cosignature::verify(&v.checkpoint_note, std::slice::from_ref(&witness)).unwrap();
+                if (cosigned.len() as u64) < case["quorum"].as_u64().unwrap() {
+                    "quorum"
+                } else {
+                    assert_eq!((v.evidence.tag_name.as_str(), v.origin.as_str()), ("v4.3.0", "vectors.relic.example/log"), "{name}");
+                    "ok"
+                }
+            }
+        };
+        assert_eq!(outcome, case["expect"].as_str().unwrap(), "case {name:?}");
+    }
 }

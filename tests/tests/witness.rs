@@ -253,3 +253,58 @@ fn a_log_with_a_witness_policy_publishes_only_checkpoints_a_quorum_cosigned() {
     let o = relic(&data, &["witness", "serve", "--dir", t.path().join("w1").to_str().unwrap(), "--mirror", data.to_str().unwrap()]);
     assert!(o.code != 0 && o.stderr.contains("not a mirror"), "{}", o.stderr);
 }
+
+#[test]
+fn an_evidence_bundle_is_checked_offline_with_the_log_and_witness_keys_alone() {
+    let (t, data, log_key) = new_log("bundle.test/log");
+    let junit = t.path().join("junit.xml");
+    std::fs::write(&junit, "<testsuite tests=\"3\" failures=\"0\"/>\n").unwrap();
+    ok(relic(&data, &["release", "create", "--project", "acme/app", "--tag-name", "v1.0", "--ref", "main", "--report-artifact", junit.to_str().unwrap(), "--actor", "alice"]));
+    let wdir = t.path().join("w1");
+    let wkey = ok(relic(&data, &["witness", "init", "--dir", wdir.to_str().unwrap(), "--name", "witness.test/w1"])).trim().to_string();
+    ok(relic(&data, &["witness", "trust", "--dir", wdir.to_str().unwrap(), "--key", &log_key]));
+    let (mut witness, url) = start_witness(&wdir);
+    ok(relic(&data, &["witnesses", "add", "--url", &url, "--key", &wkey]));
+
+    let bundle = t.path().join("v1.0.bundle");
+    let written = ok(relic(&data, &["evidence", "bundle", "--project", "acme/app", "--tag-name", "v1.0", "--output", bundle.to_str().unwrap()]));
+    assert!(written.starts_with("wrote "), "{written}");
+    let text = std::fs::read_to_string(&bundle).unwrap();
+    assert!(text.contains("— witness.test/w1 "), "the bundle's checkpoint is the cosigned one");
+    // Checked with nothing but the file and the keys: no data directory.
+    let nowhere = t.path().join("no-data-here");
+    let b = bundle.to_str().unwrap();
+    let said = ok(relic(&nowhere, &["evidence", "verify", "--bundle", b, "--key", &log_key, "--witness", &wkey]));
+    assert!(said.starts_with("ok: evidence ") && said.contains("1 of 1 artifact(s) included and intact"), "{said}");
+    assert!(!nowhere.exists(), "verifying a bundle creates nothing");
+    let lean = t.path().join("lean.bundle");
+    ok(relic(&data, &["evidence", "bundle", "--project", "acme/app", "--tag-name", "v1.0", "--output", lean.to_str().unwrap(), "--without-artifacts"]));
+    let said = ok(relic(&nowhere, &["evidence", "verify", "--bundle", lean.to_str().unwrap(), "--key", &log_key]));
+    assert!(said.contains("0 of 1 artifact(s) included"), "{said}");
+
+    // Whatever is altered is named; another log's key or a missing witness is refused.
+    let altered = t.path().join("altered.bundle");
+    let at = text.find("\"document\":\"").unwrap() + 40;
+    let flipped = if &text[at..at + 1] == "A" { "B" } else { "A" };
+    std::fs::write(&altered, format!("{}{flipped}{}", &text[..at], &text[at + 1..])).unwrap();
+    let o = relic(&nowhere, &["evidence", "verify", "--bundle", altered.to_str().unwrap(), "--key", &log_key]);
+    assert!(o.code != 0 && o.stderr.contains("its evidence document: its bytes hash to"), "{}", o.stderr);
+    let (_t2, _other, other_key) = new_log("bundle.test/log");
+    let o = relic(&nowhere, &["evidence", "verify", "--bundle", b, "--key", &other_key]);
+    assert!(o.code != 0 && o.stderr.contains("its checkpoint"), "{}", o.stderr);
+    let stranger = ok(relic(&data, &["witness", "init", "--dir", t.path().join("w2").to_str().unwrap(), "--name", "witness.test/w2"])).trim().to_string();
+    let o = relic(&nowhere, &["evidence", "verify", "--bundle", b, "--key", &log_key, "--witness", &stranger]);
+    assert!(o.code != 0 && o.stderr.contains("0 valid cosignature(s) of the 1 required"), "{}", o.stderr);
+    let o = relic(&nowhere, &["evidence", "verify", "--bundle", b]);
+    assert!(o.code != 0 && o.stderr.contains("--bundle needs --key"), "{}", o.stderr);
+    let o = relic(&data, &["evidence", "bundle", "--project", "acme/app", "--tag-name", "v1.0", "--output", data.join("keys").join("x").to_str().unwrap()]);
+    assert!(o.code != 0, "a bundle written into the data directory");
+
+    // Without the witness's cosignature nothing is published, so no bundle is written.
+    witness.kill().unwrap();
+    witness.wait().unwrap();
+    ok(relic(&data, &["evidence", "collect", "--project", "acme/app", "--tag-name", "v1.0", "--actor", "alice"]));
+    let late = t.path().join("late.bundle");
+    let o = relic(&data, &["evidence", "bundle", "--project", "acme/app", "--tag-name", "v1.0", "--output", late.to_str().unwrap()]);
+    assert!(o.code != 0 && o.stderr.contains("is not published") && !late.exists(), "{}", o.stderr);
+}
