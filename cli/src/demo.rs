@@ -90,16 +90,16 @@ fn history(now: DateTime<Utc>, junit: evidence::ArtifactFile) -> Vec<(&'static s
         ("bob", create("v4.4.0", now + day * 14), false),
         ("bob", Command::CollectEvidence { project: P.into(), tag_name: "v4.3.0".into(), reason: EvidenceReason::OnDemand, scheduled_at: None }, false),
         ("sam", Command::InternalDetect { id: ir.clone(), project: P.into(), kind: InternalKind::Vulnerability, severity: 1,
-            title: "Authentication bypass in the settlement API".into(), reported_by: "security-incident-response".into(), detected_at: Some(ts(now - Duration::hours(30))) }, false),
+            title: "Authentication bypass in the settlement API".into(), reported_by: "security-incident-response".into(), detected_at: Some(ts(now - Duration::hours(3))) }, false),
         ("sam", Command::InternalPrepare { id: ir.clone(), release_issue: "https://issues.example.com/release/1234".into(),
             notified: vec!["single-tenant-group".into()], targets: vec!["4.2".into(), "4.1".into()] }, false),
         ("sam", Command::InternalRemediate { id: ir.clone(), default_branch_commit: "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432".into(),
-            multi_tenant_deployed_at: ts(now - Duration::hours(20)), security_verified_by: Some("appsec".into()) }, false),
+            multi_tenant_deployed_at: String::new(), security_verified_by: Some("appsec".into()) }, false),
         ("sam", Command::InternalRelease { id: ir.clone(), packages: vec![pkg("4.2.1-internal.1", 'a'), pkg("4.1.1-internal.1", 'b')], scheme: None }, true),
         ("sam", Command::InternalBackport { id: ir.clone(), target: "4.2".into(), merge_request: "!4521".into(), approved: true, pipeline: "success".into(), merged_commit: "1a2b3c4".into() }, false),
         ("sam", Command::InternalBackport { id: ir.clone(), target: "4.1".into(), merge_request: "!4522".into(), approved: true, pipeline: "success".into(), merged_commit: "5d6e7f8".into() }, false),
         ("sam", Command::InternalRelease { id: ir.clone(), packages: vec![pkg("4.2.1-internal.1", 'a'), pkg("4.1.1-internal.1", 'b')], scheme: None }, false),
-        ("sam", Command::InternalFinalize { id: ir.clone(), rollout_completed_at: ts(now - Duration::hours(2)),
+        ("sam", Command::InternalFinalize { id: ir.clone(), rollout_completed_at: String::new(),
             notified: vec!["single-tenant-group".into()], emergency_maintenance: "EM-2026-017".into() }, false),
         ("bob", create("v4.2.1", now), false),
         ("bob", create("v4.1.1", now), false),
@@ -112,6 +112,16 @@ const JUNIT: &[u8] = br#"<?xml version="1.0" encoding="UTF-8"?>
 <testcase classname="refunds" name="full refund"/><testcase classname="refunds" name="partial refund"/>
 <testcase classname="fx" name="rounding half even"/></testsuite></testsuites>
 "#;
+
+/// A phase's asserted time is the moment it is recorded: the demo records each phase as it
+/// happens (an asserted time lies between the previous phase and its recording).
+fn happened_now(mut cmd: Command, now: chrono::DateTime<Utc>) -> Command {
+    match &mut cmd {
+        Command::InternalRemediate { multi_tenant_deployed_at: t, .. } | Command::InternalFinalize { rollout_completed_at: t, .. } => *t = ts(now),
+        _ => {}
+    }
+    cmd
+}
 
 pub fn run(data: &Path, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     relic_domain::service::init_ledger(data, ORIGIN).map_err(service_err)?.close();
@@ -127,7 +137,9 @@ pub fn run(data: &Path, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> 
             let (r, vk) = svc.ledger().rotate_key_blocking(Actor { id: "alice".into(), role: "system".into() })?;
             writeln!(out, "{:>4}  key.rotated            new signing key {}", r.seq, relic_ledger::note::key_id_hex(&vk.key_id)).map_err(w)?;
         }
-        match svc.execute(actor, &cmd, Utc::now()) {
+        let now = Utc::now();
+        let cmd = happened_now(cmd, now);
+        match svc.execute(actor, &cmd, now) {
             Ok(receipts) => {
                 if refused {
                     return Err(CliError::Domain(format!("demo: {} by {actor} should have been refused", cmd.name())));

@@ -381,6 +381,7 @@ pub enum InternalCmd {
         /// The team that triaged it (security incident team, single-tenant team).
         #[arg(long = "reported-by")]
         reported_by: String,
+        /// When the issue was detected (RFC 3339; not later than now); default: now.
         #[arg(long = "detected-at")]
         detected_at: Option<String>,
         #[command(flatten)]
@@ -406,6 +407,8 @@ pub enum InternalCmd {
         id: String,
         #[arg(long = "default-branch-commit")]
         commit: String,
+        /// When the fix reached the multi-tenant site (RFC 3339): after Prepare was recorded, and
+        /// not later than now.
         #[arg(long = "deployed-at")]
         deployed_at: String,
         /// For a vulnerability: who in the security team verified the fix on the multi-tenant site.
@@ -448,6 +451,8 @@ pub enum InternalCmd {
     Finalize {
         #[arg(long)]
         id: String,
+        /// When the rollout to the single-tenant instances completed (RFC 3339): after Release was
+        /// recorded, and not later than now.
         #[arg(long = "rollout-completed-at")]
         rollout_completed_at: String,
         #[arg(long)]

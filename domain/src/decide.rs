@@ -279,6 +279,21 @@ fn check_hook_url(url: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// Whether `c` changes how text reads without being seen: a bidirectional control (U+202A–U+202E,
+/// U+2066–U+2069, U+200E, U+200F, U+061C) or a zero-width character (U+200B–U+200D, U+2060,
+/// U+FEFF). No tag, project or milestone name holds one, so two names never look alike.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}'..='\u{200F}' | '\u{2060}' | '\u{FEFF}' | '\u{061C}')
+}
+
+/// Refuses a project or milestone name (`what`) holding a control or invisible character.
+fn visible_name(what: &str, name: &str) -> Result<(), Refusal> {
+    match name.chars().find(|c| c.is_control() || is_invisible(*c)) {
+        Some(c) => Err(refuse(400, format!("{what} is invalid: it contains U+{:04X}, an invisible or control character (two names must not look alike)", c as u32))),
+        None => Ok(()),
+    }
+}
+
 /// Whether `name` may name a tag: Git's rules for a ref name (`git check-ref-format`, applied to
 /// `refs/tags/<name>`), and no invisible or direction-changing characters, so that two tags never
 /// look alike. Not `HEAD`, not empty; no `..`, `@{`, `//`, control characters, space or any of
@@ -286,11 +301,7 @@ fn check_hook_url(url: &str) -> Result<(), Refusal> {
 /// not ending with `.`; no bidirectional controls (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F,
 /// U+061C) and no zero-width characters (U+200B–U+200D, U+2060, U+FEFF).
 pub fn valid_tag_name(name: &str) -> bool {
-    let bad_char = |c: char| {
-        c.is_control()
-            || " ~^:?*[\\".contains(c)
-            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}'..='\u{200F}' | '\u{2060}' | '\u{FEFF}' | '\u{061C}')
-    };
+    let bad_char = |c: char| c.is_control() || " ~^:?*[\\".contains(c) || is_invisible(c);
     !(name.is_empty()
         || name == "HEAD"
         || name == "@"
@@ -420,6 +431,8 @@ pub fn decide(st: &State, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Res
             if project.is_empty() || project.contains(['@', ' ']) || project.starts_with("internal/") {
                 return Err(refuse(400, "Project path is invalid: it must be non-empty, without spaces or '@'"));
             }
+            visible_name("Project path", project)?;
+            visible_name("Name", name)?;
             if st.projects.contains_key(project) {
                 return Err(refuse(409, "Project already exists"));
             }
@@ -476,6 +489,7 @@ pub fn decide(st: &State, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Res
             if m.title.trim().is_empty() {
                 return Err(refuse(400, "Title can't be blank"));
             }
+            visible_name("Title", &m.title)?;
             one(r, Event::MilestoneRecorded(m.clone()))
         }
         Command::CreateRelease { project, tag_name, name, description, git_ref, tag_message, released_at, milestones, links, report_artifacts } => {
@@ -619,7 +633,14 @@ pub fn decide(st: &State, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Res
                 }
                 None
             } else {
-                Some(cx.release_access(p, tag_name)?)
+                let role = cx.release_access(p, tag_name)?;
+                if crate::timing::is_upcoming(r.released_at, now) {
+                    return Err(refuse(
+                        422,
+                        format!("Release is upcoming: its evidence is collected at its released_at ({}). You cannot collect release evidence before then.", ts(r.released_at)),
+                    ));
+                }
+                Some(role)
             };
             let (doc, ev) = collect(st, p, r, now, *reason, scheduled_at.clone());
             Ok(Decision { documents: vec![doc], events: vec![Event::EvidenceCollected(ev)], role, ..Decision::default() })

@@ -111,6 +111,20 @@ fn in_order(i: &Internal, want: Phase) -> Result<(), Refusal> {
     Err(phase_error(id, want, &format!("{} has not been recorded", missing.name())))
 }
 
+/// A time a command asserts (`field`): not later than `now`, when it is recorded, and not before
+/// `after`, the previous phase's time; otherwise a deadline could be met by backdating.
+fn in_window(field: &str, t: DateTime<Utc>, after: Option<(Phase, DateTime<Utc>)>, now: DateTime<Utc>) -> Result<DateTime<Utc>, Refusal> {
+    if t > now {
+        return Err(refusal(422, format!("{field} {} is later than now ({}): a phase is recorded once it has happened", ts(t), ts(now))));
+    }
+    if let Some((phase, at)) = after {
+        if t < at {
+            return Err(refusal(422, format!("{field} {} is before {} ({}): the phases happen in order", ts(t), phase.name(), ts(at))));
+        }
+    }
+    Ok(t)
+}
+
 pub(crate) fn decide(cx: &Parts, cmd: &Command, now: DateTime<Utc>) -> Result<Decision, Refusal> {
     let st = cx.st;
     let done = |role: Role, e: Event| Ok(Decision { events: vec![e], role: Some(role), ..Decision::default() });
@@ -131,9 +145,10 @@ pub(crate) fn decide(cx: &Parts, cmd: &Command, now: DateTime<Utc>) -> Result<De
                 ));
             }
             let detected_at = match detected_at {
-                Some(t) => DateTime::parse_from_rfc3339(t)
-                    .map(|t| ts(t.with_timezone(&Utc)))
-                    .map_err(|_| refusal(400, "detected_at is invalid: expected an RFC 3339 time"))?,
+                Some(t) => {
+                    let t = DateTime::parse_from_rfc3339(t).map_err(|_| refusal(400, "detected_at is invalid: expected an RFC 3339 time"))?;
+                    ts(in_window("detected_at", t.with_timezone(&Utc), None, now)?)
+                }
                 None => ts(now),
             };
             let e = InternalDetected {
@@ -180,10 +195,12 @@ pub(crate) fn decide(cx: &Parts, cmd: &Command, now: DateTime<Utc>) -> Result<De
             if i.detected.kind == InternalKind::Vulnerability && security_verified_by.as_deref().is_none_or(|s| s.trim().is_empty()) {
                 return Err(refusal(422, "Remediation of a vulnerability needs the security team's verification on the multi-tenant site"));
             }
+            let after = phase_time(i, Phase::Prepared).map(|t| (Phase::Prepared, t));
+            let deployed = in_window("multi_tenant_deployed_at", deployed.with_timezone(&Utc), after, now)?;
             let e = InternalRemediated {
                 id: id.clone(),
                 default_branch_commit: default_branch_commit.clone(),
-                multi_tenant_deployed_at: ts(deployed.with_timezone(&Utc)),
+                multi_tenant_deployed_at: ts(deployed),
                 security_verified_by: security_verified_by.clone(),
                 remediated_at: ts(now),
             };
@@ -255,12 +272,14 @@ pub(crate) fn decide(cx: &Parts, cmd: &Command, now: DateTime<Utc>) -> Result<De
             in_order(i, Phase::Finalized)?;
             let rolled_out = DateTime::parse_from_rfc3339(rollout_completed_at)
                 .map_err(|_| refusal(422, "Final steps need the time the rollout to the single-tenant instances completed (RFC 3339)"))?;
+            let after = phase_time(i, Phase::Released).map(|t| (Phase::Released, t));
+            let rolled_out = in_window("rollout_completed_at", rolled_out.with_timezone(&Utc), after, now)?;
             if notified.is_empty() || emergency_maintenance.trim().is_empty() {
                 return Err(refusal(422, "Final steps need the notified group and the emergency maintenance"));
             }
             let e = InternalFinalized {
                 id: id.clone(),
-                rollout_completed_at: ts(rolled_out.with_timezone(&Utc)),
+                rollout_completed_at: ts(rolled_out),
                 notified: notified.clone(),
                 emergency_maintenance: emergency_maintenance.clone(),
             };
@@ -275,9 +294,14 @@ pub(crate) fn decide(cx: &Parts, cmd: &Command, now: DateTime<Utc>) -> Result<De
                 return Err(refusal(422, "Disclosure needs the public patch versions that carry the fix"));
             }
             for v in public_versions {
-                let released = p.releases.keys().any(|t| t == v || t.strip_prefix('v') == Some(v.as_str()));
-                if !released {
-                    return Err(refusal(422, format!("The public patch {v} has not been released: disclosure waits for it")));
+                let release = p.releases.iter().find(|(t, _)| *t == v || t.strip_prefix('v') == Some(v.as_str())).map(|(_, r)| r);
+                match release {
+                    None => return Err(refusal(422, format!("The public patch {v} has not been released: disclosure waits for it"))),
+                    // An upcoming release is not public until its released_at.
+                    Some(r) if crate::timing::is_upcoming(r.released_at, now) => {
+                        return Err(refusal(422, format!("The public patch {v} is not released until {}: disclosure waits for it", ts(r.released_at))))
+                    }
+                    Some(_) => {}
                 }
             }
             done(role, Event::InternalDisclosed(InternalDisclosed { id: id.clone(), public_versions: public_versions.clone(), disclosed_at: ts(now) }))

@@ -222,7 +222,8 @@ impl Service {
     /// A refusal: recorded as `access.denied` if it is one for lack of permission, then returned.
     fn refused(&mut self, actor: &str, refusal: Refusal) -> Result<ServiceError, ServiceError> {
         if let Some(denied) = &refusal.denied {
-            let role = refusal.role.map_or("guest", |r| r.as_str());
+            // A non-member held no role: the record says `none`, never a role they did not have.
+            let role = refusal.role.map_or("none", |r| r.as_str());
             self.append(actor, role, &[Event::AccessDenied(denied.clone())])?;
         }
         Ok(ServiceError::Refused(refusal))

@@ -177,6 +177,13 @@ fn evidence_on_create_unless_upcoming_or_historical() {
         assert_eq!(ev[0].kind(), "evidence.collected");
     }
     assert_eq!(w.st.projects[P].releases["v0.9.0"].evidences.len(), 2);
+    // Not for an upcoming release: its evidence is collected when released_at arrives.
+    w.refused(
+        "dev",
+        Command::CollectEvidence { project: P.into(), tag_name: "v2.0.0".into(), reason: EvidenceReason::OnDemand, scheduled_at: None },
+        "Release is upcoming: its evidence is collected at its released_at (2026-06-04T10:00:00Z). You cannot collect release evidence before then.",
+        false,
+    );
     w.refused("rep", Command::CollectEvidence { project: P.into(), tag_name: "v0.9.0".into(), reason: EvidenceReason::OnDemand, scheduled_at: None }, "Access Denied", true);
 }
 
@@ -338,6 +345,15 @@ fn internal_release_runs_through_every_phase_in_order() {
     w.refused("maint", prep(vec!["17.3", "17.2"]), "The targets must be N-1 and N-2: 17.2 and 17.1", false);
     w.ok("maint", prep(vec!["17.2", "17.1"]));
     w.refused("maint", remediate(None), "Remediation of a vulnerability needs the security team's verification on the multi-tenant site", false);
+    // An asserted time lies between the previous phase and the moment it is recorded.
+    w.refused("maint", remediate(Some("appsec")), "multi_tenant_deployed_at 2026-06-01T12:00:00Z is later than now (2026-06-01T10:00:00Z): a phase is recorded once it has happened", false);
+    let backdated = with(remediate(Some("appsec")), |c| {
+        if let Command::InternalRemediate { multi_tenant_deployed_at, .. } = c {
+            *multi_tenant_deployed_at = "2020-01-01T00:00:00Z".into();
+        }
+    });
+    w.refused("maint", backdated, "multi_tenant_deployed_at 2020-01-01T00:00:00Z is before Prepare (2026-06-01T10:00:00Z): the phases happen in order", false);
+    w.now += Duration::hours(3);
     w.ok("maint", remediate(Some("appsec")));
     let backport = |t: &str, approved: bool, pipeline: &str| Command::InternalBackport { id: "IR-1".into(), target: t.into(), merge_request: format!("!{t}"), approved, pipeline: pipeline.into(), merged_commit: "def".into() };
     let release = |v1: &str, v2: &str| Command::InternalRelease {
@@ -366,9 +382,20 @@ fn internal_release_runs_through_every_phase_in_order() {
     w.ok("maint", release("17.2.3-internal.1", "17.1.6-internal.1"));
     let disclose = Command::InternalDisclose { id: "IR-1".into(), public_versions: vec!["17.2.3".into()] };
     w.refused("maint", disclose.clone(), "Internal release IR-1 cannot enter Public patch and disclosure: Final steps has not been recorded", false);
-    w.ok("maint", Command::InternalFinalize { id: "IR-1".into(), rollout_completed_at: "2026-06-02T12:00:00Z".into(), notified: vec!["dedicated".into()], emergency_maintenance: "EM-7".into() });
+    let finalize = |at: &str| Command::InternalFinalize { id: "IR-1".into(), rollout_completed_at: at.into(), notified: vec!["dedicated".into()], emergency_maintenance: "EM-7".into() };
+    w.refused("maint", finalize("2026-06-01T12:59:59Z"), "rollout_completed_at 2026-06-01T12:59:59Z is before Release (2026-06-01T13:00:00Z): the phases happen in order", false);
+    w.now += Duration::days(1);
+    w.ok("maint", finalize("2026-06-02T12:00:00Z"));
     w.refused("maint", disclose.clone(), "The public patch 17.2.3 has not been released: disclosure waits for it", false);
-    w.ok("maint", with(create("v17.2.3"), |_| {}));
+    // Created as upcoming, the public patch is not public yet: disclosure waits for its released_at.
+    let upcoming = with(create("v17.2.3"), |c| {
+        if let Command::CreateRelease { released_at, .. } = c {
+            *released_at = Some("2027-01-15T00:00:00Z".into());
+        }
+    });
+    w.ok("maint", upcoming);
+    w.refused("maint", disclose.clone(), "The public patch 17.2.3 is not released until 2027-01-15T00:00:00Z: disclosure waits for it", false);
+    w.now = Utc.with_ymd_and_hms(2027, 1, 15, 0, 0, 0).unwrap();
     w.ok("maint", disclose);
     let i = &w.st.internal["IR-1"];
     assert_eq!(i.phase, Phase::Disclosed);
@@ -382,7 +409,7 @@ fn a_bug_needs_no_security_verification_and_versions_count_up() {
     let mut w = s1_world();
     w.ok("maint", detect("IR-B", 1, InternalKind::Bug));
     w.ok("maint", Command::InternalPrepare { id: "IR-B".into(), release_issue: "i".into(), notified: vec!["d".into()], targets: vec!["17.2".into(), "17.1".into()] });
-    w.ok("maint", Command::InternalRemediate { id: "IR-B".into(), default_branch_commit: "c".into(), multi_tenant_deployed_at: "2026-06-01T12:00:00Z".into(), security_verified_by: None });
+    w.ok("maint", Command::InternalRemediate { id: "IR-B".into(), default_branch_commit: "c".into(), multi_tenant_deployed_at: "2026-06-01T10:00:00Z".into(), security_verified_by: None });
     w.refused("maint", detect("IR-B", 1, InternalKind::Bug), "Internal release IR-B already exists", false);
     for t in ["17.2", "17.1"] {
         w.ok("maint", Command::InternalBackport { id: "IR-B".into(), target: t.into(), merge_request: "!1".into(), approved: true, pipeline: "success".into(), merged_commit: "c".into() });
@@ -426,4 +453,17 @@ fn a_v1_link_added_record_is_read_after_v2_exists() {
     // The same payload claimed as v2 does not match the v2 schema.
     let as_v2 = relic_ledger::Record { schema_version: 2, ..rec };
     assert!(w.st.apply(&as_v2, &relic_ledger::text_store::TextStore::new(std::path::Path::new("/nonexistent"))).is_err());
+}
+
+/// Names that look alike must not be two names: bidirectional controls and zero-width characters
+/// are refused in tag, project and milestone names.
+#[test]
+fn names_with_invisible_characters_are_refused() {
+    let mut w = World::new();
+    w.refused("owner", Command::RegisterProject { project: "acme/\u{202E}ppa".into(), name: "App".into(), description: None }, "Project path is invalid: it contains U+202E, an invisible or control character (two names must not look alike)", false);
+    w.refused("owner", Command::RegisterProject { project: "acme/web".into(), name: "We\u{200B}b".into(), description: None }, "Name is invalid: it contains U+200B, an invisible or control character (two names must not look alike)", false);
+    let m = MilestoneRecorded { project: P.into(), id: 2, iid: 2, title: "m\u{2066}2".into(), description: None, state: "active".into(), created_at: "2026-05-01T00:00:00Z".into(), due_date: None, issues: vec![] };
+    w.refused("dev", Command::RecordMilestone(m), "Title is invalid: it contains U+2066, an invisible or control character (two names must not look alike)", false);
+    w.refused("dev", create("v1.0\u{200D}.1"), "Tag name invalid", false);
+    w.refused("dev", create("v1.0\u{FEFF}"), "Tag name invalid", false);
 }

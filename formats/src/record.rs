@@ -25,8 +25,9 @@ pub const MAX_ACTOR: usize = 255;
 /// Largest kind name, in bytes.
 pub const MAX_KIND: usize = 64;
 
-/// The roles an actor can hold, lowest first, plus `system` for records the ledger itself writes.
-pub const ROLES: [&str; 6] = ["guest", "reporter", "developer", "maintainer", "owner", "system"];
+/// The roles an actor can hold, lowest first, plus `system` for records the ledger itself writes
+/// and `none` for an actor who held no role (a non-member's refused command, `access.denied`).
+pub const ROLES: [&str; 7] = ["guest", "reporter", "developer", "maintainer", "owner", "system", "none"];
 
 /// Why bytes are not a well-formed record, or a field is out of its limits.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

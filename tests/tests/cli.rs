@@ -387,6 +387,8 @@ fn raw_appends_pass_one_gate() {
     fails(raw("deployment.recorded", "mallory", &good), "Access Denied");
     let denied: serde_json::Value = serde_json::from_str(ok(relic(&data, &["log", "--json"])).lines().last().unwrap()).unwrap();
     assert_eq!((denied["kind"].as_str(), denied["actor"]["id"].as_str()), (Some("access.denied"), Some("mallory")));
+    // The log never says a stranger held a role: not a member, role `none` (record-v1.md §Constants).
+    assert_eq!((denied["actor"]["role"].as_str(), denied["payload"]["actor_role"].as_str()), (Some("none"), Some("none")));
     // A member's record carries the role their membership gives.
     let seq: u64 = ok(raw("deployment.recorded", "bob", &good)).trim().parse().unwrap();
     let rec: serde_json::Value = serde_json::from_str(&ok(relic(&data, &["--json", "record", &seq.to_string()]))).unwrap();
@@ -681,4 +683,22 @@ fn tokens_are_recorded_but_their_secrets_never_are() {
     let after = chrono::DateTime::parse_from_rfc3339("2099-01-01T00:00:01Z").unwrap().with_timezone(&chrono::Utc);
     assert_eq!(relic_domain::tokens::authenticate(&hashes, &state(), s2, after), None);
     ok(relic(&data, &["verify"]));
+}
+
+/// A guest sees a release redacted from the command line as over HTTP: nothing they see names the
+/// tag, not the links' permanent URLs, the description or the evidence.
+#[test]
+fn a_guest_sees_nothing_that_names_the_tag() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("d");
+    init(&data);
+    ok(relic(&data, &["project", "member", "--project", "acme/app", "--user", "gus", "--role", "guest", "--actor", "alice"]));
+    let link = r#"{"name":"bin","url":"https://dl.example/app","direct_asset_path":"/bin/app"}"#;
+    ok(relic(&data, &["release", "create", "--project", "acme/app", "--tag-name", "v4.3.0", "--ref", "main", "--description", "Notes for v4.3.0", "--assets-link", link, "--actor", "alice"]));
+    let full = ok(relic(&data, &["release", "get", "--project", "acme/app", "--tag-name", "v4.3.0", "--viewer", "alice"]));
+    assert!(full.contains("/-/releases/v4.3.0/downloads/bin/app"), "{full}");
+    for args in [vec!["release", "get", "--project", "acme/app", "--tag-name", "v4.3.0", "--viewer", "gus"], vec!["release", "list", "--project", "acme/app", "--viewer", "gus"]] {
+        let seen = ok(relic(&data, &args));
+        assert!(!seen.contains("v4.3.0") && seen.contains("Release-1"), "{args:?}: {seen}");
+    }
 }
