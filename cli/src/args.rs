@@ -75,6 +75,7 @@ pub enum Command {
     },
     /// Show one record.
     Record {
+        /// The record's sequence number, from 0.
         seq: u64,
         /// Write exactly the record's bytes (the Merkle leaf) to standard output.
         #[arg(long)]
@@ -82,6 +83,7 @@ pub enum Command {
     },
     /// Print the signed checkpoint (the latest, or at a given size).
     Checkpoint {
+        /// The tree size; default: the latest (with a witness policy, a cosigned one).
         #[arg(long)]
         size: Option<u64>,
     },
@@ -132,6 +134,7 @@ pub enum Command {
     },
     /// Check a consistency proof between two checkpoints offline, with the verifier key alone.
     VerifyConsistency {
+        /// The log's verifier key (text or a file holding it); repeat for every key the checkpoints need.
         #[arg(long, required = true)]
         key: Vec<String>,
         /// The older signed checkpoint.
@@ -242,6 +245,7 @@ pub enum KeyAction {
 pub enum WitnessAction {
     /// Create a witness in DIR: a new cosigner key (mode 0600); prints its verifier key.
     Init {
+        /// The witness's directory: its private key (0600), the logs it trusts and what it cosigned.
         #[arg(long)]
         dir: PathBuf,
         /// The witness's name, e.g. witness.example.com/w1.
@@ -250,6 +254,7 @@ pub enum WitnessAction {
     },
     /// Trust a log: the witness cosigns checkpoints signed by this log key.
     Trust {
+        /// The witness's directory: its private key (0600), the logs it trusts and what it cosigned.
         #[arg(long)]
         dir: PathBuf,
         /// The log's verifier key (`relic key`).
@@ -258,8 +263,10 @@ pub enum WitnessAction {
     },
     /// Serve `POST /add-checkpoint` until SIGTERM or Ctrl-C (the URL is printed).
     Serve {
+        /// The witness's directory: its private key (0600), the logs it trusts and what it cosigned.
         #[arg(long)]
         dir: PathBuf,
+        /// The address to listen on (port 0: any free port; the URL is printed).
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: String,
         /// A Kafka mirror's data directory (`relic mirror`): its origin's checkpoints are cosigned
@@ -284,9 +291,15 @@ pub enum WitnessesAction {
         key: String,
     },
     /// Remove a witness by its name (the quorum is lowered if it would exceed the witnesses left).
-    Remove { name: String },
+    Remove {
+        /// The witness's name (the name in its key).
+        name: String,
+    },
     /// How many of the witnesses must cosign a checkpoint before it is published.
-    Quorum { k: usize },
+    Quorum {
+        /// How many of the witnesses must cosign (0: none; at most the number of witnesses).
+        k: usize,
+    },
     /// Print the policy (the default).
     List,
 }
@@ -316,6 +329,7 @@ pub enum TokenAction {
     /// Revoke a token by its id: refused from the next request on; recorded. With `--server`, a
     /// user revokes their own (`self`: the token given).
     Revoke {
+        /// The token's id (`relic token list`); with --server, `self` is the token given.
         id: String,
         /// Who revokes it (the operator; with `--server`, the token's user).
         #[arg(long, env = "RELIC_ACTOR")]
@@ -324,6 +338,7 @@ pub enum TokenAction {
     /// Replace a token: it is revoked and a new one for the same user and name is issued and
     /// printed once, in one record group. With `--server`, `self` rotates the token given.
     Rotate {
+        /// The token's id (`relic token list`); with --server, `self` is the token given.
         id: String,
         /// When the new one stops being accepted (RFC 3339); default: in a week, as GitLab.
         #[arg(long)]
@@ -338,12 +353,19 @@ pub enum TokenAction {
 pub enum ProveWhat {
     /// A C2SP tlog-proof that record SEQ is in the tree of the given size.
     Inclusion {
+        /// The record's sequence number, from 0.
         seq: u64,
+        /// The tree size of the checkpoint to prove against; default: the latest.
         #[arg(long)]
         size: Option<u64>,
     },
     /// The consistency proof from tree size OLD to tree size NEW, one base64 hash per line.
-    Consistency { old: u64, new: u64 },
+    Consistency {
+        /// The older tree size.
+        old: u64,
+        /// The newer tree size.
+        new: u64,
+    },
 }
 
 /// Which witnesses' cosignatures a checkpoint must carry (C2SP tlog-cosignature).
@@ -355,4 +377,36 @@ pub struct WitnessPolicy {
     /// How many of the given witnesses must have cosigned the checkpoint (default: all given).
     #[arg(long)]
     pub quorum: Option<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    fn walk(c: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for a in c.get_arguments() {
+            let id = a.get_id().as_str();
+            if a.is_hide_set() || id == "help" || id == "version" || a.is_global_set() && path != "relic" {
+                continue;
+            }
+            if a.get_help().is_none() && a.get_long_help().is_none() {
+                missing.push(format!("{path} {}", a.get_long().map_or_else(|| format!("<{id}>"), |l| format!("--{l}"))));
+            }
+        }
+        for s in c.get_subcommands().filter(|s| s.get_name() != "help") {
+            let sub = format!("{path} {}", s.get_name());
+            if s.get_about().is_none() && s.get_long_about().is_none() {
+                missing.push(format!("{sub} (the command)"));
+            }
+            walk(s, &sub, missing);
+        }
+    }
+
+    /// `relic <command> --help` describes every command and every flag.
+    #[test]
+    fn every_command_and_flag_has_a_help_text() {
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "relic", &mut missing);
+        assert!(missing.is_empty(), "{} without a help text:\n{}", missing.len(), missing.join("\n"));
+    }
 }

@@ -79,7 +79,7 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
         }
         Command::Key { all, action: None } => key(data, all, json, out),
         Command::Key { action: Some(KeyAction::Rotate { actor }), .. } => rotate(data, actor, json, out),
-        Command::Append { role: Some(_), .. } => Err(CliError::Usage(
+        Command::Append { role: Some(_), .. } => Err(CliError::Invalid(
             "--role is not accepted: an actor's role comes from their project membership as the log records it".into(),
         )),
         Command::Append { kind, subject, payload, who, role: None } => append(data, &kind, &subject, &payload, who.actor()?, json, out),
@@ -303,7 +303,7 @@ fn token_server(data: &Path, action: &TokenAction) -> Result<Option<crate::remot
     let Some(url) = relic_server::serving_url(data) else { return Ok(None) };
     let path = relic_server::operator_file(data);
     let secret = std::fs::read_to_string(&path).map_err(|e| {
-        CliError::Usage(format!("{} is owned by `relic serve` at {url}, and its operator secret {} cannot be read ({e}): run this as the user who runs the server", data.display(), path.display()))
+        CliError::Invalid(format!("{} is owned by `relic serve` at {url}, and its operator secret {} cannot be read ({e}): run this as the user who runs the server", data.display(), path.display()))
     })?;
     let actor = match action {
         TokenAction::Create { actor, .. } => Some(actor.clone()),
@@ -444,9 +444,19 @@ fn record(data: &Path, seq: u64, raw: bool, out: &mut dyn Write) -> Result<()> {
         out.write_all(&l.record_bytes(seq)?).map_err(out_err)
     } else {
         let r = l.record(seq)?;
-        let text = serde_json::to_string_pretty(&record_json(&r)).map_err(|e| CliError::Usage(e.to_string()))?;
+        let text = serde_json::to_string_pretty(&record_json(&r)).map_err(|e| CliError::Invalid(e.to_string()))?;
         writeln!(out, "{text}").map_err(out_err)
     }
+}
+
+/// A progress bar on standard error when it is a terminal (hidden otherwise: logs stay clean).
+pub(crate) fn progress_bar(template: &str) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let b = indicatif::ProgressBar::new(0);
+    b.set_style(indicatif::ProgressStyle::with_template(template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+    b
 }
 
 fn verify_log(data: &Path, trusted: Option<&Path>, strict: bool, keys: &[String], json: bool, out: &mut dyn Write) -> Result<()> {
@@ -455,16 +465,7 @@ fn verify_log(data: &Path, trusted: Option<&Path>, strict: bool, keys: &[String]
         Some(p) => Some(std::fs::read_to_string(p).map_err(io_err(p))?),
         None => None,
     };
-    let bar = if std::io::stderr().is_terminal() {
-        let b = indicatif::ProgressBar::new(0);
-        b.set_style(
-            indicatif::ProgressStyle::with_template("verifying {bar:40} {pos}/{len} records ({per_sec}, {eta})")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        b
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = progress_bar("verifying {bar:40} {pos}/{len} records ({per_sec}, {eta})");
     let result = verify::verify_dir(data, &verify::Options { trusted: trusted_text.as_deref(), strict, pinned: &pinned, resume: None }, &mut |n, total| {
         bar.set_length(total.max(n));
         bar.set_position(n);
@@ -509,7 +510,7 @@ pub(crate) fn key_text(k: &str) -> Result<String> {
 /// Reads verifier keys given as text or as files holding them.
 fn parse_keys(keys: &[String]) -> Result<Vec<VerifierKey>> {
     keys.iter()
-        .map(|k| VerifierKey::parse(&key_text(k)?).map_err(|e| CliError::Usage(format!("--key {k}: {e}"))))
+        .map(|k| VerifierKey::parse(&key_text(k)?).map_err(|e| CliError::Invalid(format!("--key {k}: {e}"))))
         .collect()
 }
 
@@ -533,7 +534,7 @@ fn verify_consistency(keys: &[String], old: &Path, new: &Path, proof: &Path, pol
     let keys = parse_keys(keys)?;
     let text = read_text(proof)?;
     let hashes = checkpoint::parse_hash_lines(text.split('\n'))
-        .map_err(|e| CliError::Usage(format!("{}: {e}", proof.display())))?;
+        .map_err(|e| CliError::Invalid(format!("{}: {e}", proof.display())))?;
     let new_text = read_text(new)?;
     let (o, n) = checkpoint::verify_consistency_offline(&read_text(old)?, &new_text, &hashes, &keys)?;
     crate::witness_cmds::require_quorum(&new_text, policy)?;

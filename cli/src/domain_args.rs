@@ -23,10 +23,13 @@ impl Who {
 pub enum ProjectCmd {
     /// Register a project; whoever registers it becomes its owner.
     Register {
+        /// The project's path, e.g. acme/app (`--project-id`, as the reference release tool calls it).
         #[arg(long, visible_alias = "project-id")]
         project: String,
+        /// The project's display name.
         #[arg(long)]
         name: String,
+        /// What the project is (optional).
         #[arg(long)]
         description: Option<String>,
         #[command(flatten)]
@@ -34,10 +37,13 @@ pub enum ProjectCmd {
     },
     /// Give a user a role in the project (guest, reporter, developer, maintainer, owner).
     Member {
+        /// The project's path, e.g. acme/app (`--project-id`, as the reference release tool calls it).
         #[arg(long, visible_alias = "project-id")]
         project: String,
+        /// The user who gets the role.
         #[arg(long)]
         user: String,
+        /// guest, reporter, developer, maintainer or owner.
         #[arg(long)]
         role: String,
         #[command(flatten)]
@@ -45,8 +51,10 @@ pub enum ProjectCmd {
     },
     /// Protect a tag pattern (`v*`, `*`): only the given role and above may create its releases.
     ProtectTag {
+        /// The project's path, e.g. acme/app (`--project-id`, as the reference release tool calls it).
         #[arg(long, visible_alias = "project-id")]
         project: String,
+        /// A tag name or wildcard pattern, e.g. `v*` or `*`.
         #[arg(long)]
         pattern: String,
         /// The lowest role allowed to create matching tags.
@@ -55,9 +63,12 @@ pub enum ProjectCmd {
         #[command(flatten)]
         who: Who,
     },
+    /// Remove a tag pattern's protection.
     UnprotectTag {
+        /// The project's path, e.g. acme/app (`--project-id`, as the reference release tool calls it).
         #[arg(long, visible_alias = "project-id")]
         project: String,
+        /// A tag name or wildcard pattern, e.g. `v*` or `*`.
         #[arg(long)]
         pattern: String,
         #[command(flatten)]
@@ -69,14 +80,19 @@ pub enum ProjectCmd {
 pub enum TagCmd {
     /// Record a tag that exists in the repository (name, ref, commit SHA).
     Record {
+        /// The project's path, e.g. acme/app (`--project-id`, as the reference release tool calls it).
         #[arg(long, visible_alias = "project-id")]
         project: String,
+        /// The release's tag, e.g. v1.2.0.
         #[arg(long = "tag-name")]
         tag_name: String,
+        /// The branch or commit the tag was created from.
         #[arg(long = "ref")]
         git_ref: String,
+        /// The commit SHA the tag points at.
         #[arg(long)]
         commit: Option<String>,
+        /// The annotated tag's message, if it has one.
         #[arg(long = "tag-message")]
         message: Option<String>,
         #[command(flatten)]
@@ -88,6 +104,7 @@ pub enum TagCmd {
 pub enum MilestoneCmd {
     /// Record a milestone with its issues, as the source system knows it now (a JSON file or `-`).
     Record {
+        /// The project's path, e.g. acme/app (`--project-id`, as the reference release tool calls it).
         #[arg(long, visible_alias = "project-id")]
         project: String,
         /// JSON object: id, iid, title, description, state, created_at, due_date, issues[].
@@ -113,6 +130,7 @@ pub struct ViewArgs {
 pub enum ReleaseCmd {
     /// A project's releases in the reference API's shape, sorted and paginated.
     List {
+        /// The project's path, e.g. acme/app (`--project-id`, as the reference release tool calls it).
         #[arg(long, visible_alias = "project-id")]
         project: String,
         /// released_at or created_at.
@@ -121,8 +139,10 @@ pub enum ReleaseCmd {
         /// desc or asc.
         #[arg(long, default_value = "desc")]
         sort: String,
+        /// The page to show, from 1.
         #[arg(long, default_value_t = 1)]
         page: u64,
+        /// Releases per page (at most 100).
         #[arg(long = "per-page", default_value_t = 20)]
         per_page: u64,
         #[command(flatten)]
@@ -130,8 +150,10 @@ pub enum ReleaseCmd {
     },
     /// One release (`--tag-name`), or the latest one.
     Get {
+        /// The project's path, e.g. acme/app (`--project-id`, as the reference release tool calls it).
         #[arg(long, visible_alias = "project-id")]
         project: String,
+        /// The release's tag; default: the latest release.
         #[arg(long = "tag-name")]
         tag_name: Option<String>,
         #[command(flatten)]
@@ -139,19 +161,27 @@ pub enum ReleaseCmd {
     },
     /// Every record that touched a release: who, when, which fields changed from what to what.
     History {
+        /// The release's tag.
         tag: String,
+        /// The project's path, e.g. acme/app (`--project-id`, as the reference release tool calls it).
         #[arg(long, visible_alias = "project-id")]
         project: String,
+        /// The history up to this many records (`120`) or this time (RFC 3339).
         #[arg(long = "as-of")]
         as_of: Option<String>,
     },
+    /// Create a release, and its tag from --ref if the tag does not exist yet; its evidence is collected at once unless it is upcoming or historical.
     Create {
+        /// The project's path, e.g. acme/app (`--project-id`, as the reference release tool calls it).
         #[arg(long, visible_alias = "project-id")]
         project: String,
+        /// The release's tag, e.g. v1.2.0.
         #[arg(long = "tag-name")]
         tag_name: String,
+        /// The release's title; default: the tag name.
         #[arg(long, short = 'n')]
         name: Option<String>,
+        /// The release notes (Markdown; `--notes`, as glab calls it).
         #[arg(long, short = 'N', alias = "notes")]
         description: Option<String>,
         /// Read the description from a file.
@@ -160,11 +190,13 @@ pub enum ReleaseCmd {
         /// Branch, tag or commit the tag is created from, when the tag does not exist yet.
         #[arg(long = "ref", short = 'r')]
         git_ref: Option<String>,
+        /// The message of the annotated tag created with the release (with --ref).
         #[arg(long = "tag-message")]
         tag_message: Option<String>,
         /// RFC 3339; defaults to now. In the future: an upcoming release.
         #[arg(long = "released-at")]
         released_at: Option<String>,
+        /// A milestone title to link the release to; repeat for several.
         #[arg(long, short = 'm')]
         milestone: Vec<String>,
         /// A JSON object or array: {"name": …, "url": …, "direct_asset_path": …, "link_type": …}.
@@ -176,17 +208,24 @@ pub enum ReleaseCmd {
         #[command(flatten)]
         who: Who,
     },
+    /// Change a release's title, notes, release time or milestones.
     Update {
+        /// The project's path, e.g. acme/app (`--project-id`, as the reference release tool calls it).
         #[arg(long, visible_alias = "project-id")]
         project: String,
+        /// The release's tag, e.g. v1.2.0.
         #[arg(long = "tag-name")]
         tag_name: String,
+        /// A new title.
         #[arg(long, short = 'n')]
         name: Option<String>,
+        /// New release notes (Markdown).
         #[arg(long, short = 'N', alias = "notes")]
         description: Option<String>,
+        /// A new release time (RFC 3339); in the future, the release becomes upcoming.
         #[arg(long = "released-at")]
         released_at: Option<String>,
+        /// A milestone title to link the release to; repeat for several.
         #[arg(long, short = 'm')]
         milestone: Vec<String>,
         /// Remove every milestone (the reference's `milestones: []`).
@@ -195,9 +234,12 @@ pub enum ReleaseCmd {
         #[command(flatten)]
         who: Who,
     },
+    /// Delete a release (the tag stays).
     Delete {
+        /// The project's path, e.g. acme/app (`--project-id`, as the reference release tool calls it).
         #[arg(long, visible_alias = "project-id")]
         project: String,
+        /// The release's tag, e.g. v1.2.0.
         #[arg(long = "tag-name")]
         tag_name: String,
         #[command(flatten)]
@@ -207,10 +249,13 @@ pub enum ReleaseCmd {
 
 #[derive(Debug, Args)]
 pub struct LinkFields {
+    /// The link's name, unique within the release.
     #[arg(long)]
     pub name: Option<String>,
+    /// The link's URL (http, https or ftp), unique within the release.
     #[arg(long)]
     pub url: Option<String>,
+    /// The link's permanent path under /<project>/-/releases/<tag>/downloads, e.g. /binaries/app (`--filepath`, its older name).
     #[arg(long = "direct-asset-path", alias = "filepath")]
     pub direct_asset_path: Option<String>,
     /// other, runbook, package or image.
@@ -220,9 +265,12 @@ pub struct LinkFields {
 
 #[derive(Debug, Subcommand)]
 pub enum LinkCmd {
+    /// Add an asset link to a release.
     Add {
+        /// The project's path, e.g. acme/app (`--project-id`, as the reference release tool calls it).
         #[arg(long, visible_alias = "project-id")]
         project: String,
+        /// The release's tag, e.g. v1.2.0.
         #[arg(long = "tag-name")]
         tag_name: String,
         #[command(flatten)]
@@ -230,11 +278,15 @@ pub enum LinkCmd {
         #[command(flatten)]
         who: Who,
     },
+    /// Change an asset link of a release.
     Update {
+        /// The project's path, e.g. acme/app (`--project-id`, as the reference release tool calls it).
         #[arg(long, visible_alias = "project-id")]
         project: String,
+        /// The release's tag, e.g. v1.2.0.
         #[arg(long = "tag-name")]
         tag_name: String,
+        /// The link's id (`relic release get` lists it).
         #[arg(long)]
         id: u64,
         #[command(flatten)]
@@ -242,11 +294,15 @@ pub enum LinkCmd {
         #[command(flatten)]
         who: Who,
     },
+    /// Delete an asset link of a release.
     Delete {
+        /// The project's path, e.g. acme/app (`--project-id`, as the reference release tool calls it).
         #[arg(long, visible_alias = "project-id")]
         project: String,
+        /// The release's tag, e.g. v1.2.0.
         #[arg(long = "tag-name")]
         tag_name: String,
+        /// The link's id (`relic release get` lists it).
         #[arg(long)]
         id: u64,
         #[command(flatten)]
@@ -258,20 +314,26 @@ pub enum LinkCmd {
 pub enum EvidenceCmd {
     /// Collect evidence now (any number of times).
     Collect {
+        /// The project's path, e.g. acme/app (`--project-id`, as the reference release tool calls it).
         #[arg(long, visible_alias = "project-id")]
         project: String,
+        /// The release's tag, e.g. v1.2.0.
         #[arg(long = "tag-name")]
         tag_name: String,
         #[command(flatten)]
         who: Who,
     },
-    /// Recompute the digest of every evidence document of a release (or one, by --sha) and of the
-    /// report artifacts they reference; or, with --bundle, check an evidence bundle offline.
+    /// Recompute the digest of every evidence document of a release (or one, by --sha), of a
+    /// project, or of the whole ledger, and of the report artifacts they reference, and prove the
+    /// records that name them; or, with --bundle, check an evidence bundle offline.
     Verify {
-        #[arg(long, visible_alias = "project-id", required_unless_present = "bundle")]
+        /// The project's path, e.g. acme/app (`--project-id`, as the reference release tool calls it).
+        #[arg(long, visible_alias = "project-id")]
         project: Option<String>,
-        #[arg(long = "tag-name", required_unless_present = "bundle")]
+        /// The release's tag, e.g. v1.2.0.
+        #[arg(long = "tag-name", requires = "project")]
         tag_name: Option<String>,
+        /// Only the evidence document with this digest (BLAKE3, hex).
         #[arg(long, conflicts_with = "bundle")]
         sha: Option<String>,
         /// An evidence bundle (`relic evidence bundle`) to check offline, without a data directory
@@ -290,8 +352,10 @@ pub enum EvidenceCmd {
     /// artifacts, the signed record that names them and its tlog-proof against the (cosigned)
     /// checkpoint (schemas/evidence-bundle-v1.md).
     Bundle {
+        /// The project's path, e.g. acme/app (`--project-id`, as the reference release tool calls it).
         #[arg(long, visible_alias = "project-id")]
         project: String,
+        /// The release's tag, e.g. v1.2.0.
         #[arg(long = "tag-name")]
         tag_name: String,
         /// Which evidence (default: the latest).
@@ -306,42 +370,62 @@ pub enum EvidenceCmd {
     },
     /// Print a stored evidence document.
     Show {
+        /// The evidence document's digest (BLAKE3, hex).
         #[arg(long)]
         sha: String,
+        /// relic: the stored bytes exactly (the digest is theirs); gitlab: the same document in
+        /// GitLab's evidence shape (without relic's additions: collection time, redaction, the
+        /// artifacts' names, digests and sizes).
+        #[arg(long, default_value = "relic", value_parser = ["relic", "gitlab"])]
+        format: String,
     },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum FreezeCmd {
+    /// Create a deploy freeze period (maintainer and above).
     Create {
+        /// The project's path, e.g. acme/app (`--project-id`, as the reference release tool calls it).
         #[arg(long, visible_alias = "project-id")]
         project: String,
+        /// When the freeze starts: a 5-field cron expression, e.g. '0 23 * * 5'.
         #[arg(long = "freeze-start")]
         freeze_start: String,
+        /// When the freeze ends: a 5-field cron expression, e.g. '0 7 * * 1'.
         #[arg(long = "freeze-end")]
         freeze_end: String,
+        /// The IANA time zone the cron expressions are read in, e.g. Europe/Berlin; default: UTC.
         #[arg(long = "cron-timezone")]
         cron_timezone: Option<String>,
         #[command(flatten)]
         who: Who,
     },
+    /// Change a deploy freeze period (maintainer and above).
     Update {
+        /// The project's path, e.g. acme/app (`--project-id`, as the reference release tool calls it).
         #[arg(long, visible_alias = "project-id")]
         project: String,
+        /// The freeze period's id (printed when it was created).
         #[arg(long)]
         id: u64,
+        /// When the freeze starts: a 5-field cron expression, e.g. '0 23 * * 5'.
         #[arg(long = "freeze-start")]
         freeze_start: Option<String>,
+        /// When the freeze ends: a 5-field cron expression, e.g. '0 7 * * 1'.
         #[arg(long = "freeze-end")]
         freeze_end: Option<String>,
+        /// The IANA time zone the cron expressions are read in, e.g. Europe/Berlin; default: UTC.
         #[arg(long = "cron-timezone")]
         cron_timezone: Option<String>,
         #[command(flatten)]
         who: Who,
     },
+    /// Delete a deploy freeze period (maintainer and above).
     Delete {
+        /// The project's path, e.g. acme/app (`--project-id`, as the reference release tool calls it).
         #[arg(long, visible_alias = "project-id")]
         project: String,
+        /// The freeze period's id (printed when it was created).
         #[arg(long)]
         id: u64,
         #[command(flatten)]
@@ -349,6 +433,7 @@ pub enum FreezeCmd {
     },
     /// Whether deploys are frozen (exit 3 and `CI_DEPLOY_FREEZE=true` when they are, exit 0 when not).
     Status {
+        /// The project's path, e.g. acme/app.
         #[arg(long, visible_alias = "project-id")]
         project: String,
         /// RFC 3339; defaults to now.
@@ -361,21 +446,27 @@ pub enum FreezeCmd {
 pub enum InternalCmd {
     /// The phase timeline, durations and deadlines of an internal release.
     Status {
+        /// The internal release's id, e.g. IR-1.
         id: String,
+        /// As the log stood after this many records (`120`) or at this time (RFC 3339).
         #[arg(long = "as-of")]
         as_of: Option<String>,
     },
     /// Phase 1: an S1 issue (vulnerability or bug) is identified.
     Detect {
+        /// The internal release's id, e.g. IR-1.
         #[arg(long)]
         id: String,
+        /// The project's path, e.g. acme/app (`--project-id`, as the reference release tool calls it).
         #[arg(long, visible_alias = "project-id")]
         project: String,
         /// vulnerability or bug.
         #[arg(long)]
         kind: String,
+        /// The severity: 1 (S1); only S1 issues are eligible for an internal release.
         #[arg(long)]
         severity: u8,
+        /// The issue's title.
         #[arg(long)]
         title: String,
         /// The team that triaged it (security incident team, single-tenant team).
@@ -389,10 +480,13 @@ pub enum InternalCmd {
     },
     /// Phase 2: release issue opened, stakeholders notified, N-1 and N-2 targets set.
     Prepare {
+        /// The internal release's id, e.g. IR-1.
         #[arg(long)]
         id: String,
+        /// The release issue's URL.
         #[arg(long = "release-issue")]
         release_issue: String,
+        /// A stakeholder group notified (the single-tenant group); repeat for several.
         #[arg(long)]
         notify: Vec<String>,
         /// A minor version (X.Y); give N-1 and N-2.
@@ -403,8 +497,10 @@ pub enum InternalCmd {
     },
     /// Phase 3: merged to the default branch, deployed to the multi-tenant site, verified.
     Remediate {
+        /// The internal release's id, e.g. IR-1.
         #[arg(long)]
         id: String,
+        /// The commit of the fix merged to the default branch.
         #[arg(long = "default-branch-commit")]
         commit: String,
         /// When the fix reached the multi-tenant site (RFC 3339): after Prepare was recorded, and
@@ -419,17 +515,22 @@ pub enum InternalCmd {
     },
     /// Phase 4: one backport (run once for N-1 and once for N-2).
     Backport {
+        /// The internal release's id, e.g. IR-1.
         #[arg(long)]
         id: String,
+        /// The minor version backported to (N-1 or N-2), e.g. 17.2.
         #[arg(long)]
         target: String,
+        /// The backport's merge request, e.g. !4521.
         #[arg(long = "merge-request")]
         merge_request: String,
+        /// The merge request is approved (a backport needs it).
         #[arg(long)]
         approved: bool,
         /// The pipeline status; only `success` counts.
         #[arg(long)]
         pipeline: String,
+        /// The commit the release managers merged to the stable branch.
         #[arg(long = "merged-commit")]
         merged_commit: String,
         #[command(flatten)]
@@ -437,8 +538,10 @@ pub enum InternalCmd {
     },
     /// Phase 5: internal packages built and uploaded. `--package VERSION,NAME,DIGEST`, repeatable.
     Release {
+        /// The internal release's id, e.g. IR-1.
         #[arg(long)]
         id: String,
+        /// An internal package as VERSION,NAME,DIGEST (DIGEST: sha256:<64 hex> or blake3:<64 hex>); repeat for each target.
         #[arg(long)]
         package: Vec<String>,
         /// The internal version scheme; `{patch}` is the next public patch of the minor.
@@ -449,14 +552,17 @@ pub enum InternalCmd {
     },
     /// Phase 6: rolled out, group notified, emergency maintenance started.
     Finalize {
+        /// The internal release's id, e.g. IR-1.
         #[arg(long)]
         id: String,
         /// When the rollout to the single-tenant instances completed (RFC 3339): after Release was
         /// recorded, and not later than now.
         #[arg(long = "rollout-completed-at")]
         rollout_completed_at: String,
+        /// A group notified of the rollout; repeat for several.
         #[arg(long)]
         notify: Vec<String>,
+        /// The emergency maintenance's reference, e.g. EM-2026-017.
         #[arg(long = "emergency-maintenance")]
         emergency_maintenance: String,
         #[command(flatten)]
@@ -464,8 +570,10 @@ pub enum InternalCmd {
     },
     /// Closing: the public patch is out and the fix is disclosed.
     Disclose {
+        /// The internal release's id, e.g. IR-1.
         #[arg(long)]
         id: String,
+        /// A public patch version that carries the fix, e.g. 17.2.3; repeat for each. Each must be released (its released_at passed).
         #[arg(long = "public-version")]
         public_version: Vec<String>,
         #[command(flatten)]
@@ -477,6 +585,7 @@ pub enum InternalCmd {
 pub enum ReportCmd {
     /// Evidence, freezes, internal releases, access and integrity, for a period.
     Compliance {
+        /// Only this project; default: every project.
         #[arg(long)]
         project: Option<String>,
         /// Start of the period (RFC 3339).

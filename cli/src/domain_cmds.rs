@@ -18,7 +18,7 @@ use crate::domain_args::*;
 use crate::{CliError, Result};
 
 fn usage(m: impl Into<String>) -> CliError {
-    CliError::Usage(m.into())
+    CliError::Invalid(m.into())
 }
 
 fn out_err(source: std::io::Error) -> CliError {
@@ -84,6 +84,7 @@ fn run(data: &Path, who: &Who, cmd: Command, json: bool, out: &mut dyn Write) ->
 pub fn service_err(e: ServiceError) -> CliError {
     match e {
         ServiceError::Ledger(l) => CliError::Ledger(l),
+        ServiceError::Refused(r) => CliError::Refused { status: r.status, message: r.message },
         other => CliError::Domain(other.to_string()),
     }
 }
@@ -128,6 +129,9 @@ fn print_view(v: &serde_json::Value, json: bool, out: &mut dyn Write) -> Result<
 fn view_err(e: relic_projector::views::ViewError) -> CliError {
     match e {
         relic_projector::views::ViewError::Ledger(l) => CliError::Ledger(l),
+        // As the API answers them (a non-member reads nothing: 404, as GitLab hides private projects).
+        relic_projector::views::ViewError::NotFound(m) => CliError::refused(404, m),
+        relic_projector::views::ViewError::Invalid(m) => CliError::refused(400, m),
         other => CliError::Domain(other.to_string()),
     }
 }
@@ -253,12 +257,12 @@ pub fn evidence_cmd(data: &Path, c: EvidenceCmd, json: bool, out: &mut dyn Write
             let (ledger, size) = crate::relay_cmds::open_for_checkpoint(data, None)?;
             let mut st = State::default();
             service::replay(&ledger, &mut st).map_err(service_err)?;
-            let r = st.projects.get(&project).and_then(|p| p.releases.get(&tag_name)).ok_or_else(|| CliError::Domain("Release does not exist".into()))?;
+            let r = st.projects.get(&project).and_then(|p| p.releases.get(&tag_name)).ok_or_else(|| CliError::refused(404, "Release does not exist"))?;
             let e = match &sha {
                 Some(s) => r.evidences.iter().find(|e| &e.sha == s),
                 None => r.evidences.last(),
             }
-            .ok_or_else(|| CliError::Domain(format!("{project}@{tag_name} has no evidence{}", sha.as_ref().map(|s| format!(" {s}")).unwrap_or_default())))?;
+            .ok_or_else(|| CliError::refused(404, format!("{project}@{tag_name} has no evidence{}", sha.as_ref().map(|s| format!(" {s}")).unwrap_or_default())))?;
             let document = evidence::verify_document(data, &e.sha, &e.report_artifacts).map_err(|err| CliError::Domain(err.to_string()))?;
             let mut artifacts = Vec::with_capacity(e.report_artifacts.len());
             for a in &e.report_artifacts {
@@ -285,44 +289,75 @@ pub fn evidence_cmd(data: &Path, c: EvidenceCmd, json: bool, out: &mut dyn Write
             }
         }
         EvidenceCmd::Verify { project, tag_name, sha, .. } => {
-            let (Some(project), Some(tag_name)) = (project, tag_name) else {
-                return Err(CliError::Usage("evidence verify needs --project and --tag-name, or --bundle".into()));
-            };
             // One handle for reading the state and proving the records (a store is opened once per process).
             let (ledger, size) = crate::relay_cmds::open_for_checkpoint(data, None)?;
             let mut st = State::default();
             service::replay(&ledger, &mut st).map_err(service_err)?;
-            let r = st
-                .projects
-                .get(&project)
-                .and_then(|p| p.releases.get(&tag_name))
-                .ok_or_else(|| CliError::Domain("Release does not exist".into()))?;
-            let chosen: Vec<_> = r.evidences.iter().filter(|e| sha.as_ref().is_none_or(|s| &e.sha == s)).collect();
-            if chosen.is_empty() {
-                return Err(CliError::Domain(format!("{project}@{tag_name} has no evidence{}", sha.map(|s| format!(" {s}")).unwrap_or_default())));
-            }
-            for e in chosen {
-                evidence::verify_document(data, &e.sha, &e.report_artifacts).map_err(|err| CliError::Domain(err.to_string()))?;
-                // The record that names it: signed, and in the log the current checkpoint commits to.
-                let proof = ledger.prove_inclusion(e.seq, size)?;
-                let cp = evidence::verify_record(&ledger, e, &proof).map_err(|err| CliError::Domain(err.to_string()))?;
-                if json {
-                    let v = json!({"ok": true, "sha": e.sha, "filepath": e.filepath, "collected_at": e.collected_at, "artifacts": e.report_artifacts.len(),
-                        "record": e.seq, "checkpoint_size": cp.size});
-                    writeln!(out, "{v}").map_err(out_err)?;
-                } else {
-                    writeln!(
-                        out,
-                        "ok: evidence {} of {project}@{tag_name} ({}, {}) matches its digest; {} artifact(s) intact; its record {} is signed and in the log at checkpoint size {}",
-                        e.sha, e.reason_str(), e.collected_at, e.report_artifacts.len(), e.seq, cp.size
-                    )
-                    .map_err(out_err)?;
+            // Which releases: one, a project's, or every one of the ledger.
+            let mut chosen = Vec::new();
+            for (path, p) in &st.projects {
+                if project.as_ref().is_some_and(|want| want != path) {
+                    continue;
                 }
+                for (tag, r) in &p.releases {
+                    if tag_name.as_ref().is_none_or(|want| want == tag) {
+                        chosen.extend(r.evidences.iter().filter(|e| sha.as_ref().is_none_or(|s| &e.sha == s)).map(|e| (path.as_str(), tag.as_str(), e)));
+                    }
+                }
+            }
+            if let (Some(p), Some(t)) = (&project, &tag_name) {
+                if !st.projects.get(p).is_some_and(|p| p.releases.contains_key(t)) {
+                    return Err(CliError::refused(404, "Release does not exist"));
+                }
+                if chosen.is_empty() {
+                    return Err(CliError::refused(404, format!("{p}@{t} has no evidence{}", sha.map(|s| format!(" {s}")).unwrap_or_default())));
+                }
+            } else if let Some(p) = &project {
+                if !st.projects.contains_key(p) {
+                    return Err(CliError::refused(404, "404 Project Not Found"));
+                }
+            }
+            let bar = crate::commands::progress_bar("verifying evidence {bar:40} {pos}/{len} documents ({eta})");
+            bar.set_length(chosen.len() as u64);
+            let (mut failed, mut first) = (0usize, None);
+            for (path, tag, e) in &chosen {
+                let checked = evidence::verify_document(data, &e.sha, &e.report_artifacts)
+                    .map_err(|err| err.to_string())
+                    .and_then(|_| ledger.prove_inclusion(e.seq, size).map_err(|err| err.to_string()))
+                    .and_then(|proof| evidence::verify_record(&ledger, e, &proof).map_err(|err| err.to_string()));
+                bar.inc(1);
+                let line = match &checked {
+                    Ok(cp) if json => json!({"ok": true, "project": path, "tag_name": tag, "sha": e.sha, "filepath": e.filepath, "collected_at": e.collected_at,
+                        "artifacts": e.report_artifacts.len(), "record": e.seq, "checkpoint_size": cp.size}).to_string(),
+                    Ok(cp) => format!(
+                        "ok: evidence {} of {path}@{tag} ({}, {}) matches its digest; {} artifact(s) intact; its record {} is signed and in the log at checkpoint size {}",
+                        e.sha, e.reason_str(), e.collected_at, e.report_artifacts.len(), e.seq, cp.size
+                    ),
+                    Err(why) if json => json!({"ok": false, "project": path, "tag_name": tag, "sha": e.sha, "record": e.seq, "error": why}).to_string(),
+                    Err(why) => format!("FAILED: evidence {} of {path}@{tag} (record {}): {why}", e.sha, e.seq),
+                };
+                if let Err(why) = &checked {
+                    failed += 1;
+                    first.get_or_insert_with(|| why.clone());
+                }
+                bar.suspend(|| writeln!(out, "{line}")).map_err(out_err)?;
+            }
+            bar.finish_and_clear();
+            if failed > 0 {
+                let first = first.unwrap_or_default();
+                return Err(CliError::Domain(format!("{failed} of {} evidence document(s) failed verification; the first: {first}", chosen.len())));
+            }
+            if tag_name.is_none() && !json {
+                writeln!(out, "ok: {} evidence document(s) verified", chosen.len()).map_err(out_err)?;
             }
             Ok(())
         }
-        EvidenceCmd::Show { sha } => {
+        EvidenceCmd::Show { sha, format } => {
             let bytes = evidence::verify_document(data, &sha, &[]).map_err(|e| CliError::Domain(e.to_string()))?;
+            if format == "gitlab" {
+                let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| CliError::Domain(format!("evidence {sha}: {e}")))?;
+                return writeln!(out, "{}", evidence::gitlab_shape(&doc)).map_err(out_err);
+            }
             out.write_all(&bytes).map_err(out_err)?;
             writeln!(out).map_err(out_err)
         }
@@ -332,11 +367,11 @@ pub fn evidence_cmd(data: &Path, c: EvidenceCmd, json: bool, out: &mut dyn Write
 /// `relic evidence verify --bundle FILE --key K [--witness W --quorum Q]`: offline, from the file alone.
 fn verify_bundle(file: &Path, key: &[String], witnesses: &crate::args::WitnessPolicy, json: bool, out: &mut dyn Write) -> Result<()> {
     if key.is_empty() {
-        return Err(CliError::Usage("--bundle needs --key: the log's verifier key (relic key)".into()));
+        return Err(CliError::Arguments("--bundle needs --key: the log's verifier key (relic key)".into()));
     }
     let keys = key
         .iter()
-        .map(|k| relic_ledger::note::VerifierKey::parse(&crate::commands::key_text(k)?).map_err(|e| CliError::Usage(format!("--key {k}: {e}"))))
+        .map(|k| relic_ledger::note::VerifierKey::parse(&crate::commands::key_text(k)?).map_err(|e| CliError::Invalid(format!("--key {k}: {e}"))))
         .collect::<Result<Vec<_>>>()?;
     let bytes = std::fs::read(file).map_err(|source| CliError::Io { path: file.display().to_string(), source })?;
     let v = relic_domain::evidence_bundle::verify(&bytes, &keys).map_err(|e| CliError::Domain(format!("{}: {e}", file.display())))?;
@@ -371,7 +406,7 @@ impl ReasonStr for relic_domain::event::EvidenceCollected {
 }
 
 /// Exit code of `relic freeze status` when deploys are frozen.
-pub const FROZEN_EXIT: i32 = 3;
+pub const FROZEN_EXIT: i32 = crate::exit::FROZEN;
 
 pub fn freeze_cmd(data: &Path, c: FreezeCmd, json: bool, out: &mut dyn Write) -> Result<i32> {
     let cmd = match c {

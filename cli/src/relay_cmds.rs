@@ -32,7 +32,7 @@ fn out_err(source: std::io::Error) -> CliError {
 fn config(k: KafkaArgs) -> Result<Config> {
     let mut options = Vec::new();
     for o in k.options {
-        let (key, value) = o.split_once('=').ok_or_else(|| CliError::Usage(format!("-X {o}: expected KEY=VALUE")))?;
+        let (key, value) = o.split_once('=').ok_or_else(|| CliError::Invalid(format!("-X {o}: expected KEY=VALUE")))?;
         options.push((key.trim().to_string(), value.trim().to_string()));
     }
     Ok(Config { brokers: k.brokers, topic: k.topic, checkpoint_topic: k.checkpoint_topic, evidence_topic: k.evidence_topic, options })
@@ -41,12 +41,12 @@ fn config(k: KafkaArgs) -> Result<Config> {
 /// A verifier key given as text or as a file holding it.
 fn pinned_key(k: Option<String>) -> Result<Option<VerifierKey>> {
     let Some(k) = k else { return Ok(None) };
-    VerifierKey::parse(&crate::commands::key_text(&k)?).map(Some).map_err(|e| CliError::Usage(format!("--key {k}: {e}")))
+    VerifierKey::parse(&crate::commands::key_text(&k)?).map(Some).map_err(|e| CliError::Invalid(format!("--key {k}: {e}")))
 }
 
 pub fn publish(data: &Path, a: PublishArgs, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     if mirror::is_mirror(Ledger::open_read_only(data)?.store())? {
-        return Err(CliError::Usage("this is a mirror: only its origin publishes its log".into()));
+        return Err(CliError::Invalid("this is a mirror: only its origin publishes its log".into()));
     }
     let retry_for = match a.retry_for {
         Some(0) => None,

@@ -61,7 +61,7 @@ fn link_body(l: &LinkInput) -> Value {
 }
 
 fn needs_data(cmd: &Command) -> CliError {
-    CliError::Usage(format!("`relic {}` is not served by the API: run it where the data directory is (without --server)", cmd.name()))
+    CliError::Invalid(format!("`relic {}` is not served by the API: run it where the data directory is (without --server)", cmd.name()))
 }
 
 /// The API request a command is: method, path under `/api/v4`, JSON body.
@@ -70,7 +70,7 @@ fn request(cmd: &Command) -> Result<(&'static str, String, Option<Value>)> {
     Ok(match cmd {
         Command::CreateRelease { project, tag_name, name, description, git_ref, tag_message, released_at, milestones, links, report_artifacts } => {
             if !report_artifacts.is_empty() {
-                return Err(CliError::Usage("--report-artifact needs the data directory (the API takes no artifact files): run without --server".into()));
+                return Err(CliError::Invalid("--report-artifact needs the data directory (the API takes no artifact files): run without --server".into()));
             }
             let mut b = json!({"tag_name": tag_name});
             for (k, v) in [("name", name), ("description", description), ("ref", git_ref), ("tag_message", tag_message), ("released_at", released_at)] {
@@ -146,7 +146,7 @@ fn agent() -> ureq::Agent {
 /// A server's error answer as one line: `403: Access Denied`.
 fn refusal(status: u16, v: &Value) -> CliError {
     let why = v.get("message").or_else(|| v.get("error")).map_or_else(|| v.to_string(), |m| m.as_str().map_or_else(|| m.to_string(), str::to_string));
-    CliError::Domain(format!("{status}: {why}"))
+    CliError::refused(status, format!("{status}: {why}"))
 }
 
 fn json_of(text: String) -> Value {

@@ -58,7 +58,7 @@ pub fn witnesses(data: &Path, action: Option<WitnessesAction>, json: bool, out: 
     let changed = match action.unwrap_or(WitnessesAction::List) {
         WitnessesAction::List => false,
         WitnessesAction::Add { url, key } => {
-            let key = CosignerKey::parse(&crate::commands::key_text(&key)?).map_err(|e| CliError::Usage(format!("--key: {e}")))?;
+            let key = CosignerKey::parse(&crate::commands::key_text(&key)?).map_err(|e| CliError::Invalid(format!("--key: {e}")))?;
             if policy.witnesses.iter().any(|w| w.key.name == key.name) {
                 return Err(CliError::Domain(format!("witness {} is already in the policy", key.name)));
             }
@@ -101,18 +101,18 @@ pub fn witnesses(data: &Path, action: Option<WitnessesAction>, json: bool, out: 
 pub fn require_quorum(note: &str, policy: &WitnessPolicy) -> Result<()> {
     if policy.witness.is_empty() {
         return match policy.quorum {
-            Some(q) if q > 0 => Err(CliError::Usage("--quorum needs --witness keys".into())),
+            Some(q) if q > 0 => Err(CliError::Arguments("--quorum needs --witness keys".into())),
             _ => Ok(()),
         };
     }
     let keys = policy
         .witness
         .iter()
-        .map(|k| CosignerKey::parse(&crate::commands::key_text(k)?).map_err(|e| CliError::Usage(format!("--witness {k}: {e}"))))
+        .map(|k| CosignerKey::parse(&crate::commands::key_text(k)?).map_err(|e| CliError::Invalid(format!("--witness {k}: {e}"))))
         .collect::<Result<Vec<_>>>()?;
     let quorum = policy.quorum.unwrap_or(keys.len());
     if quorum > keys.len() {
-        return Err(CliError::Usage(format!("--quorum {quorum} is more than the {} witnesses given", keys.len())));
+        return Err(CliError::Arguments(format!("--quorum {quorum} is more than the {} witnesses given", keys.len())));
     }
     let cosigned = cosignature::verify(note, &keys).map_err(|e| CliError::Domain(format!("the checkpoint's cosignatures: {e}")))?;
     if cosigned.len() < quorum {

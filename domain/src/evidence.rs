@@ -214,6 +214,23 @@ pub fn verify_record(ledger: &Ledger, ev: &Evidence, proof: &InclusionBundle) ->
     proof.verify(&bytes, &all).map_err(|e| fail(format!("is not in the log the checkpoint commits to: {e}")))
 }
 
+/// A relic evidence document in GitLab's evidence shape (its `Evidences::EvidenceEntity` JSON
+/// schema: `release` with `id`, `tag_name`, `name`, `description`, `created_at`, `project`,
+/// `milestones` and `report_artifacts[].url`): relic's additions left out — the top-level
+/// `collected_at` and `redaction`, and each artifact's `name`, `blake3` and `size`. Redacted issues
+/// stay redacted.
+pub fn gitlab_shape(doc: &Value) -> Value {
+    let mut release = doc.get("release").cloned().unwrap_or(Value::Null);
+    if let Some(artifacts) = release.get_mut("report_artifacts").and_then(Value::as_array_mut) {
+        for a in artifacts.iter_mut() {
+            if let Some(o) = a.as_object_mut() {
+                o.retain(|k, _| k == "url");
+            }
+        }
+    }
+    serde_json::json!({ "release": release })
+}
+
 /// Recomputes a stored document's digest and every artifact it references (the first step of
 /// `schemas/evidence-v1.md` §Verify).
 pub fn verify_document(data: &Path, sha: &str, artifacts: &[Artifact]) -> Result<Vec<u8>, EvidenceError> {

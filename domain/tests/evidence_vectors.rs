@@ -238,3 +238,17 @@ fn evidence_bundle_vectors() {
         assert_eq!(outcome, case["expect"].as_str().unwrap(), "case {name:?}");
     }
 }
+
+/// GitLab's evidence shape (`relic evidence show --format gitlab`): the release with its project,
+/// milestones and each artifact's `url`, and nothing relic adds.
+#[test]
+fn the_gitlab_shape_leaves_out_relics_additions() {
+    let doc: serde_json::Value = serde_json::from_slice(&fixed_document().bytes).unwrap();
+    let g = evidence::gitlab_shape(&doc);
+    assert_eq!(g.as_object().unwrap().keys().collect::<Vec<_>>(), ["release"]);
+    let artifacts = g["release"]["report_artifacts"].as_array().unwrap();
+    assert_eq!(artifacts.len(), 1);
+    assert_eq!(artifacts[0].as_object().unwrap().keys().collect::<Vec<_>>(), ["url"]);
+    assert_eq!(g["release"]["milestones"], doc["release"]["milestones"], "redacted issues stay redacted");
+    assert_eq!(g["release"]["tag_name"], "v4.3.0");
+}

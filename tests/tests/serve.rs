@@ -512,19 +512,19 @@ fn the_relic_command_line_acts_through_a_server() {
     assert_eq!(got["evidences"].as_array().map(Vec::len), Some(2));
     let latest: serde_json::Value = serde_json::from_str(&ok(remote(&["--json", "release", "get", "--project", "acme/app"]))).unwrap();
     assert!(latest["tag_name"] == "v1.1.0" || latest["tag_name"] == "v1.0.0", "{latest}");
-    // The server's refusals, one line each, exit 1.
+    // The server's refusals, one line each, with the exit code of their status (README §Exit codes).
     let o = remote(&["release", "create", "--project", "acme/app", "--tag-name", "v1.0.0", "--ref", "main"]);
-    assert_eq!(o.code, 1);
+    assert_eq!(o.code, 6, "409 is a conflict");
     assert!(o.stderr.contains("409: Release already exists"), "{}", o.stderr);
     let o = remote(&["freeze", "create", "--project", "acme/app", "--freeze-start", "0 23 * * 5", "--freeze-end", "0 7 * * 1"]);
-    assert!(o.code == 1 && o.stderr.contains("403: Access Denied"), "{}", o.stderr);
+    assert!(o.code == 4 && o.stderr.contains("403: Access Denied"), "{}", o.stderr);
     // What the API does not serve, and a server without a token.
     let o = remote(&["tag", "record", "--project", "acme/app", "--tag-name", "v9", "--ref", "main"]);
     assert!(o.code != 0 && o.stderr.contains("is not served by the API"), "{}", o.stderr);
     let o = relic(&runner, &["--server", &base, "release", "list", "--project", "acme/app"]);
     assert!(o.code != 0 && o.stderr.contains("--server needs --token"), "{}", o.stderr);
     let o = relic(&runner, &["--server", &base, "--token", "relic_nope", "release", "list", "--project", "acme/app"]);
-    assert!(o.code == 1 && o.stderr.contains("401: 401 Unauthorized"), "{}", o.stderr);
+    assert!(o.code == 4 && o.stderr.contains("401: 401 Unauthorized"), "{}", o.stderr);
     stop(server);
     assert!(!runner.exists(), "nothing was written where the runner stands");
     ok(relic(&data, &["verify"]));
@@ -730,7 +730,7 @@ fn tokens_are_issued_rotated_and_revoked_while_the_server_runs() {
     let dave = issued["token"].as_str().unwrap().to_string();
     // A refused issue stores nothing and says why.
     let o = relic(&data, &["token", "create", "--user", "a b", "--actor", "ops"]);
-    assert!(o.code == 1 && o.stderr.contains("400: user is invalid"), "{}", o.stderr);
+    assert!(o.code == 7 && o.stderr.contains("400: user is invalid"), "{}", o.stderr);
 
     let client = Command::new("python3").arg("-c").arg(TOKENS).args([&base, &alice, &dave]).output().unwrap();
     let stdout = String::from_utf8_lossy(&client.stdout).to_string();
@@ -749,7 +749,7 @@ fn tokens_are_issued_rotated_and_revoked_while_the_server_runs() {
     assert_eq!(listed.lines().count(), 1, "alice lists her own tokens only: {listed}");
     ok(relic(&data, &["token", "revoke", &alice_id, "--actor", "ops"]));
     let o = as_alice(&["release", "list", "--project", "acme/app"]);
-    assert!(o.code == 1 && o.stderr.contains("401"), "{}", o.stderr);
+    assert!(o.code == 4 && o.stderr.contains("401"), "{}", o.stderr);
     let all = ok(relic(&data, &["token", "list"]));
     assert_eq!(all.lines().count(), 3, "the operator lists every token: {all}");
     assert_eq!(all.matches("revoked ").count(), 3, "{all}");
