@@ -307,7 +307,10 @@ fn a_full_disk_fails_appends_quickly_and_loses_nothing() {
     for a in appenders {
         let (mine, err, took) = a.join().unwrap();
         assert!(err.contains("No space left on device"), "the failure names the disk: {err}");
-        assert_eq!(err.lines().filter(|l| l.starts_with("relic: error: ")).count(), 1, "{err}");
+        // The appends run with --json: the one error is a JSON object (README §Exit codes).
+        let errors: Vec<serde_json::Value> = err.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        assert_eq!(errors.len(), 1, "{err}");
+        assert_eq!((errors[0]["error"].as_str(), errors[0]["exit_code"].as_i64()), (Some("failed"), Some(1)), "{err}");
         assert!(took < Duration::from_secs(10), "a failing append took {took:?}");
         acked.extend(mine);
     }
