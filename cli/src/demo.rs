@@ -48,7 +48,7 @@ fn issue(id: u64, title: &str, confidential: bool) -> Issue {
 }
 
 /// The demo's history: (actor, command, whether it is refused on purpose).
-fn history(now: DateTime<Utc>, junit: evidence::ArtifactFile) -> Vec<(&'static str, Command, bool)> {
+fn history(now: DateTime<Utc>, junit: evidence::ArtifactFile, title_salt: [u8; 32]) -> Vec<(&'static str, Command, bool)> {
     let day = Duration::days(1);
     let ir = "IR-2026-001".to_string();
     let mut v43 = create("v4.3.0", now);
@@ -89,7 +89,7 @@ fn history(now: DateTime<Utc>, junit: evidence::ArtifactFile) -> Vec<(&'static s
         ("bob", Command::CreateFreeze { project: P.into(), freeze_start: "0 23 * * 5".into(), freeze_end: "0 7 * * 1".into(), cron_timezone: Some("Europe/Berlin".into()) }, false),
         ("bob", create("v4.4.0", now + day * 14), false),
         ("bob", Command::CollectEvidence { project: P.into(), tag_name: "v4.3.0".into(), reason: EvidenceReason::OnDemand, scheduled_at: None }, false),
-        ("sam", Command::InternalDetect { id: ir.clone(), project: P.into(), kind: InternalKind::Vulnerability, severity: 1,
+        ("sam", Command::InternalDetect { id: ir.clone(), project: P.into(), kind: InternalKind::Vulnerability, severity: 1, title_salt,
             title: "Authentication bypass in the settlement API".into(), reported_by: "security-incident-response".into(), detected_at: Some(ts(now - Duration::hours(3))) }, false),
         ("sam", Command::InternalPrepare { id: ir.clone(), release_issue: "https://issues.example.com/release/1234".into(),
             notified: vec!["single-tenant-group".into()], targets: vec!["4.2".into(), "4.1".into()] }, false),
@@ -103,7 +103,7 @@ fn history(now: DateTime<Utc>, junit: evidence::ArtifactFile) -> Vec<(&'static s
             notified: vec!["single-tenant-group".into()], emergency_maintenance: "EM-2026-017".into() }, false),
         ("bob", create("v4.2.1", now), false),
         ("bob", create("v4.1.1", now), false),
-        ("sam", Command::InternalDisclose { id: ir, public_versions: vec!["4.2.1".into(), "4.1.1".into()] }, false),
+        ("sam", Command::InternalDisclose { id: ir, public_versions: vec!["4.2.1".into(), "4.1.1".into()], reveal: None }, false),
     ]
 }
 
@@ -130,7 +130,8 @@ pub fn run(data: &Path, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> 
     let junit = evidence::ArtifactFile::new("rspec.xml", JUNIT.to_vec());
     let mut svc = Service::open(data).map_err(service_err)?;
 
-    let events = history(Utc::now(), junit);
+    let salt = relic_domain::confidential::new_salt().map_err(|e| CliError::Domain(e.to_string()))?;
+    let events = history(Utc::now(), junit, salt);
     let rotate_at = events.len() / 2;
     for (i, (actor, cmd, refused)) in events.into_iter().enumerate() {
         if i == rotate_at {

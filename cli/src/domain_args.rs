@@ -451,8 +451,22 @@ pub enum InternalCmd {
         /// As the log stood after this many records (`120`) or at this time (RFC 3339).
         #[arg(long = "as-of")]
         as_of: Option<String>,
+        /// Show what this user may see: before disclosure the title only to maintainers and above
+        /// of the project (read from the store beside the log); default: everything this data
+        /// directory holds.
+        #[arg(long)]
+        viewer: Option<String>,
     },
-    /// Phase 1: an S1 issue (vulnerability or bug) is identified.
+    /// Check that the title an internal release disclosed is the one its detection committed to
+    /// (schemas/confidential-v1.md): from the log alone, so on a mirror too.
+    VerifyDisclosure {
+        /// The internal release's id, e.g. IR-1.
+        #[arg(long)]
+        id: String,
+    },
+    /// Phase 1: an S1 issue (vulnerability or bug) is identified. Its title is confidential until
+    /// disclosure: the log records a commitment to it, the title itself stays in a 0600 store
+    /// beside the log.
     Detect {
         /// The internal release's id, e.g. IR-1.
         #[arg(long)]

@@ -474,12 +474,20 @@ fn package(s: &str) -> Result<InternalPackage> {
 
 pub fn internal(data: &Path, c: InternalCmd, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     let (who, cmd) = match c {
-        InternalCmd::Status { id, as_of: a } => {
+        InternalCmd::Status { id, as_of: a, viewer } => {
             let (_, snap) = snapshot(data, a.as_deref(), err)?;
-            return print_view(&relic_projector::history::internal_status(&snap, &id).map_err(view_err)?, json, out);
+            // Before disclosure, the title is for maintainers and above (and the directory's owner).
+            let may_see = match &viewer {
+                None => true,
+                Some(v) => snap.state.internal.get(&id).and_then(|i| snap.state.projects.get(&i.detected.project)).and_then(|p| p.members.get(v)).is_some_and(|r| *r >= Role::Maintainer),
+            };
+            let view = relic_projector::history::internal_status(&snap, &id, may_see.then_some(data)).map_err(view_err)?;
+            return print_view(&view, json, out);
         }
+        InternalCmd::VerifyDisclosure { id } => return verify_disclosure(data, &id, json, out, err),
         InternalCmd::Detect { id, project, kind: k, severity, title, reported_by, detected_at, who } => {
-            (who, Command::InternalDetect { id, project, kind: kind(&k)?, severity, title, reported_by, detected_at })
+            let title_salt = relic_domain::confidential::new_salt().map_err(|e| CliError::Domain(e.to_string()))?;
+            (who, Command::InternalDetect { id, project, kind: kind(&k)?, severity, title, title_salt, reported_by, detected_at })
         }
         InternalCmd::Prepare { id, release_issue, notify, target, who } => {
             (who, Command::InternalPrepare { id, release_issue, notified: notify, targets: target })
@@ -497,9 +505,45 @@ pub fn internal(data: &Path, c: InternalCmd, json: bool, out: &mut dyn Write, er
         InternalCmd::Finalize { id, rollout_completed_at, notify, emergency_maintenance, who } => {
             (who, Command::InternalFinalize { id, rollout_completed_at, notified: notify, emergency_maintenance })
         }
-        InternalCmd::Disclose { id, public_version, who } => (who, Command::InternalDisclose { id, public_versions: public_version }),
+        InternalCmd::Disclose { id, public_version, who } => (who, Command::InternalDisclose { id, public_versions: public_version, reveal: None }),
     };
     run(data, &who, cmd, json, out)
+}
+
+/// `relic internal verify-disclosure --id ID`: the disclosed title and salt against the
+/// commitment of the detection record, from the log alone.
+fn verify_disclosure(data: &Path, id: &str, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
+    let (_, snap) = snapshot(data, None, err)?;
+    let i = snap.state.internal.get(id).ok_or_else(|| CliError::refused(404, format!("Internal release {id} does not exist")))?;
+    let seq_of = |phase: relic_domain::state::Phase| i.timeline.iter().find(|(p, _, _)| *p == phase).map(|(_, seq, _)| *seq);
+    let (detected, disclosed) = (seq_of(relic_domain::state::Phase::Detected), seq_of(relic_domain::state::Phase::Disclosed));
+    let Some(d) = &i.disclosed else {
+        return Err(CliError::refused(409, format!("Internal release {id} is not disclosed yet: its title stays confidential")));
+    };
+    let Some(commitment) = &i.detected.title_commitment else {
+        return Err(CliError::Domain(format!("Internal release {id} was detected before titles were confidential (internal.detected v1): its title was written in clear")));
+    };
+    let (Some(title), Some(salt)) = (&d.title, &d.title_salt) else {
+        return Err(CliError::Domain(format!("the disclosure of {id} (record {}) reveals no title", disclosed.unwrap_or_default())));
+    };
+    if !relic_domain::confidential::check(commitment, salt, title) {
+        return Err(CliError::Domain(format!(
+            "the title disclosed in record {} does not match the commitment {commitment} made at detection (record {})",
+            disclosed.unwrap_or_default(),
+            detected.unwrap_or_default()
+        )));
+    }
+    if json {
+        writeln!(out, "{}", json!({"ok": true, "id": id, "title": title, "commitment": commitment, "detected_record": detected, "disclosed_record": disclosed})).map_err(out_err)
+    } else {
+        writeln!(
+            out,
+            "ok: the title disclosed in record {} ({title:?}) is the one committed to at detection in record {} (commitment {commitment})",
+            disclosed.unwrap_or_default(),
+            detected.unwrap_or_default()
+        )
+        .map_err(out_err)
+    }
 }
 
 fn time_arg(flag: &str, s: Option<String>) -> Result<Option<DateTime<Utc>>> {

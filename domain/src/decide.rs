@@ -74,14 +74,19 @@ pub enum Command {
         cron_timezone: Option<String>,
     },
     DeleteFreeze { project: String, id: u64 },
-    InternalDetect { id: String, project: String, kind: InternalKind, severity: u8, title: String, reported_by: String, detected_at: Option<String> },
+    /// Phase 1. The title is confidential until disclosure: the record commits to it with
+    /// `title_salt` (32 random bytes, `crate::confidential::new_salt`), and the decision carries it
+    /// to the store beside the log.
+    InternalDetect { id: String, project: String, kind: InternalKind, severity: u8, title: String, title_salt: [u8; 32], reported_by: String, detected_at: Option<String> },
     InternalPrepare { id: String, release_issue: String, notified: Vec<String>, targets: Vec<String> },
     InternalRemediate { id: String, default_branch_commit: String, multi_tenant_deployed_at: String, security_verified_by: Option<String> },
     InternalBackport { id: String, target: String, merge_request: String, approved: bool, pipeline: String, merged_commit: String },
     /// `scheme`: the internal version scheme (default [`crate::internal::DEFAULT_SCHEME`]).
     InternalRelease { id: String, packages: Vec<InternalPackage>, scheme: Option<String> },
     InternalFinalize { id: String, rollout_completed_at: String, notified: Vec<String>, emergency_maintenance: String },
-    InternalDisclose { id: String, public_versions: Vec<String> },
+    /// The last phase. `reveal`: the confidential title and salt the detection committed to, from
+    /// the store beside the log (the service fills it in; `None` when the store lacks it).
+    InternalDisclose { id: String, public_versions: Vec<String>, reveal: Option<crate::confidential::Secret> },
     /// An API token for `user` (`relic token create`): the operator's act on the data directory,
     /// recorded with role `system`, like a key rotation. Its secret never reaches the log.
     IssueToken { token_id: String, user: String, name: Option<String>, expires_at: Option<String> },
@@ -157,6 +162,8 @@ pub struct Decision {
     /// Report artifacts to store (content-addressed) before the events that name them.
     pub artifacts: Vec<evidence::ArtifactFile>,
     pub events: Vec<Event>,
+    /// Confidential texts to keep beside the log (0600) before the events that commit to them.
+    pub secrets: Vec<crate::confidential::Secret>,
     /// The role the actor acted with (recorded in each record's actor field); `None` when relic
     /// itself acts (the scheduler), recorded as role `system`.
     pub role: Option<Role>,
@@ -558,7 +565,7 @@ pub fn decide(st: &State, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Res
                 documents.push(doc);
                 events.push(Event::EvidenceCollected(ev));
             }
-            Ok(Decision { documents, artifacts: report_artifacts.clone(), events, role: Some(role) })
+            Ok(Decision { documents, artifacts: report_artifacts.clone(), events, role: Some(role), secrets: Vec::new() })
         }
         Command::UpdateRelease { project, tag_name, name, description, released_at, milestones } => {
             let p = cx.project(project)?;

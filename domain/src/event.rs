@@ -381,7 +381,10 @@ pub struct InternalDetected {
     pub project: String,
     pub kind: InternalKind,
     pub severity: u8,
-    pub title: String,
+    /// The title in clear: only in records written as v1, before titles were confidential.
+    pub title: Option<String>,
+    /// The commitment to the confidential title (`crate::confidential`), revealed at disclosure.
+    pub title_commitment: Option<String>,
     pub detected_at: String,
     /// Who triaged it: the security incident team for a vulnerability, the single-tenant team for a bug.
     pub reported_by: String,
@@ -460,6 +463,10 @@ pub struct InternalDisclosed {
     /// The public patch versions that carry the fix.
     pub public_versions: Vec<String>,
     pub disclosed_at: String,
+    /// The confidential title the detection committed to, revealed (null if it was written in clear).
+    pub title: Option<String>,
+    /// The commitment's salt, lower-case hex.
+    pub title_salt: Option<String>,
 }
 
 /// Every domain event.

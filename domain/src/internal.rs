@@ -129,7 +129,7 @@ pub(crate) fn decide(cx: &Parts, cmd: &Command, now: DateTime<Utc>) -> Result<De
     let st = cx.st;
     let done = |role: Role, e: Event| Ok(Decision { events: vec![e], role: Some(role), ..Decision::default() });
     match cmd {
-        Command::InternalDetect { id, project, kind, severity, title, reported_by, detected_at } => {
+        Command::InternalDetect { id, project, kind, severity, title, title_salt, reported_by, detected_at } => {
             cx.project(project)?;
             let role = cx.require(project, Role::Maintainer, &format!("internal/{id}"))?;
             if id.is_empty() || id.contains(char::is_whitespace) {
@@ -151,16 +151,22 @@ pub(crate) fn decide(cx: &Parts, cmd: &Command, now: DateTime<Utc>) -> Result<De
                 }
                 None => ts(now),
             };
+            if title.trim().is_empty() {
+                return Err(refusal(400, "Title can't be blank"));
+            }
+            // The title is confidential until disclosure: the record commits to it.
+            let secret = crate::confidential::Secret::new(title, *title_salt);
             let e = InternalDetected {
                 id: id.clone(),
                 project: project.clone(),
                 kind: *kind,
                 severity: *severity,
-                title: title.clone(),
+                title: None,
+                title_commitment: Some(secret.commitment.clone()),
                 detected_at,
                 reported_by: reported_by.clone(),
             };
-            done(role, Event::InternalDetected(e))
+            Ok(Decision { events: vec![Event::InternalDetected(e)], secrets: vec![secret], role: Some(role), ..Decision::default() })
         }
         Command::InternalPrepare { id, release_issue, notified, targets } => {
             let i = get(st, id)?;
@@ -285,7 +291,7 @@ pub(crate) fn decide(cx: &Parts, cmd: &Command, now: DateTime<Utc>) -> Result<De
             };
             done(role, Event::InternalFinalized(e))
         }
-        Command::InternalDisclose { id, public_versions } => {
+        Command::InternalDisclose { id, public_versions, reveal } => {
             let i = get(st, id)?;
             let role = cx.require(&i.detected.project, Role::Maintainer, &format!("internal/{id}"))?;
             in_order(i, Phase::Disclosed)?;
@@ -304,7 +310,24 @@ pub(crate) fn decide(cx: &Parts, cmd: &Command, now: DateTime<Utc>) -> Result<De
                     Some(_) => {}
                 }
             }
-            done(role, Event::InternalDisclosed(InternalDisclosed { id: id.clone(), public_versions: public_versions.clone(), disclosed_at: ts(now) }))
+            // What the detection committed to is revealed now, and must be what it committed to.
+            let (title, title_salt) = match &i.detected.title_commitment {
+                None => (None, None),
+                Some(c) => match reveal {
+                    Some(s) if &s.commitment == c && crate::confidential::commitment(&s.salt, &s.text) == *c => {
+                        (Some(s.text.clone()), Some(relic_ledger::hex::encode(&s.salt)))
+                    }
+                    Some(_) => return Err(refusal(422, format!("The confidential title given for {id} does not match the commitment made at detection"))),
+                    None => {
+                        return Err(refusal(
+                            422,
+                            format!("The confidential title of {id} is not in this data directory's store: disclosure reveals it, so it must run where it was detected"),
+                        ))
+                    }
+                },
+            };
+            let e = InternalDisclosed { id: id.clone(), public_versions: public_versions.clone(), disclosed_at: ts(now), title, title_salt };
+            done(role, Event::InternalDisclosed(e))
         }
         _ => Err(refusal(400, "not an internal-release command")),
     }

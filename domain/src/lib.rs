@@ -19,6 +19,7 @@
 //! - [`service`]: the glue: replay, decide, store documents, append.
 
 pub mod catalogue;
+pub mod confidential;
 pub mod decide;
 pub mod event;
 pub mod evidence;

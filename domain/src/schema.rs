@@ -23,8 +23,29 @@ use crate::catalogue::{current_version, SCHEMAS};
 type Upcaster = fn(Value) -> Result<Value, String>;
 
 /// (kind, from version, upcaster to from + 1). Every version below a kind's current one needs one.
-const UPCASTERS: &[(&str, u16, Upcaster)] =
-    &[("link.added", 1, link_added_v1_to_v2), ("internal.released", 1, internal_released_v1_to_v2), ("token.issued", 1, token_issued_v1_to_v2)];
+const UPCASTERS: &[(&str, u16, Upcaster)] = &[
+    ("link.added", 1, link_added_v1_to_v2),
+    ("internal.released", 1, internal_released_v1_to_v2),
+    ("token.issued", 1, token_issued_v1_to_v2),
+    ("internal.detected", 1, internal_detected_v1_to_v2),
+    ("internal.disclosed", 1, internal_disclosed_v1_to_v2),
+];
+
+/// `internal.detected` v1 → v2: v1 wrote the title in clear, and committed to nothing (v2 allows
+/// that shape only for such records: relic writes a commitment instead).
+fn internal_detected_v1_to_v2(mut payload: Value) -> Result<Value, String> {
+    let o = payload.as_object_mut().ok_or("the payload is not an object")?;
+    o.insert("title_commitment".into(), Value::Null);
+    Ok(payload)
+}
+
+/// `internal.disclosed` v1 → v2: nothing was committed to, so nothing is revealed.
+fn internal_disclosed_v1_to_v2(mut payload: Value) -> Result<Value, String> {
+    let o = payload.as_object_mut().ok_or("the payload is not an object")?;
+    o.insert("title".into(), Value::Null);
+    o.insert("title_salt".into(), Value::Null);
+    Ok(payload)
+}
 
 /// `token.issued` v1 → v2: v1 tokens had no name; it reads as none given.
 fn token_issued_v1_to_v2(mut payload: Value) -> Result<Value, String> {
@@ -355,7 +376,8 @@ mod tests {
                 project: p(),
                 kind: InternalKind::Vulnerability,
                 severity: 1,
-                title: t("Refund amount not bounded by capture"),
+                title: None,
+                title_commitment: Some(crate::confidential::Secret::new("Refund amount not bounded by capture", [0x11; 32]).commitment),
                 detected_at: t("2026-06-10T14:05:00Z"),
                 reported_by: t("security-incident-response"),
             }),
@@ -401,6 +423,8 @@ mod tests {
                 id: t("INT-2026-004"),
                 public_versions: vec![t("3.9.5"), t("3.8.12")],
                 disclosed_at: t("2026-06-24T10:00:00Z"),
+                title: Some(t("Refund amount not bounded by capture")),
+                title_salt: Some("11".repeat(32)),
             }),
             Event::TokenIssued(crate::event::TokenIssued {
                 token_id: t("3f2a9c0d5e6b7a18"),

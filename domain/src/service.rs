@@ -30,6 +30,8 @@ pub enum ServiceError {
     Policy(#[from] PolicyError),
     #[error(transparent)]
     Evidence(#[from] EvidenceError),
+    #[error(transparent)]
+    Confidential(#[from] crate::confidential::ConfidentialError),
 }
 
 impl From<crate::feed::FeedError> for ServiceError {
@@ -163,6 +165,7 @@ impl Service {
     /// Decides and records `cmd` by `actor` at `now`. On success returns the receipts of the
     /// appended records, in order.
     pub fn execute(&mut self, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Result<Vec<Receipt>, ServiceError> {
+        let cmd = &self.with_secrets(cmd)?;
         match decide(&self.state, actor, cmd, now) {
             Ok(d) => {
                 // Files first, then the events that name them (an interrupted command leaves at
@@ -182,6 +185,7 @@ impl Service {
     /// calls [`Service::resync`]. A refusal returns at once (an `access.denied` record is appended
     /// and waited for, as by [`Service::execute`]).
     pub fn submit(&mut self, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Result<Submitted, ServiceError> {
+        let cmd = &self.with_secrets(cmd)?;
         let d = match decide(&self.state, actor, cmd, now) {
             Ok(d) => d,
             Err(refusal) => return Err(self.refused(actor, refusal)?),
@@ -205,11 +209,28 @@ impl Service {
         Ok(Submitted::Queued(queued))
     }
 
+    /// A disclosure reveals what its detection committed to: the title and salt, read from the
+    /// store beside the log (`None` if it lacks them; the rules then refuse).
+    fn with_secrets(&self, cmd: &Command) -> Result<Command, ServiceError> {
+        let mut cmd = cmd.clone();
+        if let Command::InternalDisclose { id, reveal, .. } = &mut cmd {
+            if let Some(c) = self.state.internal.get(id).and_then(|i| i.detected.title_commitment.clone()) {
+                *reveal = crate::confidential::load(self.ledger.dir(), &c)?;
+            }
+        }
+        Ok(cmd)
+    }
+
     /// Stores a decision's report artifacts and evidence documents (files before the events that
     /// name them: an interrupted command leaves at most unreferenced, content-addressed files);
     /// returns their paths.
     fn store_files(&self, d: &crate::decide::Decision, sync: evidence::Sync) -> Result<Vec<PathBuf>, ServiceError> {
         let mut paths = Vec::with_capacity(d.artifacts.len() + d.documents.len());
+        // Confidential texts: durable and owner-only now, before the record that commits to them
+        // (never among the files a commit syncs later, nor published).
+        for secret in &d.secrets {
+            crate::confidential::store(self.ledger.dir(), secret)?;
+        }
         for f in &d.artifacts {
             paths.push(evidence::store_artifact(self.ledger.dir(), &f.artifact.name, &f.bytes, sync)?.1);
         }

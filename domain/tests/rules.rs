@@ -329,7 +329,7 @@ fn s1_world() -> World {
 }
 
 fn detect(id: &str, severity: u8, kind: InternalKind) -> Command {
-    Command::InternalDetect { id: id.into(), project: P.into(), kind, severity, title: "RCE".into(), reported_by: "sirt".into(), detected_at: None }
+    Command::InternalDetect { id: id.into(), project: P.into(), kind, severity, title: "RCE".into(), title_salt: [7; 32], reported_by: "sirt".into(), detected_at: None }
 }
 
 #[test]
@@ -380,7 +380,11 @@ fn internal_release_runs_through_every_phase_in_order() {
     });
     w.refused("maint", bad_scheme, "Version scheme \"{major}.{minor}-hotfix\" must contain {major}, {minor}, {patch} and {n}", false);
     w.ok("maint", release("17.2.3-internal.1", "17.1.6-internal.1"));
-    let disclose = Command::InternalDisclose { id: "IR-1".into(), public_versions: vec!["17.2.3".into()] };
+    // The detection committed to the title; the disclosure must reveal exactly it.
+    let secret = relic_domain::confidential::Secret::new("RCE", [7; 32]);
+    let detected = &w.st.internal["IR-1"].detected;
+    assert_eq!((detected.title.as_deref(), detected.title_commitment.as_deref()), (None, Some(secret.commitment.as_str())), "no title in clear");
+    let disclose = Command::InternalDisclose { id: "IR-1".into(), public_versions: vec!["17.2.3".into()], reveal: Some(secret.clone()) };
     w.refused("maint", disclose.clone(), "Internal release IR-1 cannot enter Public patch and disclosure: Final steps has not been recorded", false);
     let finalize = |at: &str| Command::InternalFinalize { id: "IR-1".into(), rollout_completed_at: at.into(), notified: vec!["dedicated".into()], emergency_maintenance: "EM-7".into() };
     w.refused("maint", finalize("2026-06-01T12:59:59Z"), "rollout_completed_at 2026-06-01T12:59:59Z is before Release (2026-06-01T13:00:00Z): the phases happen in order", false);
@@ -396,7 +400,21 @@ fn internal_release_runs_through_every_phase_in_order() {
     w.ok("maint", upcoming);
     w.refused("maint", disclose.clone(), "The public patch 17.2.3 is not released until 2027-01-15T00:00:00Z: disclosure waits for it", false);
     w.now = Utc.with_ymd_and_hms(2027, 1, 15, 0, 0, 0).unwrap();
+    let without = with(disclose.clone(), |c| {
+        if let Command::InternalDisclose { reveal, .. } = c {
+            *reveal = None;
+        }
+    });
+    w.refused("maint", without, "The confidential title of IR-1 is not in this data directory's store: disclosure reveals it, so it must run where it was detected", false);
+    let forged = with(disclose.clone(), |c| {
+        if let Command::InternalDisclose { reveal, .. } = c {
+            *reveal = Some(relic_domain::confidential::Secret { text: "Nothing serious".into(), ..secret.clone() });
+        }
+    });
+    w.refused("maint", forged, "The confidential title given for IR-1 does not match the commitment made at detection", false);
     w.ok("maint", disclose);
+    let d = w.st.internal["IR-1"].disclosed.clone().unwrap();
+    assert!(relic_domain::confidential::check(&secret.commitment, d.title_salt.as_deref().unwrap(), d.title.as_deref().unwrap()));
     let i = &w.st.internal["IR-1"];
     assert_eq!(i.phase, Phase::Disclosed);
     let phases: Vec<Phase> = i.timeline.iter().map(|t| t.0).collect();

@@ -101,7 +101,21 @@ fn deadline_json(d: &internal::Deadline) -> Value {
 
 /// The phase timeline of an internal release with durations, and its deadlines (the domain's,
 /// [`internal::deadlines`]).
-pub fn internal_json(i: &Internal, at: DateTime<Utc>) -> Value {
+/// An internal release's title as a reader may see it: revealed by the disclosure, written in
+/// clear by a v1 detection, or, before disclosure, from the store beside the log when the reader
+/// may see it (`confidential`: the data directory whose store to read); otherwise hidden.
+fn title(i: &Internal, confidential: Option<&std::path::Path>) -> String {
+    if let Some(t) = i.disclosed.as_ref().and_then(|d| d.title.clone()).or_else(|| i.detected.title.clone()) {
+        return t;
+    }
+    let stored = match (confidential, &i.detected.title_commitment) {
+        (Some(data), Some(c)) => relic_domain::confidential::load(data, c).ok().flatten().map(|s| s.text),
+        _ => None,
+    };
+    stored.unwrap_or_else(|| relic_domain::confidential::HIDDEN.to_string())
+}
+
+pub fn internal_json(i: &Internal, at: DateTime<Utc>, confidential: Option<&std::path::Path>) -> Value {
     let detected = internal::phase_time(i, Phase::Detected).unwrap_or(at);
     let mut prev = detected;
     // Each phase at the time the business event happened, where the event says it; otherwise when
@@ -126,7 +140,9 @@ pub fn internal_json(i: &Internal, at: DateTime<Utc>) -> Value {
         "project": i.detected.project,
         "kind": i.detected.kind,
         "severity": i.detected.severity,
-        "title": i.detected.title,
+        "title": title(i, confidential),
+        "title_commitment": i.detected.title_commitment,
+        "title_disclosed": i.disclosed.as_ref().is_some_and(|d| d.title.is_some()) || i.detected.title.is_some(),
         "phase": i.phase.name(),
         "timeline": timeline,
         "deadlines": deadlines,
@@ -137,7 +153,9 @@ pub fn internal_json(i: &Internal, at: DateTime<Utc>) -> Value {
 }
 
 /// `relic internal status ID`.
-pub fn internal_status(snap: &Snapshot, id: &str) -> Result<Value, ViewError> {
+/// `confidential`: where the confidential title may be read from before disclosure (`None`: the
+/// viewer may not see it, or there is no store).
+pub fn internal_status(snap: &Snapshot, id: &str, confidential: Option<&std::path::Path>) -> Result<Value, ViewError> {
     let i = snap.state.internal.get(id).ok_or_else(|| ViewError::NotFound(format!("Internal release {id} does not exist")))?;
-    Ok(json!({"internal_release": internal_json(i, snap.at), "log": snap.provenance()}))
+    Ok(json!({"internal_release": internal_json(i, snap.at, confidential), "log": snap.provenance()}))
 }

@@ -121,7 +121,8 @@ pub fn compliance_with(ledger: &Ledger, data: &Path, scope: &Scope, how: Verific
         .filter(|i| wanted(&i.detected.project))
         .filter(|i| in_period(parse(&i.detected.detected_at), scope) || scope.from.is_none())
         .map(|i| {
-            let mut v = internal_json(i, snap.at);
+            // A report is shared: a title not yet disclosed stays hidden (its commitment is shown).
+            let mut v = internal_json(i, snap.at, None);
             let c = relic_domain::internal::checks(i);
             v["checks"] = json!({"both_backports": c.both_backports, "package_versions_valid": c.package_versions_valid,
                 "disclosed_after_rollout": c.disclosed_after_rollout});

@@ -67,6 +67,7 @@ fn command() -> impl Strategy<Value = Command> {
             kind: InternalKind::Bug,
             severity: s,
             title: "outage".into(),
+            title_salt: [s; 32],
             reported_by: "dedicated".into(),
             detected_at: None,
         }),
