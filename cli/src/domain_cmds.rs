@@ -555,9 +555,10 @@ fn time_arg(flag: &str, s: Option<String>) -> Result<Option<DateTime<Utc>>> {
 
 use relic_projector::report::Verification;
 
-pub fn report(data: &Path, c: ReportCmd, out: &mut dyn Write) -> Result<()> {
-    let ReportCmd::Compliance { project, from, to, as_of: a, format, output, full_verify } = c;
+pub fn report(data: &Path, c: ReportCmd, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
+    let ReportCmd::Compliance { project, from, to, as_of: a, format, output, full_verify, actor } = c;
     let scope = relic_projector::report::Scope { project, from: time_arg("from", from)?, to: time_arg("to", to)?, as_of: as_of(a.as_deref())? };
+    let format = if json { "json".to_string() } else { format };
     if !matches!(format.as_str(), "json" | "md" | "html") {
         return Err(usage(format!("--format {format}: use json, md or html")));
     }
@@ -566,7 +567,21 @@ pub fn report(data: &Path, c: ReportCmd, out: &mut dyn Write) -> Result<()> {
     }
     let ledger = Ledger::open_read_only(data)?;
     let how = if full_verify { Verification::Full } else { Verification::Incremental };
-    let r = relic_projector::report::compliance_with(&ledger, data, &scope, how).map_err(view_err)?;
+    let mut r = relic_projector::report::compliance_with(&ledger, data, &scope, how).map_err(view_err)?;
+    let key = ledger.verifier_key()?.to_string();
+    drop(ledger);
+    r["generated_by"] = json!(actor.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into()));
+    // The signed checkpoint the report reflects (cosigned under a witness policy), and how to check it.
+    let size = r["log"]["tree_size"].as_u64().unwrap_or(0);
+    match crate::relay_cmds::checkpoint(data, Some(size), err) {
+        Ok(cp) => {
+            let command = format!("save the checkpoint as checkpoint.txt, then, on a copy of the log: relic verify --trusted checkpoint.txt --key '{key}'");
+            r["checkpoint"] = json!({"note": cp.note, "verifier_key": key, "command": command});
+        }
+        Err(e) => {
+            let _ = writeln!(err, "relic: note: the report embeds no signed checkpoint at size {size}: {e}");
+        }
+    }
     let text = match format.as_str() {
         "json" => serde_json::to_string_pretty(&r).map_err(|e| CliError::Domain(format!("cannot render the report: {e}")))? + "\n",
         "md" => relic_projector::report::markdown(&r),

@@ -99,8 +99,6 @@ fn deadline_json(d: &internal::Deadline) -> Value {
     json!({"due": d.due.to_rfc3339(), "done": d.done.map(|t| t.to_rfc3339()), "status": d.status.as_str()})
 }
 
-/// The phase timeline of an internal release with durations, and its deadlines (the domain's,
-/// [`internal::deadlines`]).
 /// An internal release's title as a reader may see it: revealed by the disclosure, written in
 /// clear by a v1 detection, or, before disclosure, from the store beside the log when the reader
 /// may see it (`confidential`: the data directory whose store to read); otherwise hidden.
@@ -115,6 +113,8 @@ fn title(i: &Internal, confidential: Option<&std::path::Path>) -> String {
     stored.unwrap_or_else(|| relic_domain::confidential::HIDDEN.to_string())
 }
 
+/// The phase timeline of an internal release with durations, and its deadlines (the domain's,
+/// [`internal::deadlines`]).
 pub fn internal_json(i: &Internal, at: DateTime<Utc>, confidential: Option<&std::path::Path>) -> Value {
     let detected = internal::phase_time(i, Phase::Detected).unwrap_or(at);
     let mut prev = detected;

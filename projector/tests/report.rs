@@ -57,16 +57,29 @@ fn the_report_flags_what_an_auditor_must_see() {
     assert_eq!(r["integrity"]["verified"], true);
     assert_eq!(r["log"]["tree_size"], l.size());
 
-    let schema: serde_json::Value = serde_json::from_str(include_str!("../../schemas/reports/compliance.v1.json")).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(include_str!("../../schemas/reports/compliance.v2.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let errors: Vec<String> = validator.iter_errors(&r).map(|e| format!("{} at {}", e, e.instance_path())).collect();
     assert!(errors.is_empty(), "{errors:?}");
 
+    // The first page: the result, and each check with its count; what does not apply is n/a.
+    assert_eq!(r["result"], "fail");
+    let status = |name: &str| r["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no check {name}"))["status"].clone();
+    assert_eq!(status("evidence present where expected"), "fail");
+    assert_eq!(status("evidence digests verify"), "fail");
+    assert_eq!(status("no changes during a deploy freeze"), "fail");
+    assert_eq!(status("log integrity"), "pass");
+    assert_eq!(status("internal release deadlines met"), "n/a", "no internal release: the check does not apply");
+    assert_eq!(rel("v0.9.0")["evidence_verified"], serde_json::Value::Null, "no evidence: n/a, not 'yes'");
+    assert_eq!(r["scope"]["projects"], serde_json::json!([P]));
+
     let md = markdown(&r);
-    assert!(md.contains("**MISSING**") && md.contains("| v1.0.0 |"));
+    assert!(md.contains("**MISSING**") && md.contains("| v1.0.0 |") && md.contains("## Result: **FAIL**"));
+    assert!(md.contains("| acme/app | v0.9.0 |") && md.lines().any(|l| l.contains("| v0.9.0 |") && l.contains("| n/a |")), "{md}");
     let page = html(&r);
-    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<table"));
-    for external in ["<script", "src=", "href=", "@import", "url("] {
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<table") && page.contains("Result: FAIL"));
+    assert!(page.contains("<a class=\"fail\" href=\"#releases\">"), "a failing check links to its details");
+    for external in ["<script", "src=", "@import", "url(", "href=\"http", "href=\"/"] {
         assert!(!page.contains(external), "the HTML report must be self-contained ({external})");
     }
     // As of before the freeze: the change during it is not yet in the report.
