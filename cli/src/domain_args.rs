@@ -614,16 +614,24 @@ pub enum ReportCmd {
         /// json, md or html (one self-contained, printable file); `--json` means json.
         #[arg(long, default_value = "md")]
         format: String,
-        /// Write the report here instead of to standard output.
+        /// Issue the report: write it here (instead of to standard output) and record its BLAKE3
+        /// digest in the log (`report.issued`), so that `relic report verify FILE` proves it later.
         #[arg(long)]
         output: Option<String>,
         /// Verify the whole log from record 0, instead of the records appended since the position
         /// the last report saved (after checking the log still has the tree head verified there).
         #[arg(long = "full-verify")]
         full_verify: bool,
-        /// Who generates the report (named on its first page); default: the system user.
+        /// Who generates the report (named on its first page, and with --output the issuer
+        /// recorded in the log); default: the system user.
         #[arg(long, env = "RELIC_ACTOR")]
         actor: Option<String>,
+    },
+    /// Prove that a report file is one that was issued (`relic report compliance --output`): its
+    /// BLAKE3 digest is in a `report.issued` record; says by whom, when and at which log position.
+    Verify {
+        /// The report file, exactly as it was issued.
+        file: std::path::PathBuf,
     },
 }
 

@@ -556,7 +556,10 @@ fn time_arg(flag: &str, s: Option<String>) -> Result<Option<DateTime<Utc>>> {
 use relic_projector::report::Verification;
 
 pub fn report(data: &Path, c: ReportCmd, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
-    let ReportCmd::Compliance { project, from, to, as_of: a, format, output, full_verify, actor } = c;
+    let (project, from, to, a, format, output, full_verify, actor) = match c {
+        ReportCmd::Verify { file } => return verify_report(data, &file, json, out, err),
+        ReportCmd::Compliance { project, from, to, as_of, format, output, full_verify, actor } => (project, from, to, as_of, format, output, full_verify, actor),
+    };
     let scope = relic_projector::report::Scope { project, from: time_arg("from", from)?, to: time_arg("to", to)?, as_of: as_of(a.as_deref())? };
     let format = if json { "json".to_string() } else { format };
     if !matches!(format.as_str(), "json" | "md" | "html") {
@@ -570,7 +573,8 @@ pub fn report(data: &Path, c: ReportCmd, json: bool, out: &mut dyn Write, err: &
     let mut r = relic_projector::report::compliance_with(&ledger, data, &scope, how).map_err(view_err)?;
     let key = ledger.verifier_key()?.to_string();
     drop(ledger);
-    r["generated_by"] = json!(actor.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into()));
+    let actor = actor.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
+    r["generated_by"] = json!(actor);
     // The signed checkpoint the report reflects (cosigned under a witness policy), and how to check it.
     let size = r["log"]["tree_size"].as_u64().unwrap_or(0);
     match crate::relay_cmds::checkpoint(data, Some(size), err) {
@@ -587,9 +591,60 @@ pub fn report(data: &Path, c: ReportCmd, json: bool, out: &mut dyn Write, err: &
         "md" => relic_projector::report::markdown(&r),
         _ => relic_projector::report::html(&r),
     };
-    match output {
-        Some(path) => std::fs::write(&path, text).map_err(|source| CliError::Io { path, source }),
-        None => out.write_all(text.as_bytes()).map_err(out_err),
+    let Some(path) = output else { return out.write_all(text.as_bytes()).map_err(out_err) };
+    std::fs::write(&path, &text).map_err(|source| CliError::Io { path: path.clone(), source })?;
+    // Issued: its digest recorded, by the operator, so that a printed copy can be proven later.
+    let issued = relic_domain::event::ReportIssued {
+        digest: blake3::hash(text.as_bytes()).to_hex().to_string(),
+        format: format.clone(),
+        bytes: text.len() as u64,
+        tree_size: size,
+        result: r["result"].as_str().unwrap_or("fail").to_string(),
+        project: r["scope"]["project"].as_str().map(str::to_string),
+        from: r["scope"]["from"].as_str().map(str::to_string),
+        to: r["scope"]["to"].as_str().map(str::to_string),
+        issued_at: String::new(),
+    };
+    let digest = issued.digest.clone();
+    let seq = crate::session::with_service(data, |svc| {
+        let receipts = svc.execute(&actor, &Command::IssueReport(issued), Utc::now()).map_err(service_err)?;
+        Ok(receipts.first().map(|r| r.seq))
+    })?;
+    if json {
+        let _ = writeln!(err, "{}", json!({"issued": path, "digest": digest, "record": seq}));
+    } else {
+        let _ = writeln!(err, "relic: issued {path}: BLAKE3 {digest}, recorded as record {}", seq.unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// `relic report verify FILE`: the file's digest in a `report.issued` record.
+fn verify_report(data: &Path, file: &Path, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
+    let bytes = std::fs::read(file).map_err(|source| CliError::Io { path: file.display().to_string(), source })?;
+    let digest = blake3::hash(&bytes).to_hex().to_string();
+    let (_, snap) = snapshot(data, None, err)?;
+    let Some(r) = snap.state.reports.get(&digest) else {
+        return Err(CliError::refused(
+            404,
+            format!("{} is not a report this log issued: its BLAKE3 digest {digest} is in no report.issued record (an altered copy, or one never issued)", file.display()),
+        ));
+    };
+    let e = &r.event;
+    if json {
+        writeln!(out, "{}", json!({"ok": true, "digest": digest, "record": r.seq, "issued_by": r.actor, "issued_at": e.issued_at, "tree_size": e.tree_size, "result": e.result, "format": e.format})).map_err(out_err)
+    } else {
+        writeln!(
+            out,
+            "ok: {} is the {} report issued by {} at {} (record {}); it reflects the log at tree size {} (result: {})",
+            file.display(),
+            e.format,
+            r.actor,
+            e.issued_at,
+            r.seq,
+            e.tree_size,
+            e.result
+        )
+        .map_err(out_err)
     }
 }
 

@@ -90,6 +90,9 @@ pub enum Command {
     /// An API token for `user` (`relic token create`): the operator's act on the data directory,
     /// recorded with role `system`, like a key rotation. Its secret never reaches the log.
     IssueToken { token_id: String, user: String, name: Option<String>, expires_at: Option<String> },
+    /// Record that a compliance report was issued (`relic report compliance --output`): the
+    /// operator's act, recorded with role `system`, once per digest.
+    IssueReport(crate::event::ReportIssued),
     RevokeToken { token_id: String },
     /// Revokes `token_id` and issues `new_token_id` to the same user with the same name, in one
     /// decision (GitLab's `POST /personal_access_tokens/:id/rotate`).
@@ -146,6 +149,7 @@ impl Command {
             Command::InternalFinalize { .. } => "internal finalize",
             Command::InternalDisclose { .. } => "internal disclose",
             Command::IssueToken { .. } => "token create",
+            Command::IssueReport(_) => "report compliance",
             Command::RevokeToken { .. } => "token revoke",
             Command::RotateToken { .. } => "token rotate",
             Command::AddHook { .. } => "hook add",
@@ -697,6 +701,19 @@ pub fn decide(st: &State, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Res
         Command::IssueToken { token_id, user, name, expires_at } => {
             let e = issue_token(st, token_id, user, name.as_deref(), expires_at.as_deref(), now)?;
             Ok(Decision { events: vec![Event::TokenIssued(e)], role: None, ..Decision::default() })
+        }
+        Command::IssueReport(r) => {
+            if r.digest.len() != 64 || !r.digest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+                return Err(refuse(400, "digest is invalid: it must be 64 lower-case hex digits (BLAKE3)"));
+            }
+            if !matches!(r.format.as_str(), "json" | "md" | "html") || !matches!(r.result.as_str(), "pass" | "fail") {
+                return Err(refuse(400, "format must be json, md or html, and result pass or fail"));
+            }
+            if let Some(earlier) = st.reports.get(&r.digest) {
+                return Err(refuse(409, format!("This report was already issued (record {})", earlier.seq)));
+            }
+            let e = crate::event::ReportIssued { issued_at: ts(now), ..r.clone() };
+            Ok(Decision { events: vec![Event::ReportIssued(e)], role: None, ..Decision::default() })
         }
         Command::RevokeToken { token_id } => {
             let e = revoke_token(st, token_id, now)?;

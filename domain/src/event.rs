@@ -76,6 +76,28 @@ pub struct TokenIssued {
     pub issued_at: String,
 }
 
+/// `report.issued`: a compliance report was issued; its exact bytes have this BLAKE3 digest, so
+/// that `relic report verify FILE` proves later that a printed report is the one issued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportIssued {
+    /// BLAKE3 of the report file's bytes, lower-case hex.
+    pub digest: String,
+    /// json, md or html.
+    pub format: String,
+    /// The file's length in bytes.
+    pub bytes: u64,
+    /// The log's size the report reflects.
+    pub tree_size: u64,
+    /// The report's result: pass or fail.
+    pub result: String,
+    /// The scope: one project (or null: every project) and the period.
+    pub project: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub issued_at: String,
+}
+
 /// `token.revoked`: the token is refused from now on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -500,6 +522,7 @@ pub enum Event {
     TokenRevoked(TokenRevoked),
     HookSubscribed(HookSubscribed),
     HookUnsubscribed(HookUnsubscribed),
+    ReportIssued(ReportIssued),
 }
 
 /// Why a record could not be read as a domain event.
@@ -610,6 +633,7 @@ kinds! {
     TokenRevoked => "token.revoked" by "relic token revoke",
     HookSubscribed => "hook.subscribed" by "relic serve: POST or PUT /projects/:id/hooks",
     HookUnsubscribed => "hook.unsubscribed" by "relic serve: DELETE /projects/:id/hooks/:hook_id",
+    ReportIssued => "report.issued" by "relic report compliance --output",
 }
 
 /// `access.denied`: the record of a refused command.
@@ -628,6 +652,7 @@ impl Event {
             Event::ProjectRegistered(e) => e.project.clone(),
             Event::TokenIssued(e) => format!("tokens/{}", e.token_id),
             Event::TokenRevoked(e) => format!("tokens/{}", e.token_id),
+            Event::ReportIssued(e) => format!("reports/{}", e.digest),
             Event::HookSubscribed(e) => e.project.clone(),
             Event::HookUnsubscribed(e) => e.project.clone(),
             Event::MemberRoleSet(e) => e.project.clone(),

@@ -442,6 +442,17 @@ mod tests {
                 has_token: true,
             }),
             Event::HookUnsubscribed(crate::event::HookUnsubscribed { project: t("acme/payments"), hook_id: 1 }),
+            Event::ReportIssued(crate::event::ReportIssued {
+                digest: t(DIGEST),
+                format: t("html"),
+                bytes: 48213,
+                tree_size: 39,
+                result: t("pass"),
+                project: Some(t("acme/payments")),
+                from: Some(t("2026-06-01T00:00:00Z")),
+                to: Some(t("2026-06-30T23:59:59Z")),
+                issued_at: t("2026-07-01T09:00:00Z"),
+            }),
         ]
     }
 
@@ -452,6 +463,7 @@ mod tests {
             .map(|e| match e {
                 Event::ProjectRegistered(x) => Event::ProjectRegistered(ProjectRegistered { description: None, ..x }),
                 Event::TokenIssued(x) => Event::TokenIssued(crate::event::TokenIssued { expires_at: None, ..x }),
+                Event::ReportIssued(x) => Event::ReportIssued(crate::event::ReportIssued { project: None, from: None, to: None, ..x }),
                 Event::TagRecorded(x) => Event::TagRecorded(TagRecorded { commit: None, message: None, ..x }),
                 Event::MilestoneRecorded(x) => Event::MilestoneRecorded(MilestoneRecorded {
                     description: None,

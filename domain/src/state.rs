@@ -208,6 +208,16 @@ pub struct State {
     /// The API tokens issued, by id: whose each is, until when, and whether it was revoked.
     pub tokens: BTreeMap<String, Token>,
     pub last_hook_id: u64,
+    /// The reports issued, by digest: who issued each, as which record.
+    pub reports: BTreeMap<String, IssuedReport>,
+}
+
+/// A `report.issued` event with its record and issuer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IssuedReport {
+    pub seq: u64,
+    pub actor: String,
+    pub event: ReportIssued,
 }
 
 /// An API token as the log describes it (its secret's hash is kept beside the log, never in it).
@@ -416,6 +426,9 @@ impl State {
                 if let Some(t) = self.tokens.get_mut(&e.token_id) {
                     t.revoked_at = Some(e.revoked_at);
                 }
+            }
+            Event::ReportIssued(e) => {
+                self.reports.insert(e.digest.clone(), IssuedReport { seq, actor: actor.to_string(), event: e });
             }
             Event::InternalDetected(e) => {
                 self.internal.insert(

@@ -771,3 +771,38 @@ fn evidence_verify_without_a_release_checks_the_whole_ledger() {
     assert!(o.stderr.contains("1 of 4 evidence document(s) failed verification"), "{}", o.stderr);
     assert_eq!(relic(&data, &["evidence", "verify", "--project", "acme/nope"]).code, 5);
 }
+
+/// Issuing a report records its digest (`report.issued`); `relic report verify` proves later that
+/// a printed copy is the one issued, and refuses an altered one. `--json` means the JSON form, with
+/// the signed checkpoint it reflects.
+#[test]
+fn an_issued_report_is_proven_later_and_an_altered_copy_is_not() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("d");
+    let key = init(&data);
+    ok(relic(&data, &["release", "create", "--project", "acme/app", "--tag-name", "v1.0", "--ref", "main", "--actor", "alice"]));
+    let r: serde_json::Value = serde_json::from_str(&ok(relic(&data, &["--json", "report", "compliance", "--actor", "auditor"]))).unwrap();
+    assert_eq!((r["version"].as_u64(), r["result"].as_str(), r["generated_by"].as_str()), (Some(2), Some("pass"), Some("auditor")));
+    assert_eq!(r["checkpoint"]["verifier_key"], key.as_str());
+    let note = r["checkpoint"]["note"].as_str().unwrap();
+    assert!(note.lines().nth(1) == Some(r["log"]["tree_size"].to_string().as_str()), "the checkpoint is at the report's size: {note}");
+    // The embedded checkpoint verifies against the log, as its command says.
+    let cp = t.path().join("checkpoint.txt");
+    fs::write(&cp, note).unwrap();
+    ok(relic(&data, &["verify", "--trusted", cp.to_str().unwrap(), "--key", &key]));
+
+    let page = t.path().join("report.html");
+    let o = relic(&data, &["report", "compliance", "--format", "html", "--output", page.to_str().unwrap(), "--actor", "auditor"]);
+    assert!(o.code == 0 && o.stderr.contains("relic: issued ") && o.stderr.contains("recorded as record"), "{}", o.stderr);
+    let last: serde_json::Value = serde_json::from_str(ok(relic(&data, &["--json", "log"])).lines().last().unwrap()).unwrap();
+    assert_eq!((last["kind"].as_str(), last["actor"]["id"].as_str(), last["actor"]["role"].as_str()), (Some("report.issued"), Some("auditor"), Some("system")));
+    let digest = blake3::hash(&fs::read(&page).unwrap()).to_hex().to_string();
+    assert_eq!(last["payload"]["digest"], digest.as_str());
+    let proven = ok(relic(&data, &["report", "verify", page.to_str().unwrap()]));
+    assert!(proven.starts_with("ok: ") && proven.contains("issued by auditor") && proven.contains(&format!("(record {})", last["seq"])), "{proven}");
+    // One byte changed: not the report that was issued.
+    let altered = t.path().join("altered.html");
+    fs::write(&altered, fs::read_to_string(&page).unwrap().replacen("Result: PASS", "Result: PASS ", 1)).unwrap();
+    let o = relic(&data, &["report", "verify", altered.to_str().unwrap()]);
+    assert!(o.code == 5 && o.stderr.contains("is not a report this log issued"), "{}", o.stderr);
+}

@@ -45,7 +45,7 @@ impl Dirty {
             Event::LinkDeleted(e) => self.release(&e.project, &e.tag_name),
             Event::EvidenceCollected(e) => self.release(&e.project, &e.tag_name),
             // Kept with the id counters (`Globals`), saved whole each time.
-            Event::AccessDenied(_) | Event::TokenIssued(_) | Event::TokenRevoked(_) => {}
+            Event::AccessDenied(_) | Event::TokenIssued(_) | Event::TokenRevoked(_) | Event::ReportIssued(_) => {}
             Event::InternalDetected(e) => p(&mut self.internals, &e.id),
             Event::InternalPrepared(e) => p(&mut self.internals, &e.id),
             Event::InternalRemediated(e) => p(&mut self.internals, &e.id),

@@ -19,7 +19,7 @@
 //!
 //! | key                    | value                                                      |
 //! |------------------------|------------------------------------------------------------|
-//! | `mformat`              | `relic-views/5`                                            |
+//! | `mformat`              | `relic-views/6`                                            |
 //! | `mapplied`             | records applied (u64 BE)                                   |
 //! | `mroot`                | the log's tree head at `applied` (32 bytes)                |
 //! | `mglobals`             | id counters and the refusal count (JSON)                   |
@@ -59,7 +59,7 @@ use segments::{parse_segments, segment_dir, segment_key_number, segment_number, 
 pub use updater::Updater;
 use writer::Writer;
 
-pub(super) const FORMAT: &[u8] = b"relic-views/5";
+pub(super) const FORMAT: &[u8] = b"relic-views/6";
 const KEY_FORMAT: &[u8] = b"mformat";
 const KEY_APPLIED: &[u8] = b"mapplied";
 /// The tree head at `applied`: ties the stored state to the log it was derived from.
@@ -130,6 +130,8 @@ struct Globals {
     tokens: BTreeMap<String, relic_domain::state::Token>,
     #[serde(default)]
     last_hook_id: u64,
+    /// The reports issued, by digest (`relic-views/6`).
+    reports: BTreeMap<String, relic_domain::state::IssuedReport>,
 }
 
 impl Globals {
@@ -143,6 +145,7 @@ impl Globals {
             last_freeze_id: st.last_freeze_id,
             denied: st.denied,
             tokens: st.tokens.clone(),
+            reports: st.reports.clone(),
             last_hook_id: st.last_hook_id,
         }
     }
@@ -151,6 +154,7 @@ impl Globals {
         (st.size, st.last_project_id, st.last_release_id, st.last_link_id) = (self.size, self.last_project_id, self.last_release_id, self.last_link_id);
         (st.last_evidence_id, st.last_freeze_id, st.denied) = (self.last_evidence_id, self.last_freeze_id, self.denied);
         st.tokens = self.tokens.clone();
+        st.reports = self.reports.clone();
         st.last_hook_id = self.last_hook_id;
     }
 }
