@@ -638,6 +638,13 @@ impl Sequencer {
                         schema_version: 1,
                     };
                     let receipt = self.append(&mut group, draft);
+                    // The new key vouches for the log at once, in the same commit as the rotation:
+                    // a log never ends at a rotation its new key has not signed for, even if the
+                    // process dies right after (record-v1.md §Which key signs a checkpoint).
+                    let body = Checkpoint::new(&self.origin, receipt.seq + 1, self.tree.root()).body();
+                    if let Ok(note) = note::sign(&body, &new) {
+                        group.set_checkpoint(receipt.seq + 1, note);
+                    }
                     self.keys.push(KeyEntry { key: new.verifier().clone(), from_seq: receipt.seq + 1 });
                     self.signer = Arc::from(new);
                     group.set_keys(&self.keys);

@@ -36,6 +36,9 @@ pub struct Group {
     /// Files beside the log that the records name, written but not yet synced
     /// ([`crate::fs::write_unsynced`]): made durable before the commit entry is written.
     pub(crate) files: Vec<std::path::PathBuf>,
+    /// A checkpoint acknowledged by the same commit as the records (a key rotation's, signed by
+    /// the new key at the size just after the rotation record): both or neither.
+    pub(crate) checkpoint: Option<(u64, String)>,
 }
 
 /// What the log needs of its storage, and nothing more: read a record, commit a group, and read
@@ -76,6 +79,12 @@ impl Group {
 
     pub fn set_keys(&mut self, keys: &[KeyEntry]) {
         self.keys = Some(keys.to_vec());
+    }
+
+    /// A checkpoint note of tree size `size` (at most the group's end) that the group's commit
+    /// acknowledges together with its records.
+    pub fn set_checkpoint(&mut self, size: u64, note: String) {
+        self.checkpoint = Some((size, note));
     }
 
     /// Records in the group.

@@ -504,11 +504,27 @@ impl Store {
         } else {
             crate::fs::sync_files(&self.inner.records, &rp, &group.files)?;
         }
-        let commit = Commit { size: group.size, records_end: tip.commit.records_end + group.frames.len() as u64, checkpoints_end: tip.commit.checkpoints_end, root: group.root };
+        // A checkpoint the same commit acknowledges (a key rotation's): its frame is durable before
+        // the commit entry, like the records.
+        let mut checkpoints_end = tip.commit.checkpoints_end;
+        if let Some((size, note)) = &group.checkpoint {
+            let frame = layout::checkpoint_frame(*size, note);
+            let cp = self.path(layout::CHECKPOINTS);
+            if frame.len() > 4 + layout::MAX_CHECKPOINT as usize || *size > group.size || tip.checkpoints.contains_key(size) {
+                return Err(Error::Storage(format!("the checkpoint at size {size} cannot be committed with this group")));
+            }
+            self.inner.checkpoints.write_all_at(&frame, checkpoints_end).map_err(io(&cp))?;
+            self.inner.checkpoints.sync_data().map_err(io(&cp))?;
+            checkpoints_end += frame.len() as u64;
+        }
+        let commit = Commit { size: group.size, records_end: tip.commit.records_end + group.frames.len() as u64, checkpoints_end, root: group.root };
         self.append_entry(&mut tip, commit)?;
         if let Some((keys, len)) = new_keys {
             tip.keys = keys;
             tip.keys_len = len;
+        }
+        if let Some((size, note)) = group.checkpoint {
+            tip.checkpoints.insert(size, note);
         }
         Ok(())
     }
