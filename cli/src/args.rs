@@ -208,6 +208,9 @@ pub enum Command {
     /// Reports derived from the log.
     #[command(subcommand)]
     Report(crate::domain_args::ReportCmd),
+    /// Record what existed before the log: an existing GitLab project's releases.
+    #[command(subcommand)]
+    Import(crate::domain_args::ImportCmd),
     /// The incremental view store.
     #[command(subcommand)]
     Projections(crate::domain_args::ProjectionsCmd),

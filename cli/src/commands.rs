@@ -57,6 +57,7 @@ fn run_command(data: &Path, command: Command, json: bool, out: &mut dyn Write, e
         Command::Evidence(c) => d::evidence_cmd(data, c, json, out, err),
         Command::Internal(c) => d::internal(data, c, json, out, err),
         Command::Report(c) => d::report(data, c, json, out, err),
+        Command::Import(c) => d::import(data, c, json, out),
         Command::Projections(c) => d::projections(data, c, json, out),
         Command::Freeze(c) => d::freeze_cmd(data, c, json, out).map(|_| ()),
         Command::Init { origin } => init(data, &origin, json, out, err),

@@ -642,3 +642,21 @@ pub enum ProjectionsCmd {
     /// How many records the stored views reflect.
     Status,
 }
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCmd {
+    /// Record a GitLab project's existing releases, as its Releases API returns them (one JSON
+    /// array per page: `GET /projects/:id/releases`), with their original created_at, released_at
+    /// and author, as `release.imported` records by the importing actor. A release whose tag the
+    /// log already has is skipped, so running it again adds nothing.
+    Releases {
+        /// The project's path, e.g. acme/app (`--project-id`, as the reference release tool calls it).
+        #[arg(long, visible_alias = "project-id")]
+        project: String,
+        /// A page of the API's JSON (a file, or `-` for standard input); repeat for every page.
+        #[arg(long, required = true)]
+        file: Vec<String>,
+        #[command(flatten)]
+        who: Who,
+    },
+}

@@ -680,3 +680,47 @@ pub fn projections(data: &Path, c: ProjectionsCmd, json: bool, out: &mut dyn Wri
     }
     Ok(())
 }
+
+/// `relic import releases`: every page read first (a malformed page imports nothing), oldest
+/// release first, each one decided and recorded alone; tags the log already has are skipped.
+pub fn import(data: &Path, c: ImportCmd, json: bool, out: &mut dyn Write) -> Result<()> {
+    let ImportCmd::Releases { project, file, who } = c;
+    let actor = who.actor()?;
+    let mut releases = Vec::new();
+    for f in &file {
+        let text = if f == "-" {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|source| CliError::Io { path: "<stdin>".into(), source })?;
+            s
+        } else {
+            relic_ledger::paths::check_input(data, "--file", Path::new(f))?;
+            std::fs::read_to_string(f).map_err(|source| CliError::Io { path: f.clone(), source })?
+        };
+        let page: serde_json::Value = serde_json::from_str(&text).map_err(|e| CliError::Invalid(format!("{f}: not JSON: {e}")))?;
+        releases.extend(relic_domain::import::from_gitlab(&page).map_err(|e| CliError::Invalid(format!("{f}: {e}")))?);
+    }
+    releases.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+    let (imported, skipped) = crate::session::with_service(data, |svc| {
+        let (mut imported, mut skipped) = (Vec::new(), Vec::new());
+        for r in releases {
+            if svc.state().projects.get(&project).is_some_and(|p| p.releases.contains_key(&r.tag_name)) {
+                skipped.push(r.tag_name);
+                continue;
+            }
+            let tag = r.tag_name.clone();
+            let cmd = Command::ImportRelease { project: project.clone(), release: r, source: "gitlab".into() };
+            let receipts = svc.execute(actor, &cmd, Utc::now()).map_err(service_err)?;
+            imported.push((tag, receipts.first().map(|r| r.seq)));
+        }
+        Ok((imported, skipped))
+    })?;
+    if json {
+        let done: Vec<_> = imported.iter().map(|(t, s)| json!({"tag_name": t, "record": s})).collect();
+        writeln!(out, "{}", json!({"imported": done, "skipped": skipped})).map_err(out_err)
+    } else {
+        for (t, s) in &imported {
+            writeln!(out, "{:>6}  release.imported       {project}@{t}", s.unwrap_or_default()).map_err(out_err)?;
+        }
+        writeln!(out, "imported {} release(s); skipped {} the log already has", imported.len(), skipped.len()).map_err(out_err)
+    }
+}

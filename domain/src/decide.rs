@@ -93,6 +93,9 @@ pub enum Command {
     /// Record that a compliance report was issued (`relic report compliance --output`): the
     /// operator's act, recorded with role `system`, once per digest.
     IssueReport(crate::event::ReportIssued),
+    /// Record a release that existed before the log (`relic import releases`), as its source
+    /// system's API returned it.
+    ImportRelease { project: String, release: crate::import::ImportedRelease, source: String },
     RevokeToken { token_id: String },
     /// Revokes `token_id` and issues `new_token_id` to the same user with the same name, in one
     /// decision (GitLab's `POST /personal_access_tokens/:id/rotate`).
@@ -150,6 +153,7 @@ impl Command {
             Command::InternalDisclose { .. } => "internal disclose",
             Command::IssueToken { .. } => "token create",
             Command::IssueReport(_) => "report compliance",
+            Command::ImportRelease { .. } => "import releases",
             Command::RevokeToken { .. } => "token revoke",
             Command::RotateToken { .. } => "token rotate",
             Command::AddHook { .. } => "hook add",
@@ -392,6 +396,15 @@ fn check_link(l: &LinkInput, id: u64) -> Result<Link, Refusal> {
     Ok(Link { id, name, url, direct_asset_path: l.direct_asset_path.clone(), link_type })
 }
 
+/// A new release's links, checked, with the next link ids, none named or pointing twice.
+fn new_links(st: &State, inputs: &[LinkInput]) -> Result<Vec<Link>, Refusal> {
+    let links: Vec<Link> = inputs.iter().zip(st.last_link_id + 1..).map(|(l, id)| check_link(l, id)).collect::<Result<_, _>>()?;
+    if let Some(d) = duplicate(&links) {
+        return Err(refuse(400, format!("Validation failed: Links have duplicate values ({d})")));
+    }
+    Ok(links)
+}
+
 /// The first name or url that appears twice among `links`.
 fn duplicate(links: &[Link]) -> Option<String> {
     for (i, a) in links.iter().enumerate() {
@@ -517,17 +530,7 @@ pub fn decide(st: &State, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Res
             if tag.is_none() && git_ref.as_deref().is_none_or(|r| r.trim().is_empty()) {
                 return Err(refuse(422, "Ref is not specified"));
             }
-            let mut next_link = st.last_link_id;
-            let links: Vec<Link> = links
-                .iter()
-                .map(|l| {
-                    next_link += 1;
-                    check_link(l, next_link)
-                })
-                .collect::<Result<_, _>>()?;
-            if let Some(d) = duplicate(&links) {
-                return Err(refuse(400, format!("Validation failed: Links have duplicate values ({d})")));
-            }
+            let links = new_links(st, links)?;
             if description.as_ref().is_some_and(|d| d.len() > MAX_DESCRIPTION) {
                 return Err(refuse(400, format!("Description is too long (maximum is {MAX_DESCRIPTION} characters)")));
             }
@@ -702,6 +705,37 @@ pub fn decide(st: &State, actor: &str, cmd: &Command, now: DateTime<Utc>) -> Res
             let e = issue_token(st, token_id, user, name.as_deref(), expires_at.as_deref(), now)?;
             Ok(Decision { events: vec![Event::TokenIssued(e)], role: None, ..Decision::default() })
         }
+        Command::ImportRelease { project, release: r, source } => {
+            let p = cx.project(project)?;
+            let role = cx.release_access(p, &r.tag_name)?;
+            if !valid_tag_name(&r.tag_name) {
+                return Err(refuse(400, "Tag name invalid"));
+            }
+            if p.releases.contains_key(&r.tag_name) {
+                return Err(refuse(409, "Release already exists"));
+            }
+            let created_at = parse_time("created_at", &r.created_at)?;
+            let released_at = parse_time("released_at", &r.released_at)?;
+            let links = new_links(st, &r.links)?;
+            if r.description.as_ref().is_some_and(|d| d.len() > MAX_DESCRIPTION) {
+                return Err(refuse(400, format!("Description is too long (maximum is {MAX_DESCRIPTION} characters)")));
+            }
+            let e = crate::event::ReleaseImported {
+                project: project.clone(),
+                id: st.last_release_id + 1,
+                tag_name: r.tag_name.clone(),
+                name: r.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| r.tag_name.clone()),
+                description: r.description.clone(),
+                commit: r.commit.clone(),
+                created_at: ts(created_at),
+                released_at: ts(released_at),
+                author: r.author.clone(),
+                milestones: r.milestones.clone(),
+                links,
+                source: source.clone(),
+            };
+            one(role, Event::ReleaseImported(e))
+        }
         Command::IssueReport(r) => {
             if r.digest.len() != 64 || !r.digest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
                 return Err(refuse(400, "digest is invalid: it must be 64 lower-case hex digits (BLAKE3)"));
@@ -823,6 +857,7 @@ fn release_from(c: &ReleaseCreated, author: &str) -> Release {
         report_artifacts: c.report_artifacts.clone(),
         evidences: Vec::new(),
         author: author.to_string(),
+        imported_from: None,
     }
 }
 

@@ -265,6 +265,28 @@ pub struct ReleaseCreated {
     pub report_artifacts: Vec<Artifact>,
 }
 
+/// `release.imported`: a release that existed before the log, read from its source system's API
+/// (`relic import releases`), with its original times and author; recorded by the importer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseImported {
+    pub project: String,
+    pub id: u64,
+    pub tag_name: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub commit: Option<String>,
+    /// As the source system recorded them.
+    pub created_at: String,
+    pub released_at: String,
+    /// The source system's author of the release (its username), if it said.
+    pub author: Option<String>,
+    pub milestones: Vec<String>,
+    pub links: Vec<Link>,
+    /// Where it was imported from: `gitlab`.
+    pub source: String,
+}
+
 /// Only the fields that changed are present.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -522,6 +544,7 @@ pub enum Event {
     TokenRevoked(TokenRevoked),
     HookSubscribed(HookSubscribed),
     HookUnsubscribed(HookUnsubscribed),
+    ReleaseImported(ReleaseImported),
     ReportIssued(ReportIssued),
 }
 
@@ -633,6 +656,7 @@ kinds! {
     TokenRevoked => "token.revoked" by "relic token revoke",
     HookSubscribed => "hook.subscribed" by "relic serve: POST or PUT /projects/:id/hooks",
     HookUnsubscribed => "hook.unsubscribed" by "relic serve: DELETE /projects/:id/hooks/:hook_id",
+    ReleaseImported => "release.imported" by "relic import releases",
     ReportIssued => "report.issued" by "relic report compliance --output",
 }
 
@@ -661,6 +685,7 @@ impl Event {
             Event::TagRecorded(e) => rel(&e.project, &e.name),
             Event::MilestoneRecorded(e) => e.project.clone(),
             Event::ReleaseCreated(e) => rel(&e.project, &e.tag_name),
+            Event::ReleaseImported(e) => rel(&e.project, &e.tag_name),
             Event::ReleaseUpdated(e) => rel(&e.project, &e.tag_name),
             Event::ReleaseDeleted(e) => rel(&e.project, &e.tag_name),
             Event::LinkAdded(e) => rel(&e.project, &e.tag_name),

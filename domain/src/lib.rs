@@ -25,6 +25,7 @@ pub mod event;
 pub mod evidence;
 pub mod evidence_bundle;
 pub mod feed;
+pub mod import;
 pub mod freeze;
 pub mod internal;
 pub mod payload;

@@ -442,6 +442,26 @@ mod tests {
                 has_token: true,
             }),
             Event::HookUnsubscribed(crate::event::HookUnsubscribed { project: t("acme/payments"), hook_id: 1 }),
+            Event::ReleaseImported(crate::event::ReleaseImported {
+                project: p(),
+                id: 1,
+                tag_name: t("v3.9.0"),
+                name: t("Payments 3.9.0"),
+                description: Some(t("Imported from GitLab.")),
+                commit: Some(t("0a1b2c3d4e5f60718293a4b5c6d7e8f901234567")),
+                created_at: t("2025-11-02T09:15:00Z"),
+                released_at: t("2025-11-03T08:00:00Z"),
+                author: Some(t("carol")),
+                milestones: vec![t("3.9")],
+                links: vec![Link {
+                    id: 1,
+                    name: t("Linux amd64 binary"),
+                    url: t("https://downloads.acme.test/payments/3.9.0/payments-linux-amd64"),
+                    direct_asset_path: Some(t("/binaries/payments-linux-amd64")),
+                    link_type: LinkType::Package,
+                }],
+                source: t("gitlab"),
+            }),
             Event::ReportIssued(crate::event::ReportIssued {
                 digest: t(DIGEST),
                 format: t("html"),
@@ -463,6 +483,7 @@ mod tests {
             .map(|e| match e {
                 Event::ProjectRegistered(x) => Event::ProjectRegistered(ProjectRegistered { description: None, ..x }),
                 Event::TokenIssued(x) => Event::TokenIssued(crate::event::TokenIssued { expires_at: None, ..x }),
+                Event::ReleaseImported(x) => Event::ReleaseImported(crate::event::ReleaseImported { description: None, commit: None, author: None, milestones: vec![], links: vec![], ..x }),
                 Event::ReportIssued(x) => Event::ReportIssued(crate::event::ReportIssued { project: None, from: None, to: None, ..x }),
                 Event::TagRecorded(x) => Event::TagRecorded(TagRecorded { commit: None, message: None, ..x }),
                 Event::MilestoneRecorded(x) => Event::MilestoneRecorded(MilestoneRecorded {
@@ -814,6 +835,7 @@ mod tests {
             "evidence.collected",
             "access.denied",
             "internal.detected",
+            "release.imported",
         ];
         assert_eq!(kinds_with_enums, expected.into_iter().collect(), "Role, LinkType, EvidenceReason, InternalKind");
     }

@@ -56,6 +56,9 @@ pub struct Release {
     pub report_artifacts: Vec<Artifact>,
     pub evidences: Vec<Evidence>,
     pub author: String,
+    /// The source system it was imported from (`relic import releases`), if it was.
+    #[serde(default)]
+    pub imported_from: Option<String>,
 }
 
 /// An `evidence.collected` event as a release keeps it: with the sequence number of the record
@@ -259,6 +262,15 @@ impl State {
     }
 
     /// Applies a decided event (used by tests that fold events without a log).
+    /// A new release of `project` (created or imported), advancing the id counters past its ids.
+    fn add_release(&mut self, project: &str, r: Release) {
+        self.last_release_id = self.last_release_id.max(r.id);
+        self.last_link_id = r.links.keys().fold(self.last_link_id, |m, id| m.max(*id));
+        if let Some(p) = self.projects.get_mut(project) {
+            p.releases.insert(r.tag_name.clone(), r);
+        }
+    }
+
     pub fn apply_event(&mut self, event: &Event, actor: &str, seq: u64, time: &str) {
         self.fold(event.clone(), actor, seq, time);
     }
@@ -312,30 +324,49 @@ impl State {
                 }
             }
             Event::ReleaseCreated(e) => {
-                self.last_release_id = self.last_release_id.max(e.id);
-                for l in &e.links {
-                    self.last_link_id = self.last_link_id.max(l.id);
-                }
-                if let Some(p) = self.projects.get_mut(&e.project) {
-                    p.releases.insert(
-                        e.tag_name.clone(),
-                        Release {
-                            id: e.id,
-                            tag_name: e.tag_name,
-                            name: e.name,
-                            description: e.description,
-                            git_ref: e.git_ref,
-                            commit: e.commit,
-                            created_at: typed(&e.created_at),
-                            released_at: typed(&e.released_at),
-                            milestones: e.milestones,
-                            links: e.links.into_iter().map(|l| (l.id, l)).collect(),
-                            report_artifacts: e.report_artifacts,
-                            evidences: Vec::new(),
-                            author: actor.to_string(),
-                        },
-                    );
-                }
+                let project = e.project.clone();
+                self.add_release(
+                    &project,
+                    Release {
+                        id: e.id,
+                        tag_name: e.tag_name,
+                        name: e.name,
+                        description: e.description,
+                        git_ref: e.git_ref,
+                        commit: e.commit,
+                        created_at: typed(&e.created_at),
+                        released_at: typed(&e.released_at),
+                        milestones: e.milestones,
+                        links: e.links.into_iter().map(|l| (l.id, l)).collect(),
+                        report_artifacts: e.report_artifacts,
+                        evidences: Vec::new(),
+                        author: actor.to_string(),
+                        imported_from: None,
+                    },
+                );
+            }
+            Event::ReleaseImported(e) => {
+                let project = e.project.clone();
+                self.add_release(
+                    &project,
+                    Release {
+                        id: e.id,
+                        tag_name: e.tag_name,
+                        name: e.name,
+                        description: e.description,
+                        git_ref: None,
+                        commit: e.commit,
+                        created_at: typed(&e.created_at),
+                        released_at: typed(&e.released_at),
+                        milestones: e.milestones,
+                        links: e.links.into_iter().map(|l| (l.id, l)).collect(),
+                        report_artifacts: Vec::new(),
+                        evidences: Vec::new(),
+                        // The release's author in its source system; the record names the importer.
+                        author: e.author.unwrap_or_else(|| actor.to_string()),
+                        imported_from: Some(e.source),
+                    },
+                );
             }
             Event::ReleaseUpdated(e) => {
                 if let Some(r) = self.release_mut(&e.project, &e.tag_name) {

@@ -220,6 +220,10 @@ pub fn release_json(p: &Project, r: &Release, at: DateTime<Utc>, sight: Sight) -
         "evidences": r.evidences.iter().map(|e| json!({"sha": e.sha, "filepath": e.filepath, "collected_at": e.collected_at})).collect::<Vec<_>>(),
         "_links": {"self": format!("/{}/-/releases/{}", p.path, r.tag_name)},
     });
+    if let Some(source) = &r.imported_from {
+        // Not the reference's: says the release predates the log and where it was read from.
+        v["imported_from"] = json!(source);
+    }
     if sight == Sight::Guest {
         // The reference hides repository information from guests: it leaves out the tag, the
         // commit, source archives and evidence, and names the release `Release-<id>`. Assets are

@@ -806,3 +806,44 @@ fn an_issued_report_is_proven_later_and_an_altered_copy_is_not() {
     let o = relic(&data, &["report", "verify", altered.to_str().unwrap()]);
     assert!(o.code == 5 && o.stderr.contains("is not a report this log issued"), "{}", o.stderr);
 }
+
+/// `relic import releases` records a GitLab project's releases from its API's JSON (two pages),
+/// with their original times and author, by the importer; running it again adds nothing.
+#[test]
+fn gitlab_releases_are_imported_once_with_their_original_times() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("d");
+    init(&data);
+    let page1 = serde_json::json!([{
+        "name": "App 2.0", "tag_name": "v2.0", "description": "Second", "created_at": "2025-03-01T10:00:00.000Z",
+        "released_at": "2025-03-02T09:00:00.000Z", "upcoming_release": false, "author": {"username": "carol", "id": 7},
+        "commit": {"id": "a".repeat(40)}, "milestones": [{"title": "2.0", "id": 3}],
+        "assets": {"count": 5, "sources": [], "links": [{"id": 9, "name": "binary", "url": "https://dl.example/app-2.0",
+            "direct_asset_url": "https://gitlab.example/acme/app/-/releases/v2.0/downloads/bin/app", "link_type": "package"}]},
+        "evidences": [{"sha": "760d6cdfb0879c3ffedec13af470e0f71cf52c6cde4d", "filepath": "https://gitlab.example/x.json", "collected_at": "2025-03-02T09:00:00Z"}]
+    }]);
+    let page2 = serde_json::json!([{"name": "App 1.0", "tag_name": "v1.0", "description": null, "created_at": "2024-12-01T10:00:00Z",
+        "released_at": "2024-12-01T10:00:00Z", "author": {"username": "bob"}, "commit": null, "milestones": [], "assets": {"links": []}}]);
+    let (f1, f2) = (write(t.path(), "p1.json", page1.to_string().as_bytes()), write(t.path(), "p2.json", page2.to_string().as_bytes()));
+    let import = || relic(&data, &["--json", "import", "releases", "--project", "acme/app", "--file", f1.to_str().unwrap(), "--file", f2.to_str().unwrap(), "--actor", "alice"]);
+    let first: serde_json::Value = serde_json::from_str(&ok(import())).unwrap();
+    let tags: Vec<&str> = first["imported"].as_array().unwrap().iter().map(|i| i["tag_name"].as_str().unwrap()).collect();
+    assert_eq!(tags, ["v1.0", "v2.0"], "oldest first");
+    let v: serde_json::Value = serde_json::from_str(&ok(relic(&data, &["--json", "release", "get", "--project", "acme/app", "--tag-name", "v2.0"]))).unwrap();
+    let r = &v["release"];
+    assert_eq!((r["created_at"].as_str(), r["released_at"].as_str(), r["author"]["username"].as_str()), (Some("2025-03-01T10:00:00Z"), Some("2025-03-02T09:00:00Z"), Some("carol")));
+    assert_eq!((r["imported_from"].as_str(), r["historical_release"].as_bool()), (Some("gitlab"), Some(false)), "as GitLab had it");
+    assert_eq!(r["assets"]["links"][0]["direct_asset_url"], "/acme/app/-/releases/v2.0/downloads/bin/app");
+    assert_eq!(r["evidences"], serde_json::json!([]), "GitLab's salted evidence digests are not imported");
+    let rec: serde_json::Value = serde_json::from_str(ok(relic(&data, &["--json", "log"])).lines().last().unwrap()).unwrap();
+    assert_eq!((rec["kind"].as_str(), rec["actor"]["id"].as_str(), rec["actor"]["role"].as_str()), (Some("release.imported"), Some("alice"), Some("owner")));
+    // Again: nothing new.
+    let size = relic(&data, &["log"]).stdout_text().lines().count();
+    let again: serde_json::Value = serde_json::from_str(&ok(import())).unwrap();
+    assert_eq!((again["imported"].as_array().unwrap().len(), again["skipped"].as_array().unwrap().len()), (0, 2));
+    assert_eq!(relic(&data, &["log"]).stdout_text().lines().count(), size);
+    // A page that is not the API's shape is named, and nothing is imported from any page.
+    let bad = write(t.path(), "bad.json", br#"[{"tag_name": "v3.0"}]"#);
+    let o = relic(&data, &["import", "releases", "--project", "acme/app", "--file", bad.to_str().unwrap(), "--actor", "alice"]);
+    assert!(o.code == 7 && o.stderr.contains("release 0: v3.0: created_at is missing"), "{}", o.stderr);
+}

@@ -38,6 +38,7 @@ impl Dirty {
             Event::FreezeUpdated(e) => p(&mut self.projects, &e.project),
             Event::FreezeDeleted(e) => p(&mut self.projects, &e.project),
             Event::ReleaseCreated(e) => self.release(&e.project, &e.tag_name),
+            Event::ReleaseImported(e) => self.release(&e.project, &e.tag_name),
             Event::ReleaseUpdated(e) => self.release(&e.project, &e.tag_name),
             Event::ReleaseDeleted(e) => self.release(&e.project, &e.tag_name),
             Event::LinkAdded(e) => self.release(&e.project, &e.tag_name),
