@@ -509,7 +509,7 @@ pub(crate) fn key_text(k: &str) -> Result<String> {
 }
 
 /// Reads verifier keys given as text or as files holding them.
-fn parse_keys(keys: &[String]) -> Result<Vec<VerifierKey>> {
+pub(crate) fn parse_keys(keys: &[String]) -> Result<Vec<VerifierKey>> {
     keys.iter()
         .map(|k| VerifierKey::parse(&key_text(k)?).map_err(|e| CliError::Invalid(format!("--key {k}: {e}"))))
         .collect()

@@ -369,10 +369,7 @@ fn verify_bundle(file: &Path, key: &[String], witnesses: &crate::args::WitnessPo
     if key.is_empty() {
         return Err(CliError::Arguments("--bundle needs --key: the log's verifier key (relic key)".into()));
     }
-    let keys = key
-        .iter()
-        .map(|k| relic_ledger::note::VerifierKey::parse(&crate::commands::key_text(k)?).map_err(|e| CliError::Invalid(format!("--key {k}: {e}"))))
-        .collect::<Result<Vec<_>>>()?;
+    let keys = crate::commands::parse_keys(key)?;
     let bytes = std::fs::read(file).map_err(|source| CliError::Io { path: file.display().to_string(), source })?;
     let v = relic_domain::evidence_bundle::verify(&bytes, &keys).map_err(|e| CliError::Domain(format!("{}: {e}", file.display())))?;
     crate::witness_cmds::require_quorum(&v.checkpoint_note, witnesses)?;

@@ -228,6 +228,16 @@ pub fn cosign(ledger: &Ledger, policy: &Policy, transport: &dyn Transport, size:
     Ok(Witnessed { size, note, refusals })
 }
 
+/// The checkpoint of tree size `size` as it may be published: the log's signed note when `data`
+/// has no witness policy, else [`cosign`]'s (an error when too few witnesses cosign; the caller
+/// must then publish nothing). The single place every publisher asks.
+pub fn publishable(ledger: &Ledger, transport: &dyn Transport, size: u64) -> Result<Witnessed> {
+    match Policy::load(ledger.dir())? {
+        None => Ok(Witnessed { size, note: ledger.checkpoint(Some(size))?.note, refusals: Vec::new() }),
+        Some(policy) => cosign(ledger, &policy, transport, size),
+    }
+}
+
 /// The cosigned checkpoint kept at exactly `size`, if any.
 pub fn read_cosigned(data: &Path, size: u64) -> Result<Option<String>> {
     let p = cosigned_dir(data).join(size.to_string());
@@ -250,21 +260,6 @@ pub fn latest_cosigned(data: &Path, at_most: Option<u64>) -> Result<Option<(u64,
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
         .filter(|n| at_most.is_none_or(|m| *n <= m))
         .max();
-    match best {
-        Some(n) => Ok(read_cosigned(data, n)?.map(|t| (n, t))),
-        None => Ok(None),
-    }
-}
-
-/// The smallest cosigned checkpoint kept whose tree holds record `seq` (size > `seq`).
-pub fn cosigned_covering(data: &Path, seq: u64) -> Result<Option<(u64, String)>> {
-    let dir = cosigned_dir(data);
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(Error::Io { path: dir, source }),
-    };
-    let best = entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok()).filter(|n| *n > seq).min();
     match best {
         Some(n) => Ok(read_cosigned(data, n)?.map(|t| (n, t))),
         None => Ok(None),

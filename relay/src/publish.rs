@@ -481,11 +481,12 @@ fn send_record(producer: &Producer, cfg: &Config, data: &Path, seq: u64, bytes: 
 /// policy, the one a quorum of witnesses cosigned. `Err(why)` (reported) when they did not: the
 /// checkpoint is not published.
 fn publishable(l: &Ledger, opts: &PublishOptions, size: u64, progress: &mut dyn FnMut(Progress)) -> Result<Result<String, relic_ledger::Error>, Error> {
-    let Some(policy) = witnesses::Policy::load(l.dir())? else { return Ok(Ok(l.checkpoint(Some(size))?.note)) };
-    let Some(transport) = opts.witnesses.as_deref() else {
-        return Err(Error::Client(format!("{} has a witness policy, and this publisher no way to reach witnesses", l.dir().display())));
+    let transport = match opts.witnesses.as_deref() {
+        Some(t) => t,
+        None if witnesses::Policy::load(l.dir())?.is_none() => return Ok(Ok(l.checkpoint(Some(size))?.note)),
+        None => return Err(Error::Client(format!("{} has a witness policy, and this publisher no way to reach witnesses", l.dir().display()))),
     };
-    match witnesses::cosign(l, &policy, transport, size) {
+    match witnesses::publishable(l, transport, size) {
         Ok(w) => {
             for (name, why) in &w.refusals {
                 progress(Progress::Notice(format!("witness {name} did not cosign the checkpoint at size {size}: {why}")));

@@ -56,25 +56,23 @@ pub async fn checkpoint(State(app): State<Shared>) -> Result<Response, ApiError>
                 return Ok(note.clone());
             }
         }
-        let signed = match witnesses::Policy::load(ledger.dir()).map_err(error::internal)? {
-            None => ledger.checkpoint(Some(size)).map_err(error::internal)?.note,
-            Some(policy) => match witnesses::cosign(&ledger, &policy, &crate::witness::Http::default(), size) {
-                Ok(w) => {
-                    for (name, why) in &w.refusals {
-                        tracing::warn!(witness = %name, size, "the witness did not cosign: {why}");
-                    }
-                    w.note
+        let signed = match witnesses::publishable(&ledger, &crate::witness::Http::default(), size) {
+            Ok(w) => {
+                for (name, why) in &w.refusals {
+                    tracing::warn!(witness = %name, size, "the witness did not cosign: {why}");
                 }
-                Err(e) => {
-                    tracing::warn!(size, "{e}");
-                    let Some((n, note)) = witnesses::latest_cosigned(ledger.dir(), Some(size)).map_err(error::internal)? else {
-                        return Err(error::message(StatusCode::SERVICE_UNAVAILABLE, &format!("no checkpoint is published yet: {e}")));
-                    };
-                    // Served until the witnesses cosign the growth; asked again after FRESH.
-                    *last = Some((Instant::now(), n, note.clone()));
-                    return Ok(note);
-                }
-            },
+                w.note
+            }
+            Err(e @ relic_ledger::Error::Unwitnessed { .. }) => {
+                tracing::warn!(size, "{e}");
+                let Some((n, note)) = witnesses::latest_cosigned(ledger.dir(), Some(size)).map_err(error::internal)? else {
+                    return Err(error::message(StatusCode::SERVICE_UNAVAILABLE, &format!("no checkpoint is published yet: {e}")));
+                };
+                // Served until the witnesses cosign the growth; asked again after FRESH.
+                *last = Some((Instant::now(), n, note.clone()));
+                return Ok(note);
+            }
+            Err(e) => return Err(error::internal(e)),
         };
         *last = Some((Instant::now(), size, signed.clone()));
         Ok::<_, ApiError>(signed)
