@@ -130,8 +130,13 @@ pub fn subscribe(a: SubscribeArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
     let opts = relay_subscribe::SubscribeOptions { follow: !a.once, position: a.position_file, pinned: pinned_key(a.key)? };
     let filter = relay_subscribe::Filter { kinds: a.kind, project: a.project, from: a.from };
     let cfg = config(a.kafka)?;
-    let s = relay_subscribe::subscribe(&cfg, &opts, &filter, &mut |r| {
-        writeln!(out, "{}", crate::commands::record_json(r))?;
+    let s = relay_subscribe::subscribe(&cfg, &opts, &filter, &mut |r, payload| {
+        let mut j = crate::commands::record_json(r);
+        if let Some(p) = payload {
+            // The texts kept beside the log, put back: the payload reads as it was written.
+            j["payload"] = p.clone();
+        }
+        writeln!(out, "{j}")?;
         out.flush()
     })?;
     let _ = writeln!(err, "relic: verified {} records, delivered {} events; position {}", s.verified, s.delivered, s.position);

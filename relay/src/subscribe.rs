@@ -1,4 +1,6 @@
 //! Subscribing: verified events, as they are published, for programs that react to release changes.
+//! A record whose payload keeps long texts beside the log is delivered with them put back, read
+//! from the evidence topic and checked against their digests.
 //!
 //! What this is: the consumer of `relic subscribe`. It reads partition 0 of the events topic and
 //! checks every record with [`relic_ledger::chain::Chain`]: strict decoding, sequence number,
@@ -92,13 +94,72 @@ pub struct Summary {
     pub position: u64,
 }
 
-/// Consumes the topic, verifying every record, and calls `deliver` for each one that matches `filter`.
+/// The long texts records keep beside the log (`schemas/record-v1.md` §Texts kept beside the log),
+/// read from the evidence topic when a delivered record first needs them: the publisher sends each
+/// text before the first record that names it.
+struct Texts {
+    consumer: rdkafka::consumer::BaseConsumer,
+    read: std::collections::HashMap<String, Vec<u8>>,
+}
+
+/// How long a record waits for a text it names to be read from the evidence topic.
+const TEXT_WAIT: Duration = Duration::from_secs(10);
+
+impl Texts {
+    fn open(cfg: &Config) -> Result<Self, Error> {
+        let consumer = kafka::consumer(cfg)?;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(&cfg.evidence_topic, PARTITION, Offset::Beginning)?;
+        consumer.assign(&tpl)?;
+        Ok(Texts { consumer, read: std::collections::HashMap::new() })
+    }
+
+    /// The bytes of the text `digest`, checked against it; reads the topic on until it is there.
+    fn get(&mut self, cfg: &Config, digest: &str) -> Result<Vec<u8>, String> {
+        let name = format!("texts/{digest}");
+        let started = std::time::Instant::now();
+        while !self.read.contains_key(&name) {
+            if started.elapsed() > TEXT_WAIT {
+                return Err(format!("not on topic {} after {} s", cfg.evidence_topic, TEXT_WAIT.as_secs()));
+            }
+            if let Some(Ok(msg)) = self.consumer.poll(Duration::from_millis(200)) {
+                let key = msg.key().map(|k| String::from_utf8_lossy(k).to_string()).unwrap_or_default();
+                let bytes = msg.payload().unwrap_or_default();
+                // Only texts, and only those whose bytes hash to the digest their name carries.
+                if key.starts_with("texts/") && crate::evidence::check(&key, bytes).is_ok() {
+                    self.read.insert(key, bytes.to_vec());
+                }
+            }
+        }
+        Ok(self.read.get(&name).cloned().unwrap_or_default())
+    }
+}
+
+/// The payload of `record` as a reader sees it: the texts it refers to put back (checked), or
+/// `None` when it refers to none.
+fn resolved(texts: &mut Option<Texts>, cfg: &Config, record: &Record) -> Result<Option<serde_json::Value>, Error> {
+    if !relic_ledger::texts::may_refer(&record.payload) {
+        return Ok(None);
+    }
+    if texts.is_none() {
+        *texts = Some(Texts::open(cfg)?);
+    }
+    let Some(t) = texts.as_mut() else { return Ok(None) };
+    let mut payload = record.payload_json();
+    relic_ledger::texts::resolve(&mut payload, &mut |d| t.get(cfg, d))
+        .map_err(|e| Error::Topic { topic: cfg.evidence_topic.clone(), reason: format!("record {}: {e}", record.seq) })?;
+    Ok(Some(payload))
+}
+
+/// Consumes the topic, verifying every record, and calls `deliver` for each one that matches
+/// `filter`, with its payload's long texts put back (`None`: the payload refers to none).
 pub fn subscribe(
     cfg: &Config,
     opts: &SubscribeOptions,
     filter: &Filter,
-    deliver: &mut dyn FnMut(&Record) -> std::io::Result<()>,
+    deliver: &mut dyn FnMut(&Record, Option<&serde_json::Value>) -> std::io::Result<()>,
 ) -> Result<Summary, Error> {
+    let mut texts = None;
     let mut chain = match &opts.position {
         Some(p) if p.exists() => Chain::resume(load_position(p)?, opts.pinned.clone()).map_err(|e| Error::Position {
             path: p.display().to_string(),
@@ -128,7 +189,8 @@ pub fn subscribe(
                     Ok(Step::Next { record, .. }) => {
                         summary.verified += 1;
                         if filter.matches(&record) {
-                            deliver(&record).map_err(Error::Output)?;
+                            let payload = resolved(&mut texts, cfg, &record)?;
+                            deliver(&record, payload.as_ref()).map_err(Error::Output)?;
                             summary.delivered += 1;
                         }
                     }

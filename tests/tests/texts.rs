@@ -78,6 +78,10 @@ fn a_long_release_description_is_kept_beside_the_log_and_read_back_everywhere() 
         ok(relic(&mirror, &["mirror", "--brokers", &b]));
         assert_eq!(std::fs::read(mirror.join("texts").join(&digest)).unwrap(), notes.as_bytes());
         assert!(description(&mirror) == notes, "the mirror's description differs");
+        // A subscriber gets the event as it was written: the text put back in its payload.
+        let events = ok(relic(&t.path().join("sub"), &["subscribe", "--brokers", &b, "--once", "--kind", "release.created"]));
+        let created: Value = serde_json::from_str(events.lines().next().expect("the release.created event")).unwrap();
+        assert!(created["payload"]["description"].as_str() == Some(notes.as_str()), "the subscriber's description differs");
     }
 
     // Altered beside the log, the text is not shown: the record is named as unreadable.
